@@ -1,0 +1,41 @@
+/**
+ * Model registry: versions, artifact files (sha256-checked), active pointer in Redis;
+ * activation events on the compacted models topic through a publisher interface.
+ */
+/** The registry core (framework-free). */
+export { ModelRegistry, type ModelRegistryOptions } from './model-registry';
+/** Stored metadata, pointer and summary types. */
+export type {
+  ActivePointer,
+  DataRange,
+  ModelDetails,
+  ModelSummary,
+  ModelTask,
+  ModelVersionMeta,
+  NewVersionMeta,
+  StoredFileInfo,
+  SwapPolicy,
+} from './registry.types';
+/** Activation events and where they go. */
+export {
+  InMemoryModelEventPublisher,
+  KafkaModelEventPublisher,
+  type ModelActivatedEvent,
+  type ModelEventPublisher,
+  type ProducerLike,
+} from './model-event-publisher';
+/** Errors with stable codes. */
+export {
+  ChecksumMismatchError,
+  InvalidArtifactError,
+  ModelNotFoundError,
+  RegistryError,
+} from './registry-errors';
+/** Model-name rules and the Redis key layout. */
+export { RegistryKeys, assertModelName, isValidModelName } from './registry-keys';
+/** Artifact checks applied by createVersion. */
+export { SIDECAR_FILE, verifyArtifactFiles } from './artifact-check';
+/** sha256 helper used for artifact files. */
+export { sha256Hex } from './checksum';
+/** Nest module exporting ModelRegistry. */
+export { RegistryModule, type RegistryModuleAsyncOptions, type RegistryModuleConfig } from './registry.module';
