@@ -1,3 +1,4 @@
+import { decodeModelActivated } from '@app/contracts';
 import { KafkaModelEventPublisher, type ModelActivatedEvent, type ProducerLike } from './model-event-publisher';
 
 describe('KafkaModelEventPublisher', () => {
@@ -13,7 +14,7 @@ describe('KafkaModelEventPublisher', () => {
       policy: 'reset',
       epoch: 5,
       activatedAt: '2026-11-27T10:00:00.000Z',
-      files: { 'model.json': 'ab' },
+      files: { 'model.json': 'ab'.repeat(32) },
     };
     await new KafkaModelEventPublisher(producer, 'models.t').publishActivated(event);
     expect(sent).toHaveLength(1);
@@ -21,5 +22,7 @@ describe('KafkaModelEventPublisher', () => {
     expect(sent[0].acks).toBe(-1);
     expect(sent[0].messages[0].key).toBe('m');
     expect(JSON.parse(sent[0].messages[0].value)).toEqual(event);
+    // What the stream-worker decodes.
+    expect(decodeModelActivated(sent[0].messages[0].value)).toEqual({ ok: true, event });
   });
 });

@@ -1,3 +1,4 @@
+import { DEFAULT_TOPICS, encodeModelActivated } from '@app/contracts';
 import type { ModelTask, SwapPolicy } from './registry.types';
 
 /**
@@ -16,6 +17,8 @@ export interface ModelActivatedEvent {
   readonly activatedAt: string;
   /** sha256 of every file of the version, so a consumer can verify what it loads. */
   readonly files: Readonly<Record<string, string>>;
+  /** sha256 of the version's streamcell.json sidecar (also in `files`). */
+  readonly checksum?: string;
 }
 
 /** Where activation events go. The registry core depends on this, never on a Kafka client. */
@@ -36,11 +39,11 @@ export interface ProducerLike {
   }): Promise<unknown>;
 }
 
-/** Publishes activation events as JSON, key = model name, on the (compacted) models topic. */
+/** Publishes activation events as JSON (@app/contracts encoding), key = model name, on the (compacted) models topic. */
 export class KafkaModelEventPublisher implements ModelEventPublisher {
   constructor(
     private readonly producer: ProducerLike,
-    private readonly topic = 'streamcell.models',
+    private readonly topic: string = DEFAULT_TOPICS.models,
   ) {}
 
   async publishActivated(event: ModelActivatedEvent): Promise<void> {
@@ -50,7 +53,7 @@ export class KafkaModelEventPublisher implements ModelEventPublisher {
       messages: [
         {
           key: event.model,
-          value: JSON.stringify(event),
+          value: encodeModelActivated(event),
           headers: { 'content-type': 'application/json', 'event-type': event.type },
         },
       ],

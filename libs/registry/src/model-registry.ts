@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { sha256Hex } from './checksum';
-import { verifyArtifactFiles } from './artifact-check';
+import { SIDECAR_FILE, verifyArtifactFiles } from './artifact-check';
 import { ChecksumMismatchError, InvalidArtifactError, ModelNotFoundError } from './registry-errors';
 import { RegistryKeys, assertModelName } from './registry-keys';
 import type { ModelEventPublisher } from './model-event-publisher';
@@ -204,6 +204,7 @@ export class ModelRegistry {
       epoch,
       activatedAt: at,
       files,
+      ...(files[SIDECAR_FILE] ? { checksum: files[SIDECAR_FILE] } : {}),
     });
     return pointer;
   }
