@@ -1,0 +1,70 @@
+/**
+ * Crash/replay: the worker is SIGKILLed at random moments (5 times) while 20,000 events over
+ * 500 keys (400 sensors, 100 text streams) flow, and restarted each time. An uninterrupted
+ * worker processes an identical copy of the log (same partitions and offsets) with
+ * identically-weighted models under other names. Then every key's final state equals the
+ * uninterrupted run's bit for bit, every source offset has a prediction, duplicates are
+ * byte-identical and every prediction equals the uninterrupted run's.
+ */
+import { seededRandom, sleep, waitFor } from './support/fault-env';
+import { DualRun } from './support/fault-dual-run';
+import { sensorEvents, textEvents } from './support/fault-streams';
+
+const PARTITIONS = 4;
+const KILLS = 5;
+
+describe('crash/replay: SIGKILL at random moments', () => {
+  const run = new DualRun('cr', PARTITIONS);
+  const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
+  const rnd = seededRandom(seed);
+
+  beforeAll(() => run.setUp());
+  afterAll(() => run.tearDown());
+
+  it(`final states equal an uninterrupted run after ${KILLS} SIGKILLs`, async () => {
+    const sensors = sensorEvents(`cr-sensor-${run.s}`, 400, 40, PARTITIONS, seed);
+    const texts = textEvents(`cr-text-${run.s}`, 100, 40, PARTITIONS, seed + 1);
+    const total = sensors.length + texts.length;
+    expect(total).toBe(20_000);
+
+    await run.produceReference(sensors, texts);
+    const ref = run.worker('ref', true).start();
+    const victim = run.worker('victim', false).start();
+    await Promise.all([ref.ready(), victim.ready()]);
+
+    const feeding = run.feed(sensors, texts, 20, 300);
+    // Kill points: one random point inside each fifth of the stream, after a random jitter.
+    const points = Array.from({ length: KILLS }, (_, i) =>
+      Math.floor((0.02 + (0.9 * (i + rnd())) / KILLS) * total),
+    );
+    const kills: { atPredictions: number; jitterMs: number; restartReadyMs: number }[] = [];
+    for (const point of points) {
+      await waitFor(`${point} predictions`, () => run.predicted() >= point || !victim.running, 200_000, 10);
+      expect(victim.running).toBe(true);
+      const jitterMs = Math.floor(rnd() * 120);
+      await sleep(jitterMs);
+      const atPredictions = run.predicted();
+      const exit = await victim.stop('SIGKILL');
+      expect(exit.signal).toBe('SIGKILL');
+      victim.start();
+      kills.push({ atPredictions, jitterMs, restartReadyMs: await victim.ready() });
+    }
+    await feeding;
+    console.log(JSON.stringify({ suite: 'crash-replay', seed, kills }));
+    expect(kills).toHaveLength(KILLS);
+    // Every kill landed while predictions were still outstanding.
+    for (const k of kills) expect(k.atPredictions).toBeLessThan(total);
+
+    await run.drain();
+    const report = await run.verify(
+      [...new Set(sensors.map((e) => e.key))],
+      [...new Set(texts.map((e) => e.key))],
+    );
+    console.log(JSON.stringify({ suite: 'crash-replay', ...report }));
+
+    const exit = await victim.stop('SIGTERM');
+    expect(exit.code).toBe(0);
+    expect(exit.afterSignalMs).toBeLessThan(10_000);
+    expect((await ref.stop('SIGTERM')).code).toBe(0);
+  });
+});

@@ -1,0 +1,273 @@
+import { faultStack, sleep, uniqueSuffix, waitFor, type FaultStack } from './fault-env';
+import { FaultKafka, type Collector, type OutMessage } from './fault-kafka';
+import { FaultRegistry } from './fault-registry';
+import { FaultWorker } from './fault-worker';
+import { WORDS, type GeneratedEvent, toMessages } from './fault-streams';
+import {
+  allOffsets,
+  checkCoverage,
+  diffPredictionMaps,
+  normalizedPredictions,
+  type CoverageReport,
+} from './fault-checks';
+import { compareStates, FaultStateReader } from './fault-state';
+import type { ClassifierDef, ForecasterDef } from './fault-models';
+
+/** Topics of one side (the faulted run or the reference run). */
+export interface SideTopics {
+  readonly sensor: string;
+  readonly text: string;
+  readonly forecasts: string;
+  readonly classes: string;
+  readonly dlq: string;
+}
+
+/** What {@link DualRun.verify} measured. */
+export interface DualRunReport {
+  readonly forecasts: Omit<CoverageReport, 'missing'>;
+  readonly classifications: Omit<CoverageReport, 'missing'>;
+  readonly statesCompared: number;
+}
+
+/** The seeded forecaster of the dual-run suites (time delta included). */
+export const DUAL_FORECASTER: ForecasterDef = {
+  task: 'forecast',
+  seed: 11,
+  units: 16,
+  features: 1,
+  includeTimeDelta: true,
+  horizon: 3,
+  mean: [20, 2],
+  std: [5, 1],
+};
+
+/** The seeded classifier of the dual-run suites. */
+export const DUAL_CLASSIFIER: ClassifierDef = {
+  task: 'classify',
+  seed: 12,
+  units: 16,
+  embedDim: 8,
+  words: WORDS,
+};
+
+/**
+ * Two copies of the same input log (same partitions, same offsets): the faulted side, processed
+ * by workers that get killed, leave or join, and the reference side, processed by one
+ * uninterrupted worker with identically-weighted models under other names. `verify()` compares
+ * coverage, duplicates, predictions and every key's final state.
+ */
+export class DualRun {
+  readonly stack: FaultStack = faultStack();
+  readonly s = uniqueSuffix();
+  readonly kafka: FaultKafka;
+  readonly side: SideTopics;
+  readonly ref: SideTopics;
+  readonly models: string;
+  readonly model: { fc: string; cl: string; refFc: string; refCl: string };
+  readonly workers: FaultWorker[] = [];
+  collector!: Collector;
+  registry!: FaultRegistry;
+  states!: FaultStateReader;
+
+  constructor(
+    readonly tag: string,
+    readonly partitions: number,
+  ) {
+    const p = `${tag}-${this.s}`;
+    const topics = (x: string): SideTopics => ({
+      sensor: `${p}.${x}sensor`,
+      text: `${p}.${x}text`,
+      forecasts: `${p}.${x}forecasts`,
+      classes: `${p}.${x}classifications`,
+      dlq: `${p}.${x}dlq`,
+    });
+    this.side = topics('');
+    this.ref = topics('ref.');
+    this.models = `${p}.models`;
+    this.model = { fc: `${p}-fc`, cl: `${p}-cl`, refFc: `${p}-fc-ref`, refCl: `${p}-cl-ref` };
+    this.kafka = new FaultKafka(this.stack.brokers, p);
+  }
+
+  /** Group id of the faulted side / the reference side. */
+  group(ref: boolean): string {
+    return `${this.tag}-${this.s}-${ref ? 'ref' : 'main'}`;
+  }
+
+  /** Creates topics, seeds the four models, starts the collector. */
+  async setUp(): Promise<void> {
+    await this.kafka.connect();
+    await this.kafka.createTopics([
+      ...[this.side.sensor, this.side.text, this.ref.sensor, this.ref.text].map((topic) => ({
+        topic,
+        partitions: this.partitions,
+      })),
+      ...[this.side, this.ref]
+        .flatMap((x) => [x.forecasts, x.classes, x.dlq])
+        .map((topic) => ({ topic, partitions: 2 })),
+      { topic: this.models, partitions: 1, compact: true },
+    ]);
+    this.registry = new FaultRegistry(this.stack.redisUrl, this.kafka.producerClient, this.models);
+    await this.registry.seed(this.model.fc, DUAL_FORECASTER);
+    await this.registry.seed(this.model.refFc, DUAL_FORECASTER);
+    await this.registry.seed(this.model.cl, DUAL_CLASSIFIER);
+    await this.registry.seed(this.model.refCl, DUAL_CLASSIFIER);
+    this.states = new FaultStateReader(this.stack.redisUrl);
+    this.collector = await this.kafka.collect(
+      [this.side, this.ref].flatMap((x) => [x.forecasts, x.classes, x.dlq]),
+      `${this.tag}-${this.s}-collector`,
+    );
+  }
+
+  /** Stops every worker still running (SIGKILL), closes clients. */
+  async tearDown(): Promise<void> {
+    for (const w of this.workers) await w.dispose();
+    await this.kafka.disconnect();
+    await this.registry?.close();
+    await this.states?.close();
+  }
+
+  /** Worker environment of one side. */
+  env(ref: boolean, extra: Record<string, string> = {}): Record<string, string> {
+    const x = ref ? this.ref : this.side;
+    return {
+      KAFKA_BROKERS: this.stack.brokers,
+      REDIS_URL: this.stack.redisUrl,
+      KAFKA_CLIENT_ID: this.group(ref),
+      KAFKA_GROUP_ID: this.group(ref),
+      SENSOR_TOPIC: x.sensor,
+      TEXT_TOPIC: x.text,
+      FORECAST_TOPIC: x.forecasts,
+      CLASSIFICATION_TOPIC: x.classes,
+      DLQ_TOPIC: x.dlq,
+      MODELS_TOPIC: this.models,
+      FORECAST_MODEL: ref ? this.model.refFc : this.model.fc,
+      CLASSIFY_MODEL: ref ? this.model.refCl : this.model.cl,
+      ...extra,
+    };
+  }
+
+  /** A new (not started) worker of one side. */
+  worker(name: string, ref: boolean, extra: Record<string, string> = {}): FaultWorker {
+    const w = new FaultWorker(`${this.tag}-${this.s}-${name}`, this.env(ref, extra));
+    this.workers.push(w);
+    return w;
+  }
+
+  /** Writes the whole reference log at once. */
+  async produceReference(
+    sensors: readonly GeneratedEvent[],
+    texts: readonly GeneratedEvent[],
+  ): Promise<void> {
+    await this.kafka.produce(this.ref.sensor, toMessages(sensors));
+    await this.kafka.produce(this.ref.text, toMessages(texts));
+  }
+
+  /** Feeds the faulted side in `chunks` slices with a pause between them (runs in the background). */
+  async feed(
+    sensors: readonly GeneratedEvent[],
+    texts: readonly GeneratedEvent[],
+    chunks: number,
+    pauseMs: number,
+  ): Promise<void> {
+    const sm: OutMessage[] = toMessages(sensors);
+    const tm: OutMessage[] = toMessages(texts);
+    for (let i = 0; i < chunks; i++) {
+      await this.kafka.produce(
+        this.side.sensor,
+        sm.slice(Math.floor((i * sm.length) / chunks), Math.floor(((i + 1) * sm.length) / chunks)),
+      );
+      await this.kafka.produce(
+        this.side.text,
+        tm.slice(Math.floor((i * tm.length) / chunks), Math.floor(((i + 1) * tm.length) / chunks)),
+      );
+      await sleep(pauseMs);
+    }
+  }
+
+  /** Distinct source offsets predicted so far on the faulted side. */
+  predicted(): number {
+    return (
+      this.collector.distinctSources(this.side.forecasts) + this.collector.distinctSources(this.side.classes)
+    );
+  }
+
+  /** Waits until both groups committed every offset and the collector read every prediction. */
+  async drain(timeoutMs = 180_000): Promise<void> {
+    const k = this.kafka;
+    const ends = new Map<string, Map<number, bigint>>();
+    for (const topic of [this.side.sensor, this.side.text, this.ref.sensor, this.ref.text])
+      ends.set(topic, await k.endOffsets(topic));
+    const drained = async (group: string, topic: string): Promise<boolean> => {
+      const c = await k.committed(group, topic);
+      for (const [p, e] of ends.get(topic)!) if ((c.get(p) ?? -1n) < e) return false;
+      return true;
+    };
+    await waitFor(
+      'every offset committed by both groups',
+      async () =>
+        (await drained(this.group(false), this.side.sensor)) &&
+        (await drained(this.group(false), this.side.text)) &&
+        (await drained(this.group(true), this.ref.sensor)) &&
+        (await drained(this.group(true), this.ref.text)),
+      timeoutMs,
+      500,
+    );
+    const complete = (preds: string, src: string): boolean =>
+      checkCoverage(this.collector.messages(preds), src, allOffsets(ends.get(src)!)).missingCount === 0;
+    await waitFor(
+      'the collector to read a prediction for every offset',
+      () =>
+        complete(this.side.forecasts, this.side.sensor) &&
+        complete(this.side.classes, this.side.text) &&
+        complete(this.ref.forecasts, this.ref.sensor) &&
+        complete(this.ref.classes, this.ref.text),
+      60_000,
+      500,
+    );
+  }
+
+  /**
+   * The delivery-semantics checks: no dead letters, full coverage, identical duplicates,
+   * predictions equal to the reference run's, final states bit-identical.
+   */
+  async verify(sensorKeys: readonly string[], textKeys: readonly string[]): Promise<DualRunReport> {
+    const c = this.collector;
+    expect(c.count(this.side.dlq)).toBe(0);
+    expect(c.count(this.ref.dlq)).toBe(0);
+    const ends = {
+      sensor: await this.kafka.endOffsets(this.side.sensor),
+      text: await this.kafka.endOffsets(this.side.text),
+    };
+    const fc = checkCoverage(c.messages(this.side.forecasts), this.side.sensor, allOffsets(ends.sensor));
+    const cl = checkCoverage(c.messages(this.side.classes), this.side.text, allOffsets(ends.text));
+    expect(fc.missing).toEqual([]);
+    expect(cl.missing).toEqual([]);
+    expect(fc.unexpected).toEqual([]);
+    expect(cl.unexpected).toEqual([]);
+    expect(fc.differingDuplicates).toEqual([]);
+    expect(cl.differingDuplicates).toEqual([]);
+    expect(
+      diffPredictionMaps(
+        normalizedPredictions(c.messages(this.side.forecasts), this.side.sensor),
+        normalizedPredictions(c.messages(this.ref.forecasts), this.ref.sensor),
+      ),
+    ).toEqual([]);
+    expect(
+      diffPredictionMaps(
+        normalizedPredictions(c.messages(this.side.classes), this.side.text),
+        normalizedPredictions(c.messages(this.ref.classes), this.ref.text),
+      ),
+    ).toEqual([]);
+    const diffs = [
+      ...(await compareStates(this.states, this.model.fc, this.model.refFc, sensorKeys)),
+      ...(await compareStates(this.states, this.model.cl, this.model.refCl, textKeys)),
+    ];
+    expect(diffs).toEqual([]);
+    const strip = ({ missing: _m, ...rest }: CoverageReport): Omit<CoverageReport, 'missing'> => rest;
+    return {
+      forecasts: strip(fc),
+      classifications: strip(cl),
+      statesCompared: sensorKeys.length + textKeys.length,
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import { partitionFor, type OutMessage } from './fault-kafka';
+import { seededRandom } from './fault-env';
+
+/** One generated input event with its routing. */
+export interface GeneratedEvent {
+  readonly key: string;
+  readonly partition: number;
+  /** Index of this event within its key's history. */
+  readonly index: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** Words the classifier suites know (ids 2.. in this order; 1 is OOV). */
+export const WORDS = [
+  'pump',
+  'broken',
+  'again',
+  'works',
+  'fine',
+  'thanks',
+  'the',
+  'is',
+  'not',
+  'very',
+  'good',
+  'bad',
+  'slow',
+  'fast',
+  'help',
+  'please',
+  'urgent',
+  'fixed',
+  'issue',
+  'still',
+  'leak',
+  'noise',
+  'great',
+  'support',
+];
+
+const BASE_TS = Date.parse('2026-11-27T10:00:00Z');
+
+/**
+ * Sensor readings: `keys` sensors × `perKey` readings, sine + noise with occasional spikes,
+ * event times strictly increasing per key (1-3 s apart, alternating ISO and epoch-ms forms).
+ * Events of different keys are interleaved in a seeded shuffle, each key's order preserved.
+ */
+export function sensorEvents(
+  prefix: string,
+  keys: number,
+  perKey: number,
+  partitions: number,
+  seed: number,
+): GeneratedEvent[] {
+  const rnd = seededRandom(seed);
+  const perKeyEvents: GeneratedEvent[][] = [];
+  for (let k = 0; k < keys; k++) {
+    const key = `${prefix}-${k}`;
+    const partition = partitionFor(key, partitions);
+    const phase = rnd() * Math.PI * 2;
+    let ts = BASE_TS + Math.floor(rnd() * 10_000);
+    const list: GeneratedEvent[] = [];
+    for (let i = 0; i < perKey; i++) {
+      ts += 1000 + Math.floor(rnd() * 2000);
+      let value = 20 + 5 * Math.sin(phase + i / 5) + (rnd() - 0.5);
+      if (rnd() < 0.03) value += 15;
+      value = Math.round(value * 1000) / 1000;
+      const body = { sensorId: key, ts: i % 2 === 0 ? new Date(ts).toISOString() : ts, value };
+      list.push({ key, partition, index: i, body });
+    }
+    perKeyEvents.push(list);
+  }
+  return interleave(perKeyEvents, rnd);
+}
+
+/** Text events: `keys` streams × `perKey` short texts from {@link WORDS} (plus an unknown word now and then). */
+export function textEvents(
+  prefix: string,
+  keys: number,
+  perKey: number,
+  partitions: number,
+  seed: number,
+): GeneratedEvent[] {
+  const rnd = seededRandom(seed);
+  const perKeyEvents: GeneratedEvent[][] = [];
+  for (let k = 0; k < keys; k++) {
+    const key = `${prefix}-${k}`;
+    const partition = partitionFor(key, partitions);
+    let ts = BASE_TS + Math.floor(rnd() * 10_000);
+    const list: GeneratedEvent[] = [];
+    for (let i = 0; i < perKey; i++) {
+      ts += 1000 + Math.floor(rnd() * 5000);
+      const n = 1 + Math.floor(rnd() * 6);
+      const words: string[] = [];
+      for (let w = 0; w < n; w++)
+        words.push(rnd() < 0.1 ? 'zzzunknown' : WORDS[Math.floor(rnd() * WORDS.length)]);
+      const text = words.join(' ') + (rnd() < 0.3 ? '!' : '');
+      list.push({ key, partition, index: i, body: { streamId: key, ts: new Date(ts).toISOString(), text } });
+    }
+    perKeyEvents.push(list);
+  }
+  return interleave(perKeyEvents, rnd);
+}
+
+/** Merges per-key lists in a random order that keeps each key's own order. */
+function interleave(lists: GeneratedEvent[][], rnd: () => number): GeneratedEvent[] {
+  const pos = lists.map(() => 0);
+  const live = lists.map((_, i) => i).filter((i) => lists[i].length > 0);
+  const out: GeneratedEvent[] = [];
+  while (live.length > 0) {
+    const j = Math.floor(rnd() * live.length);
+    const k = live[j];
+    out.push(lists[k][pos[k]++]);
+    if (pos[k] >= lists[k].length) live.splice(j, 1);
+  }
+  return out;
+}
+
+/** Kafka messages of generated events (JSON bodies, key = event key). */
+export function toMessages(events: readonly GeneratedEvent[]): OutMessage[] {
+  return events.map((e) => ({ key: e.key, value: JSON.stringify(e.body), partition: e.partition }));
+}
+
+/** Event time of a body in epoch ms. */
+export function eventTimeMs(body: Record<string, unknown>): number {
+  const ts = body.ts;
+  return typeof ts === 'number' ? ts : Date.parse(String(ts));
+}
