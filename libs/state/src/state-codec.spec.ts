@@ -1,0 +1,196 @@
+import {
+  crc32,
+  decodeStateRecord,
+  encodedStateSize,
+  encodeStateRecord,
+  peekAppliedPosition,
+  StateCodecError,
+  STATE_HEADER_BYTES,
+} from './state-codec';
+import { isAlreadyApplied, NO_OFFSET, NO_PARTITION, pushInputRow, type StateRecord } from './state-record';
+
+function randomFloats(n: number, seed: number): Float32Array {
+  const f = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    f[i] = ((s / 2 ** 32) * 2 - 1) * 10 ** ((s % 9) - 4);
+  }
+  return f;
+}
+
+function sample(overrides: Partial<StateRecord> = {}): StateRecord {
+  return {
+    modelVersion: '12',
+    partition: 7,
+    offset: 9007199254740993n, // > 2^53: must survive exactly
+    steps: 2 ** 40 + 3,
+    lastEventTs: 1795000000123.5,
+    state: randomFloats(2 * 2 * 64, 1),
+    extras: randomFloats(5, 2),
+    ring: { count: 3, dim: 4, rows: randomFloats(12, 3) },
+    ...overrides,
+  };
+}
+
+function bitsOf(f: Float32Array): number[] {
+  return Array.from(new Uint32Array(f.buffer, f.byteOffset, f.length));
+}
+
+function codecError(fn: () => unknown): StateCodecError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof StateCodecError) return e;
+    throw e;
+  }
+  throw new Error('expected a StateCodecError');
+}
+
+describe('state codec', () => {
+  it('round-trips every field bit-exactly', () => {
+    const r = sample();
+    const buf = encodeStateRecord(r);
+    expect(buf.length).toBe(encodedStateSize(r));
+    const d = decodeStateRecord(buf);
+    expect(d.modelVersion).toBe(r.modelVersion);
+    expect(d.partition).toBe(7);
+    expect(d.offset).toBe(9007199254740993n);
+    expect(d.steps).toBe(2 ** 40 + 3);
+    expect(d.lastEventTs).toBe(1795000000123.5);
+    expect(bitsOf(d.state)).toEqual(bitsOf(r.state));
+    expect(bitsOf(d.extras)).toEqual(bitsOf(r.extras));
+    expect(d.ring!.count).toBe(3);
+    expect(d.ring!.dim).toBe(4);
+    expect(bitsOf(d.ring!.rows)).toEqual(bitsOf(r.ring!.rows));
+  });
+
+  it('keeps special float32 values (NaN payloads, -0, subnormals, ±Infinity) bit-exact', () => {
+    const special = new Float32Array(
+      new Uint32Array([0x7fc00001, 0xffa00000, 0x80000000, 0x00000001, 0x7f800000, 0xff800000]).buffer,
+    );
+    const d = decodeStateRecord(
+      encodeStateRecord(sample({ state: special, extras: new Float32Array(0), ring: null })),
+    );
+    expect(bitsOf(d.state)).toEqual(bitsOf(special));
+  });
+
+  it('encodes a fresh record: no position, NaN time, empty extras, no ring, Unicode version', () => {
+    const r = sample({
+      modelVersion: 'v2-β',
+      partition: NO_PARTITION,
+      offset: NO_OFFSET,
+      steps: 0,
+      lastEventTs: NaN,
+      extras: new Float32Array(0),
+      ring: null,
+    });
+    const d = decodeStateRecord(encodeStateRecord(r));
+    expect(d).toMatchObject({ modelVersion: 'v2-β', partition: -1, offset: -1n, steps: 0, ring: null });
+    expect(d.lastEventTs).toBeNaN();
+    expect(d.extras.length).toBe(0);
+  });
+
+  it('encodes float32 views at any byte offset (subarrays) and returns independent arrays', () => {
+    const big = randomFloats(100, 9);
+    const view = big.subarray(3, 3 + 64);
+    const buf = encodeStateRecord(sample({ state: view }));
+    const d = decodeStateRecord(buf);
+    expect(bitsOf(d.state)).toEqual(bitsOf(view));
+    // decoding from an unaligned slice of a larger buffer works too
+    const shifted = Buffer.concat([Buffer.from([1, 2, 3]), buf]).subarray(3);
+    expect(bitsOf(decodeStateRecord(shifted).state)).toEqual(bitsOf(view));
+    d.state[0] = 42;
+    expect(decodeStateRecord(buf).state[0]).not.toBe(42);
+  });
+
+  it('puts partition and offset at fixed positions 4 and 8 (read by the Lua script)', () => {
+    const buf = encodeStateRecord(sample());
+    expect(buf.readInt32LE(4)).toBe(7);
+    expect(buf.readBigInt64LE(8)).toBe(9007199254740993n);
+    expect(peekAppliedPosition(buf)).toEqual({ partition: 7, offset: 9007199254740993n });
+    expect(buf.readUInt16LE(2)).toBe(2);
+    expect(buf.toString('utf8', STATE_HEADER_BYTES, STATE_HEADER_BYTES + 2)).toBe('12');
+  });
+
+  it('rejects every truncation with a truncated or checksum error, never garbage', () => {
+    const buf = encodeStateRecord(sample());
+    for (let len = 0; len < buf.length; len++) {
+      const e = codecError(() => decodeStateRecord(buf.subarray(0, len)));
+      expect(['truncated', 'trailing_bytes', 'checksum']).toContain(e.code);
+    }
+    expect(codecError(() => decodeStateRecord(buf.subarray(0, 10))).message).toMatch(
+      /shorter than the smallest record/,
+    );
+    expect(codecError(() => decodeStateRecord(buf.subarray(0, 200))).code).toBe('truncated');
+  });
+
+  it('detects flipped bits, trailing bytes and unknown format versions', () => {
+    const buf = encodeStateRecord(sample());
+    for (const pos of [5, 20, 40, 300, buf.length - 9, buf.length - 1]) {
+      const bad = Buffer.from(buf);
+      bad[pos] ^= 0x10;
+      expect(codecError(() => decodeStateRecord(bad)).code).toBe('checksum');
+    }
+    const longer = Buffer.concat([buf, Buffer.alloc(4)]);
+    expect(codecError(() => decodeStateRecord(longer)).code).toMatch(/trailing_bytes|truncated|checksum/);
+    const v9 = Buffer.from(buf);
+    v9[0] = 9;
+    expect(codecError(() => decodeStateRecord(v9))).toMatchObject({ code: 'unsupported_version' });
+    const hugeLen = Buffer.from(buf);
+    hugeLen.writeUInt32LE(0xffffffff, STATE_HEADER_BYTES + 2);
+    expect(codecError(() => decodeStateRecord(hugeLen)).code).toBe('truncated');
+  });
+
+  it('refuses records the format cannot hold', () => {
+    expect(codecError(() => encodeStateRecord(sample({ partition: -2 }))).code).toBe('invalid');
+    expect(codecError(() => encodeStateRecord(sample({ offset: 2n ** 63n }))).code).toBe('invalid');
+    expect(codecError(() => encodeStateRecord(sample({ steps: 1.5 }))).code).toBe('invalid');
+    expect(
+      codecError(() => encodeStateRecord(sample({ ring: { count: 2, dim: 2, rows: new Float32Array(3) } })))
+        .code,
+    ).toBe('invalid');
+  });
+
+  it('costs 2·H·4 bytes of h and c plus a small fixed overhead', () => {
+    const H = 64;
+    const r = sample({
+      modelVersion: '3',
+      state: new Float32Array(2 * H),
+      extras: new Float32Array(3),
+      ring: null,
+    });
+    // header 32 + version 1 + 4 + 512 + 4 + 12 + crc 4
+    expect(encodeStateRecord(r).length).toBe(32 + 1 + 4 + 2 * H * 4 + 4 + 12 + 4);
+  });
+
+  it('crc32 matches the IEEE check value', () => {
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+  });
+});
+
+describe('state record helpers', () => {
+  it('isAlreadyApplied compares offsets within the same partition only', () => {
+    const r = sample({ partition: 2, offset: 100n });
+    expect(isAlreadyApplied(r, 2, '100')).toBe(true);
+    expect(isAlreadyApplied(r, 2, '99')).toBe(true);
+    expect(isAlreadyApplied(r, 2, '101')).toBe(false);
+    expect(isAlreadyApplied(r, 3, '5')).toBe(false);
+    expect(isAlreadyApplied(null, 2, '1')).toBe(false);
+    expect(isAlreadyApplied(sample({ partition: NO_PARTITION, offset: NO_OFFSET }), -1, '0')).toBe(false);
+  });
+
+  it('pushInputRow keeps the newest rows, oldest first, bounded by capacity', () => {
+    let ring = pushInputRow(null, [1, 2], 3);
+    ring = pushInputRow(ring, [3, 4], 3);
+    ring = pushInputRow(ring, [5, 6], 3);
+    const before = ring;
+    ring = pushInputRow(ring, [7, 8], 3);
+    expect(ring).toMatchObject({ count: 3, dim: 2 });
+    expect(Array.from(ring!.rows)).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(Array.from(before!.rows)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(pushInputRow(ring, [1, 2, 3], 3)).toMatchObject({ count: 1, dim: 3 });
+    expect(pushInputRow(ring, [1, 2], 0)).toBeNull();
+    expect(pushInputRow(null, [9, 9], 1)).toMatchObject({ count: 1 });
+  });
+});
