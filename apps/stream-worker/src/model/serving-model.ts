@@ -1,0 +1,75 @@
+/**
+ * What the batch processor needs of a loaded model version: the engine (typed-array stepping),
+ * the task's pre/post-processing parameters and the swap policy. Built by the model loader from
+ * a registry artifact; framework-free so the processor can be tested with a hand-made engine.
+ */
+export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
+
+/** The subset of `@app/lstm` RecurrentModel the worker uses. */
+export interface StepEngine {
+  readonly stateSize: number;
+  readonly inputDim: number;
+  readonly outputDim: number;
+  /** Embedding rows (0 without an embedding). */
+  readonly vocabularySize: number;
+  step(batch: number, x: Float32Array, state: Float32Array, mask?: Uint8Array): void;
+  stepTokens(batch: number, tokenIds: Int32Array, state: Float32Array, mask?: Uint8Array): void;
+  head(batch: number, state: Float32Array, out: Float32Array): void;
+}
+
+/** Forecast task parameters (sidecar task `forecast`). */
+export interface ForecastTask {
+  readonly kind: 'forecast';
+  /** Raw input values per event (without the time delta). */
+  readonly valueCount: number;
+  /** The time delta in seconds is appended as the last feature. */
+  readonly includeTimeDelta: boolean;
+  /** Scaler over every feature, delta included (length valueCount + (includeTimeDelta ? 1 : 0)). */
+  readonly mean: Float64Array;
+  readonly scale: Float64Array;
+  /** Forecast length (= engine.outputDim). */
+  readonly horizon: number;
+}
+
+/** Classify task parameters (sidecar task `classify`). */
+export interface ClassifyTask {
+  readonly kind: 'classify';
+  /** Text → token ids (Keras tokenizer semantics). */
+  tokenize(text: string): number[];
+  /** One label per score. */
+  readonly labels: readonly string[];
+  /** One sigmoid unit: scores are [1 − p, p]. */
+  readonly binarySigmoid: boolean;
+}
+
+/** One loaded, ready-to-serve model version. */
+export interface ServingModel {
+  readonly name: string;
+  readonly version: number;
+  /** Version as it appears on predictions (string). */
+  readonly versionLabel: string;
+  readonly engine: StepEngine;
+  readonly task: ForecastTask | ClassifyTask;
+  /** State of a key that starts a sequence (zeros, or after the padding prefix). */
+  readonly initialState: Float32Array;
+  /** Policy for keys whose state was computed by another version. */
+  readonly policy: SwapPolicy;
+}
+
+/** Number of float features per step of a forecast model. */
+export function forecastFeatureCount(task: ForecastTask): number {
+  return task.valueCount + (task.includeTimeDelta ? 1 : 0);
+}
+
+/**
+ * The state after `prefix` pad tokens (id 0) from zeros: a model trained on pre-padded
+ * sequences starts every key there, so incremental results match training-time inputs.
+ */
+export function paddedInitialState(engine: StepEngine, prefix: number): Float32Array {
+  const state = new Float32Array(engine.stateSize);
+  if (prefix > 0) {
+    const ids = new Int32Array(1);
+    for (let i = 0; i < prefix; i++) engine.stepTokens(1, ids, state);
+  }
+  return state;
+}

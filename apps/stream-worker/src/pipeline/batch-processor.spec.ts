@@ -1,0 +1,407 @@
+import {
+  BatchProcessor,
+  ModelNotReadyError,
+  StateConflictError,
+  type InputMessage,
+  type KeyState,
+  type OutputRecord,
+  type ProcessorConfig,
+  type StatePort,
+  type StateWrite,
+} from './batch-processor';
+import { decodeExtras } from './task-extras';
+import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
+import type { ServingModel } from '../model/serving-model';
+
+const cfg: ProcessorConfig = {
+  sensorTopic: 'sensor.readings',
+  textTopic: 'text.events',
+  forecastTopic: 'predictions.forecasts',
+  classificationTopic: 'predictions.classifications',
+  dlqTopic: 'streamcell.dlq',
+  forecastModel: 'forecaster',
+  classifyModel: 'classifier',
+  maxGapMs: 0,
+  allowedLatenessMs: 0,
+  maxTextLength: 100,
+  maxPayloadBytes: 4096,
+  rewarmSteps: 4,
+};
+
+class MemoryState implements StatePort {
+  readonly data = new Map<string, KeyState>();
+  loads = 0;
+  writes = 0;
+  failNextWrite = false;
+  async loadMany(model: string, keys: readonly string[]): Promise<(KeyState | null)[]> {
+    this.loads++;
+    return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
+  }
+  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
+    this.writes++;
+    if (this.failNextWrite) {
+      this.failNextWrite = false;
+      throw new Error('redis down');
+    }
+    const conflicts: string[] = [];
+    for (const w of writes) {
+      const cur = this.data.get(`${model}/${w.key}`) ?? null;
+      const ok =
+        (cur === null && w.expected === null) ||
+        (cur !== null && w.expected !== null && cur.partition === w.expected.partition && cur.offset === w.expected.offset);
+      if (ok) this.data.set(`${model}/${w.key}`, w.record);
+      else conflicts.push(w.key);
+    }
+    return { conflicts };
+  }
+}
+
+class MemorySink {
+  readonly batches: OutputRecord[][] = [];
+  async sendBatch(records: readonly OutputRecord[]): Promise<void> {
+    this.batches.push([...records]);
+  }
+  get all(): OutputRecord[] {
+    return this.batches.flat();
+  }
+}
+
+function models(...ms: ServingModel[]) {
+  const map = new Map(ms.map((m) => [m.name, m]));
+  return { get: (n: string) => map.get(n), map };
+}
+
+function msg(offset: number, key: string | null, body: unknown): InputMessage {
+  return {
+    offset: String(offset),
+    key: key === null ? null : Buffer.from(key),
+    value: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+  };
+}
+
+interface Reading {
+  key: string;
+  ts: number;
+  value: number;
+  reset?: boolean;
+}
+
+function readings(nKeys: number, perKey: number, seed = 7): Reading[] {
+  const r = mulberry32(seed);
+  const out: Reading[] = [];
+  const t = new Map<string, number>();
+  for (let i = 0; i < nKeys * perKey; i++) {
+    const key = `s-${Math.floor(r() * nKeys)}`;
+    const ts = (t.get(key) ?? 1_700_000_000_000) + 500 + Math.floor(r() * 2000);
+    t.set(key, ts);
+    out.push({ key, ts, value: 20 + 5 * Math.sin(i / 7) + r() });
+  }
+  return out;
+}
+
+/** Each key alone, one step at a time, batch 1: what the processor must reproduce. */
+function referenceForecasts(model: ServingModel, rs: Reading[]) {
+  const e = model.engine;
+  const states = new Map<string, { h: Float32Array; last: number | null; prev: number | null; n: number; mean: number; m2: number }>();
+  const res: { key: string; forecast: number[]; anomalyScore?: number }[] = [];
+  for (const r of rs) {
+    let s = states.get(r.key);
+    if (!s || r.reset) {
+      s = { h: new Float32Array(e.stateSize), last: null, prev: null, n: 0, mean: 0, m2: 0 };
+      states.set(r.key, s);
+    }
+    const delta = s.last === null ? 0 : (r.ts - s.last) / 1000;
+    e.step(1, Float32Array.of((r.value - 20) / 5, (delta - 1) / 2), s.h);
+    const out = new Float32Array(3);
+    e.head(1, s.h, out);
+    const forecast = Array.from(out, (v) => v * 5 + 20);
+    let anomalyScore: number | undefined;
+    if (s.prev !== null) {
+      const resid = r.value - s.prev;
+      if (s.n >= 2) anomalyScore = (resid - s.mean) / Math.sqrt(s.m2 / (s.n - 1));
+      s.n++;
+      const d = resid - s.mean;
+      s.mean += d / s.n;
+      s.m2 += d * (resid - s.mean);
+    }
+    s.prev = forecast[0];
+    s.last = r.ts;
+    res.push({ key: r.key, forecast, anomalyScore });
+  }
+  return res;
+}
+
+function toMessages(rs: Reading[], from = 0): InputMessage[] {
+  return rs.map((r, i) =>
+    msg(from + i, r.key, { sensorId: r.key, ts: r.ts, value: r.value, ...(r.reset ? { reset: true } : {}) }),
+  );
+}
+
+async function runInBatches(p: BatchProcessor, msgs: InputMessage[], size: number, topic = cfg.sensorTopic) {
+  for (let i = 0; i < msgs.length; i += size) {
+    await p.process({ topic, partition: 0, messages: msgs.slice(i, i + size) });
+  }
+}
+
+describe('BatchProcessor (forecast)', () => {
+  it('matches per-key sequential stepping, with one engine call per step and one produce per batch', async () => {
+    const model = toyForecaster();
+    const rs = readings(12, 8);
+    rs[40].reset = true;
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(model), store, sink);
+    await runInBatches(p, toMessages(rs), 25);
+    expect(sink.batches.length).toBe(Math.ceil(rs.length / 25));
+    expect(store.loads).toBe(sink.batches.length);
+    const got = sink.all.map((o) => JSON.parse(o.value));
+    const ref = referenceForecasts(model, rs);
+    expect(got.length).toBe(rs.length);
+    got.forEach((g, i) => {
+      expect(g.sensorId).toBe(ref[i].key);
+      expect(g.source).toEqual({ topic: cfg.sensorTopic, partition: 0, offset: String(i) });
+      expect(g.forecast.length).toBe(3);
+      g.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[i].forecast[j], 9));
+      if (ref[i].anomalyScore === undefined) expect(g.anomalyScore).toBeUndefined();
+      else expect(g.anomalyScore).toBeCloseTo(ref[i].anomalyScore, 6);
+    });
+    // at least one key had a multi-event batch, so time-major stepping was exercised
+    expect(got.filter((g) => g.anomalyScore !== undefined).length).toBeGreaterThan(0);
+  });
+
+  it('is bit-identical whatever the batch split (a key never depends on its batch mates)', async () => {
+    const rs = readings(10, 10, 11);
+    const msgs = toMessages(rs);
+    const outputs: string[][] = [];
+    const states: string[] = [];
+    for (const size of [1, 7, 100]) {
+      const store = new MemoryState();
+      const sink = new MemorySink();
+      await runInBatches(new BatchProcessor(cfg, models(toyForecaster()), store, sink), msgs, size);
+      outputs.push(sink.all.map((o) => o.value));
+      states.push(
+        JSON.stringify(
+          [...store.data.entries()].sort().map(([k, v]) => [k, Array.from(v.state), Array.from(v.extras), String(v.offset)]),
+        ),
+      );
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
+    expect(outputs[2]).toEqual(outputs[0]);
+    expect(states[1]).toBe(states[0]);
+    expect(states[2]).toBe(states[0]);
+  });
+
+  it('skips already applied offsets on replay and emits nothing for them', async () => {
+    const rs = readings(5, 6, 3);
+    const msgs = toMessages(rs);
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    await runInBatches(p, msgs.slice(0, 20), 20);
+    const before = new Map(store.data);
+    // replay overlapping the applied range: only offsets >= 20 produce
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs.slice(10, 30) });
+    const second = sink.batches[1].map((o) => JSON.parse(o.value).source.offset);
+    expect(second).toEqual(msgs.slice(20, 30).map((m) => m.offset));
+    // a full replay of the first range changes nothing
+    const sink2 = new MemorySink();
+    const p2 = new BatchProcessor(cfg, models(toyForecaster()), store, sink2);
+    const snapshot = new Map(store.data);
+    await p2.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs.slice(0, 20) });
+    expect(sink2.all).toEqual([]);
+    expect(store.data).toEqual(snapshot);
+    expect(before.size).toBeGreaterThan(0);
+  });
+
+  it('replays a batch whose state write failed with bit-identical predictions', async () => {
+    const msgs = toMessages(readings(4, 5, 5));
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    store.failNextWrite = true;
+    await expect(p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs })).rejects.toThrow('redis down');
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs });
+    expect(sink.batches.length).toBe(2);
+    expect(sink.batches[1].map((o) => o.value)).toEqual(sink.batches[0].map((o) => o.value));
+  });
+
+  it('dead-letters bad messages with reasons and source coordinates; the rest flows', async () => {
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster(), toyClassifier()), store, sink);
+    const messages = [
+      msg(0, 'a', { sensorId: 'a', ts: 1000, value: 1 }),
+      msg(1, 'a', '{not json'),
+      msg(2, 'a', { sensorId: 'a', ts: 2000, values: [1, 2] }),
+      msg(3, 'b', { sensorId: 'a', ts: 2000, value: 1 }),
+      msg(4, null, { sensorId: 'a', ts: 2000, value: 1 }),
+      msg(5, 'a', { sensorId: 'a', ts: 500, value: 1 }),
+      msg(6, 'a', { sensorId: 'a', ts: 3000, value: 2, model: 'nope' }),
+      msg(7, 'a', { sensorId: 'a', ts: 3000, value: 2, model: 'classifier' }),
+      msg(8, 'a', '{"sensorId":"a","ts":3000,"value":1e999}'),
+      msg(9, 'a', { sensorId: 'a', ts: 3000, value: 3 }),
+    ];
+    const res = await p.process({ topic: cfg.sensorTopic, partition: 2, messages });
+    expect(sink.batches.length).toBe(1);
+    const dlq = sink.all.filter((o) => o.topic === cfg.dlqTopic).map((o) => JSON.parse(o.value));
+    expect(dlq.map((d) => [d.source.offset, d.reason])).toEqual([
+      ['1', 'invalid_json'],
+      ['2', 'feature_count'],
+      ['3', 'key_mismatch'],
+      ['4', 'key_missing'],
+      ['5', 'late_event'],
+      ['6', 'unknown_model'],
+      ['7', 'unknown_model'],
+      ['8', 'non_finite'],
+    ]);
+    expect(dlq[0].source).toEqual({ topic: cfg.sensorTopic, partition: 2, offset: '1' });
+    expect(Buffer.from(dlq[0].value, 'base64').toString()).toBe('{not json');
+    const preds = sink.all.filter((o) => o.topic === cfg.forecastTopic).map((o) => JSON.parse(o.value).source.offset);
+    expect(preds).toEqual(['0', '9']);
+    expect(res).toMatchObject({ events: 10, predictions: 2, deadLetters: 8, skipped: 0, lastOffset: '9' });
+    expect(store.data.get('forecaster/a')!.offset).toBe(9n);
+  });
+
+  it('waits (throws, produces nothing) while the topic model has no active version', async () => {
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(), new MemoryState(), sink);
+    await expect(
+      p.process({ topic: cfg.sensorTopic, partition: 0, messages: [msg(0, 'a', { sensorId: 'a', ts: 1, value: 1 })] }),
+    ).rejects.toBeInstanceOf(ModelNotReadyError);
+    expect(sink.all).toEqual([]);
+  });
+
+  it('reports a CAS conflict so the batch is retried against the newer state', async () => {
+    const store = new MemoryState();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, new MemorySink());
+    const msgs = toMessages(readings(2, 3, 9));
+    const original = store.writeMany.bind(store);
+    store.writeMany = async (model, writes) => {
+      store.data.set(`${model}/${writes[0].key}`, { ...writes[0].record, offset: 999n });
+      return original(model, writes);
+    };
+    await expect(p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs })).rejects.toBeInstanceOf(
+      StateConflictError,
+    );
+  });
+
+  it('applies gap resets and allowed lateness from the configuration', async () => {
+    const sink = new MemorySink();
+    const store = new MemoryState();
+    const p = new BatchProcessor({ ...cfg, maxGapMs: 10_000, allowedLatenessMs: -1 }, models(toyForecaster()), store, sink);
+    const rs: Reading[] = [
+      { key: 'a', ts: 1000, value: 20 },
+      { key: 'a', ts: 2000, value: 21 },
+      { key: 'a', ts: 1500, value: 22 },
+      { key: 'a', ts: 60_000, value: 23 },
+    ];
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: toMessages(rs) });
+    const ref = referenceForecasts(toyForecaster(), [rs[0], rs[1], rs[2], { ...rs[3], reset: true }]);
+    const got = sink.all.map((o) => JSON.parse(o.value));
+    expect(got.length).toBe(4);
+    got.forEach((g, i) => g.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[i].forecast[j], 9)));
+  });
+});
+
+describe('BatchProcessor (classify)', () => {
+  it('steps text tokens and matches per-key sequential stepping of the concatenated tokens', async () => {
+    const model = toyClassifier();
+    const texts: [string, string][] = [
+      ['t1', 'pump broken'],
+      ['t2', 'fine'],
+      ['t1', 'again'],
+      ['t1', ''],
+      ['t2', 'ok ok bad pump'],
+      ['t1', 'broken broken fine'],
+    ];
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(model), new MemoryState(), sink);
+    const msgs = texts.map(([k, t], i) => msg(i, k, { streamId: k, ts: 1000 + i, text: t }));
+    await p.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(0, 3) });
+    await p.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(3) });
+    const got = sink.all.map((o) => JSON.parse(o.value));
+    const e = model.engine;
+    const st = new Map<string, Float32Array>();
+    texts.forEach(([k, t], i) => {
+      const h = st.get(k) ?? new Float32Array(e.stateSize);
+      st.set(k, h);
+      if (model.task.kind !== 'classify') throw new Error('task');
+      for (const id of model.task.tokenize(t)) e.stepTokens(1, Int32Array.of(id), h);
+      const out = new Float32Array(1);
+      e.head(1, h, out);
+      expect(got[i].streamId).toBe(k);
+      expect(got[i].scores.pos).toBe(out[0]);
+      expect(got[i].scores.neg).toBe(1 - out[0]);
+      expect(got[i].label).toBe(out[0] > 0.5 ? 'pos' : 'neg');
+    });
+  });
+});
+
+describe('BatchProcessor (model swap policies)', () => {
+  async function primed(policy: 'reset' | 'rewarm' | 'keep', units = 4) {
+    const store = new MemoryState();
+    const rs = readings(3, 6, 21);
+    const v1 = toyForecaster(1, 'reset', 1);
+    await runInBatches(new BatchProcessor(cfg, models(v1), store, new MemorySink()), toMessages(rs), 50);
+    const v2 = toyForecaster(2, policy, 99, units);
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(v2), store, sink);
+    const next = [{ key: 's-0', ts: rs[rs.length - 1].ts + 10_000, value: 25 }];
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: toMessages(next, rs.length) });
+    const before = rs.filter((r) => r.key === 's-0');
+    return { store, sink, v2, before, next, v1 };
+  }
+
+  it('reset: the key starts from zeros under the new version', async () => {
+    const { sink, v2, next } = await primed('reset');
+    const ref = referenceForecasts(v2, next);
+    const got = JSON.parse(sink.all[0].value);
+    expect(got.modelVersion).toBe('2');
+    got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[0].forecast[j], 9));
+  });
+
+  it('rewarm: the last REWARM_STEPS stored inputs are replayed through the new version', async () => {
+    const { sink, v2, next, before, store } = await primed('rewarm');
+    // reference: the last 4 readings of s-0 (with their original deltas) then the new one
+    const e = v2.engine;
+    const h = new Float32Array(e.stateSize);
+    const all = [...before, ...next];
+    const deltas = all.map((r, i) => (i === 0 ? 0 : (r.ts - all[i - 1].ts) / 1000));
+    for (let i = all.length - 5; i < all.length; i++) {
+      e.step(1, Float32Array.of((all[i].value - 20) / 5, (deltas[i] - 1) / 2), h);
+    }
+    const out = new Float32Array(3);
+    e.head(1, h, out);
+    const got = JSON.parse(sink.all[0].value);
+    got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(out[j] * 5 + 20, 5));
+    expect(got.anomalyScore).toBeUndefined();
+    const rec = store.data.get('forecaster/s-0')!;
+    expect(rec.modelVersion).toBe(2);
+    const extras = decodeExtras(rec.extras);
+    expect(extras?.kind === 'forecast' && extras.history.length).toBe(4);
+  });
+
+  it('keep: the stored state continues under the new weights; a size change falls back to reset', async () => {
+    const kept = await primed('keep');
+    const e = kept.v2.engine;
+    // continue v1's state for s-0 under v2
+    const v1 = kept.v1.engine;
+    const h = new Float32Array(v1.stateSize);
+    kept.before.forEach((r, i) => {
+      const d = i === 0 ? 0 : (r.ts - kept.before[i - 1].ts) / 1000;
+      v1.step(1, Float32Array.of((r.value - 20) / 5, (d - 1) / 2), h);
+    });
+    const last = kept.before[kept.before.length - 1];
+    e.step(1, Float32Array.of((25 - 20) / 5, ((kept.next[0].ts - last.ts) / 1000 - 1) / 2), h);
+    const out = new Float32Array(3);
+    e.head(1, h, out);
+    const got = JSON.parse(kept.sink.all[0].value);
+    got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(out[j] * 5 + 20, 9));
+
+    const fallback = await primed('keep', 6);
+    const ref = referenceForecasts(fallback.v2, fallback.next);
+    JSON.parse(fallback.sink.all[0].value).forecast.forEach((v: number, j: number) =>
+      expect(v).toBeCloseTo(ref[0].forecast[j], 9),
+    );
+  });
+});

@@ -1,0 +1,599 @@
+import {
+  buildDlqRecord,
+  decodeSensorReading,
+  decodeTextEvent,
+  encodeClassificationPrediction,
+  encodeForecastPrediction,
+  type DlqReason,
+} from '@app/contracts';
+import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
+import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
+import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
+
+/** One consumed message as the processor sees it (kafkajs fields). */
+export interface InputMessage {
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+/** One partition batch. */
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly InputMessage[];
+}
+
+/** A record to produce (predictions and dead letters). */
+export interface OutputRecord {
+  readonly topic: string;
+  readonly key: string | Buffer | null;
+  readonly value: string;
+}
+
+/** A key's stored state, as the worker reads and writes it. */
+export interface KeyState {
+  readonly modelVersion: number;
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly stepCount: number;
+  readonly lastTimeMs: number;
+  /** stateSize floats (h, c per layer). */
+  readonly state: Float32Array;
+  readonly extras: Uint8Array;
+}
+
+/** One compare-and-set write: applies only when the stored record still has `expected`. */
+export interface StateWrite {
+  readonly key: string;
+  readonly record: KeyState;
+  /** What was loaded (null: there was no record). */
+  readonly expected: { readonly partition: number; readonly offset: bigint } | null;
+}
+
+/** State persistence (adapter over @app/state). */
+export interface StatePort {
+  /** One pipelined round trip; null for keys without a record. */
+  loadMany(model: string, keys: readonly string[]): Promise<(KeyState | null)[]>;
+  /** One pipelined round trip of CAS writes; returns the keys whose CAS failed. */
+  writeMany(model: string, writes: readonly StateWrite[]): Promise<{ readonly conflicts: readonly string[] }>;
+}
+
+/** Producer (adapter over @app/kafka): one call per batch, resolves once acknowledged by all ISRs. */
+export interface OutputSink {
+  sendBatch(records: readonly OutputRecord[]): Promise<void>;
+}
+
+/** The models currently served (swapped by the model manager between batches). */
+export interface ModelSource {
+  get(name: string): ServingModel | undefined;
+}
+
+/** Observations of one batch, for metrics. Every hook is optional. */
+export interface ProcessorObserver {
+  eventsIn?(topic: string, n: number): void;
+  predictionsOut?(topic: string, n: number): void;
+  deadLettered?(reason: DlqReason, n: number): void;
+  skipped?(n: number): void;
+  batchSize?(n: number): void;
+  stepSeconds?(seconds: number, batch: number): void;
+  stateOps?(op: 'load' | 'write' | 'conflict', n: number): void;
+  policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback', n: number): void;
+}
+
+/** Worker knobs the processor needs. */
+export interface ProcessorConfig {
+  readonly sensorTopic: string;
+  readonly textTopic: string;
+  readonly forecastTopic: string;
+  readonly classificationTopic: string;
+  readonly dlqTopic: string;
+  readonly forecastModel: string;
+  readonly classifyModel: string;
+  readonly maxGapMs: number;
+  readonly allowedLatenessMs: number;
+  readonly maxTextLength: number;
+  readonly maxPayloadBytes: number;
+  readonly rewarmSteps: number;
+}
+
+/** A batch needs a model that has no active version: retry later, drop nothing. */
+export class ModelNotReadyError extends Error {
+  constructor(readonly model: string) {
+    super(`model '${model}' has no active version loaded yet`);
+    this.name = 'ModelNotReadyError';
+  }
+}
+
+/** Another writer advanced some keys since they were loaded: reprocess the batch. */
+export class StateConflictError extends Error {
+  constructor(
+    readonly model: string,
+    readonly keys: readonly string[],
+  ) {
+    super(`state of ${keys.length} key(s) of model '${model}' changed concurrently (first: ${keys[0]})`);
+    this.name = 'StateConflictError';
+  }
+}
+
+/** Summary of one processed batch. */
+export interface BatchResult {
+  readonly events: number;
+  readonly predictions: number;
+  readonly deadLetters: number;
+  readonly skipped: number;
+  /** Highest offset of the batch (resolve it once the result is returned). */
+  readonly lastOffset: string | null;
+}
+
+interface ValidEvent {
+  readonly index: number;
+  readonly key: string;
+  readonly offset: bigint;
+  readonly timeMs: number;
+  readonly reset: boolean;
+  /** Forecast: raw values; classify: unused. */
+  readonly values: Float64Array | null;
+  /** Classify: token ids; forecast: unused. */
+  readonly tokens: Int32Array | null;
+}
+
+interface Rejection {
+  readonly index: number;
+  readonly reason: DlqReason;
+  readonly detail: string;
+}
+
+interface Logger {
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+const SILENT: Logger = { log: () => undefined, warn: () => undefined };
+
+/**
+ * The hot path of the worker for one partition batch (DESIGN.md): decode/validate → group by key
+ * → one pipelined state load per model → time-major batched steps (one engine call per step) →
+ * one head call → encode → one producer call → one pipelined CAS state write. The caller resolves
+ * and commits offsets only after {@link process} returned; a thrown error means nothing of the
+ * batch may be committed (retry it).
+ *
+ * Deterministic: the same messages and stored states give byte-identical output records and
+ * state records (no clock, no randomness; the only wall-clock value is the DLQ `at`).
+ */
+export class BatchProcessor {
+  constructor(
+    private readonly cfg: ProcessorConfig,
+    private readonly models: ModelSource,
+    private readonly store: StatePort,
+    private readonly sink: OutputSink,
+    private readonly observer: ProcessorObserver = {},
+    private readonly logger: Logger = SILENT,
+  ) {}
+
+  async process(batch: PartitionBatch): Promise<BatchResult> {
+    const { topic, messages } = batch;
+    const isSensor = topic === this.cfg.sensorTopic;
+    if (!isSensor && topic !== this.cfg.textTopic) throw new Error(`no task consumes topic '${topic}'`);
+    const defaultModel = isSensor ? this.cfg.forecastModel : this.cfg.classifyModel;
+    const taskKind = isSensor ? 'forecast' : 'classify';
+    this.observer.eventsIn?.(topic, messages.length);
+    this.observer.batchSize?.(messages.length);
+
+    // 1. Decode and validate; group valid events by model (models resolved once per batch).
+    const rejections: Rejection[] = [];
+    const groups = new Map<string, { model: ServingModel; events: ValidEvent[] }>();
+    const limits = { maxPayloadBytes: this.cfg.maxPayloadBytes, maxTextChars: this.cfg.maxTextLength };
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
+      const decoded = isSensor ? decodeSensorReading(m.key, m.value, limits) : decodeTextEvent(m.key, m.value, limits);
+      if (!decoded.ok) {
+        rejections.push({ index: i, reason: decoded.reason, detail: decoded.detail });
+        continue;
+      }
+      const ev = decoded.event;
+      const name = ev.model ?? defaultModel;
+      let group = groups.get(name);
+      if (group === undefined) {
+        const model = this.models.get(name);
+        if (model === undefined || model.task.kind !== taskKind) {
+          if (ev.model === undefined) throw new ModelNotReadyError(name);
+          rejections.push({
+            index: i,
+            reason: 'unknown_model',
+            detail:
+              model === undefined
+                ? `/model ${JSON.stringify(name)} has no active version here`
+                : `/model ${JSON.stringify(name)} is a ${model.task.kind} model, not ${taskKind}`,
+          });
+          continue;
+        }
+        group = { model, events: [] };
+        groups.set(name, group);
+      }
+      const task = group.model.task;
+      let values: Float64Array | null = null;
+      let tokens: Int32Array | null = null;
+      if (task.kind === 'forecast') {
+        values = (ev as { values: Float64Array }).values;
+        if (values.length !== task.valueCount) {
+          rejections.push({
+            index: i,
+            reason: 'feature_count',
+            detail: `/values has ${values.length} features, model ${name} expects ${task.valueCount}`,
+          });
+          continue;
+        }
+      } else {
+        const ids = task.tokenize((ev as { text: string }).text);
+        const vocab = group.model.engine.vocabularySize;
+        // Ids beyond the embedding (a tokenizer without num_words) have no row: Keras would fail
+        // on them; the stream must not, so they are dropped like out-of-vocabulary words.
+        tokens = Int32Array.from(vocab > 0 ? ids.filter((t) => t < vocab) : ids);
+      }
+      group.events.push({
+        index: i,
+        key: ev.key,
+        offset: BigInt(m.offset),
+        timeMs: ev.ts,
+        reset: ev.reset,
+        values,
+        tokens,
+      });
+    }
+
+    // Dead letters ride in the same producer call as the predictions.
+    const outputs: { index: number; record: OutputRecord }[] = [];
+    for (const rej of rejections) outputs.push({ index: rej.index, record: this.deadLetter(batch, rej) });
+
+    // 2-6 per model (normally one model per topic); names sorted for determinism.
+    let predictions = 0;
+    let skipped = 0;
+    for (const name of [...groups.keys()].sort()) {
+      const { model, events } = groups.get(name)!;
+      const r = await this.processModelGroup(batch, model, events, outputs, rejections);
+      predictions += r.predictions;
+      skipped += r.skipped;
+    }
+
+    await this.flush(outputs);
+    for (const rej of rejections) this.observer.deadLettered?.(rej.reason, 1);
+    if (skipped > 0) this.observer.skipped?.(skipped);
+    return {
+      events: messages.length,
+      predictions,
+      deadLetters: rejections.length,
+      skipped,
+      lastOffset: messages.length > 0 ? messages[messages.length - 1].offset : null,
+    };
+  }
+
+  /**
+   * Plans, steps and emits one model's events, then writes the states. Predictions (and the
+   * batch's DLQ records, on the last group) are produced before the state write.
+   */
+  private async processModelGroup(
+    batch: PartitionBatch,
+    model: ServingModel,
+    events: readonly ValidEvent[],
+    outputs: { index: number; record: OutputRecord }[],
+    rejections: Rejection[],
+  ): Promise<{ predictions: number; skipped: number }> {
+    const { topic, partition, messages } = batch;
+    const keys: string[] = [];
+    const seen = new Set<string>();
+    for (const e of events) {
+      if (!seen.has(e.key)) {
+        seen.add(e.key);
+        keys.push(e.key);
+      }
+    }
+    const loaded = await this.store.loadMany(model.name, keys);
+    this.observer.stateOps?.('load', keys.length);
+
+    // Swap policy: a record from another version is reset, rewarmed or kept.
+    const S = model.engine.stateSize;
+    const task = model.task;
+    const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
+    const starts = new Map<string, KeyStart>();
+    const prepared = new Map<
+      string,
+      { record: KeyState | null; row: Float32Array | null; extras: TaskExtras; warm: Float32Array[] | number[]; baseSteps: number }
+    >();
+    const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0 };
+    keys.forEach((key, k) => {
+      const record = loaded[k];
+      const history = record ? { partition: record.partition, offset: record.offset, lastTimeMs: record.lastTimeMs } : null;
+      let extras = decodeExtras(record?.extras);
+      if (extras === null || extras.kind !== task.kind || (extras.kind === 'forecast' && extras.featureCount !== featureCount)) {
+        extras = freshExtras(task.kind, featureCount);
+      }
+      if (record === null) {
+        starts.set(key, { history, fresh: true, warmSteps: 0 });
+        prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
+        return;
+      }
+      if (record.modelVersion === model.version && record.state.length === S) {
+        starts.set(key, { history, fresh: false, warmSteps: 0 });
+        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.stepCount });
+        return;
+      }
+      let policy = record.modelVersion === model.version ? 'reset' : model.policy;
+      if (policy === 'keep' && record.state.length !== S) {
+        policyCounts.keep_fallback++;
+        this.logger.warn(
+          `keep policy: key ${key} of ${model.name} has state size ${record.state.length}, v${model.version} needs ${S}; resetting`,
+        );
+        policy = 'reset';
+      }
+      if (policy === 'keep') {
+        policyCounts.keep++;
+        starts.set(key, { history, fresh: false, warmSteps: 0 });
+        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.stepCount });
+        return;
+      }
+      // The previous forecast and residual statistics came from the old version's outputs.
+      if (extras.kind === 'forecast') {
+        extras.hasForecast = false;
+        extras.residualCount = 0;
+        extras.residualMean = 0;
+        extras.residualM2 = 0;
+      }
+      if (policy === 'rewarm' && extras.history.length > 0) {
+        policyCounts.rewarm++;
+        const warm = extras.history.slice(-this.cfg.rewarmSteps);
+        starts.set(key, { history, fresh: false, warmSteps: warm.length });
+        prepared.set(key, { record, row: null, extras, warm, baseSteps: warm.length });
+        return;
+      }
+      policyCounts.reset++;
+      extras.history = [];
+      starts.set(key, { history, fresh: true, warmSteps: 0 });
+      prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
+    });
+    for (const [p, n] of Object.entries(policyCounts)) {
+      if (n > 0) this.observer.policyApplied?.(p as keyof typeof policyCounts, n);
+    }
+
+    const plannerEvents: PlannerEvent[] = events.map((e) => ({
+      index: e.index,
+      key: e.key,
+      offset: e.offset,
+      timeMs: e.timeMs,
+      reset: e.reset,
+      steps: e.tokens !== null ? e.tokens.length : 1,
+    }));
+    const plan = planBatch(plannerEvents, starts, {
+      partition,
+      maxGapMs: this.cfg.maxGapMs,
+      allowedLatenessMs: this.cfg.allowedLatenessMs,
+    });
+    const byIndex = new Map<number, ValidEvent>();
+    for (const e of events) byIndex.set(e.index, e);
+    for (const l of plan.rejects.late) {
+      const e = byIndex.get(l.index)!;
+      const rej: Rejection = {
+        index: l.index,
+        reason: 'late_event',
+        detail: `event time ${new Date(e.timeMs).toISOString()} is before the key's last event time ${new Date(l.lastTimeMs).toISOString()} beyond the allowed lateness ${this.cfg.allowedLatenessMs} ms`,
+      };
+      rejections.push(rej);
+      outputs.push({ index: rej.index, record: this.deadLetter(batch, rej) });
+    }
+    if (plan.slots.length === 0) return { predictions: 0, skipped: plan.rejects.skipped.length };
+
+    const out = this.run(model, plan, prepared, byIndex);
+
+    // Post-process per key in event order (anomaly statistics evolve event by event).
+    const writes: StateWrite[] = [];
+    let predictions = 0;
+    for (const slot of plan.slots) {
+      const prep = prepared.get(slot.key)!;
+      const extras = prep.extras;
+      let stepCount = prep.baseSteps;
+      for (const pe of slot.events) {
+        const ev = byIndex.get(pe.index)!;
+        const m = messages[pe.index];
+        if (pe.start !== 'none') {
+          const fresh = freshExtras(task.kind, featureCount);
+          Object.assign(extras, fresh);
+          stepCount = 0;
+        }
+        stepCount += pe.steps;
+        const source = { topic, partition, offset: m.offset };
+        let value: string;
+        if (task.kind === 'forecast') {
+          const fx = extras as ForecastExtras;
+          const raw = new Float32Array(featureCount);
+          for (let j = 0; j < task.valueCount; j++) raw[j] = ev.values![j];
+          if (task.includeTimeDelta) raw[task.valueCount] = pe.deltaMs / 1000;
+          fx.history.push(raw);
+          if (fx.history.length > this.cfg.rewarmSteps) fx.history.splice(0, fx.history.length - this.cfg.rewarmSteps);
+          const forecast = new Float64Array(task.horizon);
+          const base = pe.headRow * model.engine.outputDim;
+          for (let j = 0; j < task.horizon; j++) forecast[j] = out[base + j] * task.scale[0] + task.mean[0];
+          let anomalyScore: number | undefined;
+          if (fx.hasForecast) {
+            const r = ev.values![0] - fx.lastForecast0;
+            const n = fx.residualCount;
+            if (n >= 2) {
+              const std = Math.sqrt(fx.residualM2 / (n - 1));
+              anomalyScore = std > 0 ? (r - fx.residualMean) / std : 0;
+            }
+            const n1 = n + 1;
+            const d = r - fx.residualMean;
+            fx.residualMean += d / n1;
+            fx.residualM2 += d * (r - fx.residualMean);
+            fx.residualCount = n1;
+          }
+          fx.hasForecast = true;
+          fx.lastForecast0 = forecast[0];
+          value = encodeForecastPrediction({
+            sensorId: slot.key,
+            ts: ev.timeMs,
+            model: model.name,
+            modelVersion: model.versionLabel,
+            forecast,
+            anomalyScore,
+            source,
+          });
+          outputs.push({ index: pe.index, record: { topic: this.cfg.forecastTopic, key: slot.key, value } });
+        } else {
+          const cx = extras as { kind: 'classify'; history: number[] };
+          for (let j = 0; j < ev.tokens!.length; j++) cx.history.push(ev.tokens![j]);
+          if (cx.history.length > this.cfg.rewarmSteps) cx.history.splice(0, cx.history.length - this.cfg.rewarmSteps);
+          const base = pe.headRow * model.engine.outputDim;
+          let scores: Float64Array;
+          if (task.binarySigmoid) {
+            const p = out[base];
+            scores = Float64Array.of(1 - p, p);
+          } else {
+            scores = Float64Array.from(out.subarray(base, base + model.engine.outputDim));
+          }
+          value = encodeClassificationPrediction({
+            streamId: slot.key,
+            ts: ev.timeMs,
+            model: model.name,
+            modelVersion: model.versionLabel,
+            labels: task.labels,
+            scores,
+            source,
+          });
+          outputs.push({ index: pe.index, record: { topic: this.cfg.classificationTopic, key: slot.key, value } });
+        }
+        predictions++;
+      }
+      const record: KeyState = {
+        modelVersion: model.version,
+        partition,
+        offset: slot.lastOffset,
+        stepCount,
+        lastTimeMs: slot.lastTimeMs,
+        state: out.finalState.slice(slot.slot * S, slot.slot * S + S),
+        extras: encodeExtras(extras, this.cfg.rewarmSteps),
+      };
+      const loadedRecord = prep.record;
+      writes.push({
+        key: slot.key,
+        record,
+        expected: loadedRecord ? { partition: loadedRecord.partition, offset: loadedRecord.offset } : null,
+      });
+    }
+
+    // Produce first (acks all): a state that records an offset implies its predictions are durable.
+    await this.flush(outputs);
+    const { conflicts } = await this.store.writeMany(model.name, writes);
+    this.observer.stateOps?.('write', writes.length);
+    if (conflicts.length > 0) {
+      this.observer.stateOps?.('conflict', conflicts.length);
+      throw new StateConflictError(model.name, conflicts);
+    }
+    this.observer.predictionsOut?.(task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic, predictions);
+    return { predictions, skipped: plan.rejects.skipped.length };
+  }
+
+  /** One producer call with everything pending (predictions and dead letters), in source order. */
+  private async flush(outputs: { index: number; record: OutputRecord }[]): Promise<void> {
+    if (outputs.length === 0) return;
+    outputs.sort((a, b) => a.index - b.index);
+    await this.sink.sendBatch(outputs.map((o) => o.record));
+    outputs.length = 0;
+  }
+
+  private deadLetter(batch: PartitionBatch, rej: Rejection): OutputRecord {
+    const m = batch.messages[rej.index];
+    return {
+      topic: this.cfg.dlqTopic,
+      key: m.key,
+      value: buildDlqRecord({
+        reason: rej.reason,
+        detail: rej.detail,
+        source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
+        key: m.key,
+        value: m.value,
+      }),
+    };
+  }
+
+  /**
+   * Executes a plan: boundary actions (head snapshots, resets), one engine call per step over
+   * the active prefix of rows, then one head call over every snapshot.
+   */
+  private run(
+    model: ServingModel,
+    plan: BatchPlan,
+    prepared: ReadonlyMap<string, { row: Float32Array | null; warm: Float32Array[] | number[] }>,
+    byIndex: ReadonlyMap<number, ValidEvent>,
+  ): Float32Array & { finalState: Float32Array } {
+    const engine = model.engine;
+    const S = engine.stateSize;
+    const D = engine.inputDim;
+    const n = plan.slots.length;
+    const state = new Float32Array(n * S);
+    const task = model.task;
+
+    // Per-slot input sequences (warm steps first), so each step is a plain copy per row.
+    const seqF: Float32Array[] = [];
+    const seqT: Int32Array[] = [];
+    for (const slot of plan.slots) {
+      const prep = prepared.get(slot.key)!;
+      state.set(prep.row ?? model.initialState, slot.slot * S);
+      if (task.kind === 'forecast') {
+        const seq = new Float32Array(slot.totalSteps * D);
+        const row = new Float64Array(D);
+        const warm = prep.warm as Float32Array[];
+        for (let t = 0; t < slot.warmSteps; t++) {
+          for (let j = 0; j < D; j++) row[j] = warm[t][j];
+          scaleInto(row, task.mean, task.scale, seq, t * D);
+        }
+        for (const pe of slot.events) {
+          const ev = byIndex.get(pe.index)!;
+          for (let j = 0; j < task.valueCount; j++) row[j] = ev.values![j];
+          if (task.includeTimeDelta) row[task.valueCount] = pe.deltaMs / 1000;
+          scaleInto(row, task.mean, task.scale, seq, pe.firstStep * D);
+        }
+        seqF.push(seq);
+      } else {
+        const seq = new Int32Array(slot.totalSteps);
+        const warm = prep.warm as number[];
+        const vocab = engine.vocabularySize;
+        for (let t = 0; t < slot.warmSteps; t++) seq[t] = warm[t] < vocab ? warm[t] : 0;
+        for (const pe of slot.events) seq.set(byIndex.get(pe.index)!.tokens!, pe.firstStep);
+        seqT.push(seq);
+      }
+    }
+
+    const headState = new Float32Array(Math.max(1, plan.headCount) * S);
+    const x = new Float32Array(Math.max(1, n * D));
+    const ids = new Int32Array(Math.max(1, n));
+    const init = model.initialState;
+    for (let b = 0; b <= plan.stepCount; b++) {
+      for (const a of plan.boundaries[b]) {
+        if (a.kind === 'head') headState.set(state.subarray(a.slot * S, a.slot * S + S), a.row * S);
+        else state.set(init, a.slot * S);
+      }
+      if (b === plan.stepCount) break;
+      const nb = plan.stepBatch[b];
+      const t0 = process.hrtime.bigint();
+      if (task.kind === 'forecast') {
+        for (let i = 0; i < nb; i++) x.set(seqF[i].subarray(b * D, b * D + D), i * D);
+        engine.step(nb, x, state);
+      } else {
+        for (let i = 0; i < nb; i++) ids[i] = seqT[i][b];
+        engine.stepTokens(nb, ids, state);
+      }
+      this.observer.stepSeconds?.(Number(process.hrtime.bigint() - t0) / 1e9, nb);
+    }
+    const out = new Float32Array(Math.max(1, plan.headCount * engine.outputDim)) as Float32Array & {
+      finalState: Float32Array;
+    };
+    engine.head(plan.headCount, headState, out);
+    out.finalState = state;
+    return out;
+  }
+}
+
+/** (x − mean) / scale in float64, rounded once to float32 (as a float32 tensor of scaled inputs). */
+function scaleInto(raw: Float64Array, mean: Float64Array, scale: Float64Array, out: Float32Array, at: number): void {
+  for (let j = 0; j < raw.length; j++) out[at + j] = (raw[j] - mean[j]) / scale[j];
+}
