@@ -3,12 +3,12 @@ import {
   ModelNotReadyError,
   StateConflictError,
   type InputMessage,
-  type KeyState,
   type OutputRecord,
   type ProcessorConfig,
   type StatePort,
   type StateWrite,
 } from './batch-processor';
+import type { StateRecord } from '@app/state';
 import { decodeExtras } from './task-extras';
 import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
 import type { ServingModel } from '../model/serving-model';
@@ -29,11 +29,11 @@ const cfg: ProcessorConfig = {
 };
 
 class MemoryState implements StatePort {
-  readonly data = new Map<string, KeyState>();
+  readonly data = new Map<string, StateRecord>();
   loads = 0;
   writes = 0;
   failNextWrite = false;
-  async loadMany(model: string, keys: readonly string[]): Promise<(KeyState | null)[]> {
+  async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
     this.loads++;
     return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
   }
@@ -376,8 +376,8 @@ describe('BatchProcessor (model swap policies)', () => {
     got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(out[j] * 5 + 20, 5));
     expect(got.anomalyScore).toBeUndefined();
     const rec = store.data.get('forecaster/s-0')!;
-    expect(rec.modelVersion).toBe(2);
-    const extras = decodeExtras(rec.extras);
+    expect(rec.modelVersion).toBe('2');
+    const extras = decodeExtras(rec.extras, rec.ring, 'forecast', 2);
     expect(extras?.kind === 'forecast' && extras.history.length).toBe(4);
   });
 

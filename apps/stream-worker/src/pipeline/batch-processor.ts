@@ -6,6 +6,7 @@ import {
   encodeForecastPrediction,
   type DlqReason,
 } from '@app/contracts';
+import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
@@ -31,22 +32,10 @@ export interface OutputRecord {
   readonly value: string;
 }
 
-/** A key's stored state, as the worker reads and writes it. */
-export interface KeyState {
-  readonly modelVersion: number;
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly stepCount: number;
-  readonly lastTimeMs: number;
-  /** stateSize floats (h, c per layer). */
-  readonly state: Float32Array;
-  readonly extras: Uint8Array;
-}
-
 /** One compare-and-set write: applies only when the stored record still has `expected`. */
 export interface StateWrite {
   readonly key: string;
-  readonly record: KeyState;
+  readonly record: StateRecord;
   /** What was loaded (null: there was no record). */
   readonly expected: { readonly partition: number; readonly offset: bigint } | null;
 }
@@ -54,7 +43,7 @@ export interface StateWrite {
 /** State persistence (adapter over @app/state). */
 export interface StatePort {
   /** One pipelined round trip; null for keys without a record. */
-  loadMany(model: string, keys: readonly string[]): Promise<(KeyState | null)[]>;
+  loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]>;
   /** One pipelined round trip of CAS writes; returns the keys whose CAS failed. */
   writeMany(model: string, writes: readonly StateWrite[]): Promise<{ readonly conflicts: readonly string[] }>;
 }
@@ -298,27 +287,31 @@ export class BatchProcessor {
     const starts = new Map<string, KeyStart>();
     const prepared = new Map<
       string,
-      { record: KeyState | null; row: Float32Array | null; extras: TaskExtras; warm: Float32Array[] | number[]; baseSteps: number }
+      { record: StateRecord | null; row: Float32Array | null; extras: TaskExtras; warm: Float32Array[] | number[]; baseSteps: number }
     >();
     const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0 };
     keys.forEach((key, k) => {
       const record = loaded[k];
-      const history = record ? { partition: record.partition, offset: record.offset, lastTimeMs: record.lastTimeMs } : null;
-      let extras = decodeExtras(record?.extras);
-      if (extras === null || extras.kind !== task.kind || (extras.kind === 'forecast' && extras.featureCount !== featureCount)) {
-        extras = freshExtras(task.kind, featureCount);
-      }
+      const history =
+        record && record.partition >= 0
+          ? {
+              partition: record.partition,
+              offset: record.offset,
+              lastTimeMs: Number.isNaN(record.lastEventTs) ? Number.NEGATIVE_INFINITY : record.lastEventTs,
+            }
+          : null;
+      const extras = decodeExtras(record?.extras, record?.ring, task.kind, featureCount) ?? freshExtras(task.kind, featureCount);
       if (record === null) {
         starts.set(key, { history, fresh: true, warmSteps: 0 });
         prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
         return;
       }
-      if (record.modelVersion === model.version && record.state.length === S) {
+      if (record.modelVersion === model.versionLabel && record.state.length === S) {
         starts.set(key, { history, fresh: false, warmSteps: 0 });
-        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.stepCount });
+        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
         return;
       }
-      let policy = record.modelVersion === model.version ? 'reset' : model.policy;
+      let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;
       if (policy === 'keep' && record.state.length !== S) {
         policyCounts.keep_fallback++;
         this.logger.warn(
@@ -329,7 +322,7 @@ export class BatchProcessor {
       if (policy === 'keep') {
         policyCounts.keep++;
         starts.set(key, { history, fresh: false, warmSteps: 0 });
-        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.stepCount });
+        prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
         return;
       }
       // The previous forecast and residual statistics came from the old version's outputs.
@@ -463,14 +456,16 @@ export class BatchProcessor {
         }
         predictions++;
       }
-      const record: KeyState = {
-        modelVersion: model.version,
+      const enc = encodeExtras(extras, this.cfg.rewarmSteps);
+      const record: StateRecord = {
+        modelVersion: model.versionLabel,
         partition,
         offset: slot.lastOffset,
-        stepCount,
-        lastTimeMs: slot.lastTimeMs,
+        steps: stepCount,
+        lastEventTs: slot.lastTimeMs,
         state: out.finalState.slice(slot.slot * S, slot.slot * S + S),
-        extras: encodeExtras(extras, this.cfg.rewarmSteps),
+        extras: enc.extras,
+        ring: enc.ring,
       };
       const loadedRecord = prep.record;
       writes.push({

@@ -1,14 +1,15 @@
+import type { InputRing } from '@app/state';
+
 /**
- * Task extras kept in a key's state record next to h and c (binary, little-endian):
- * forecast: the previous forecast's first value and the Welford residual statistics (anomaly
- * score); both tasks: the last REWARM_STEPS inputs (raw features / token ids) for the rewarm
- * swap policy.
+ * Task extras kept in a key's state record next to h and c, mapped onto the @app/state record:
  *
- * Layout v1:
- *   u8 format (1) · u8 kind (1 forecast, 2 classify)
- *   forecast: u8 hasForecast · f64 lastForecast0 · u32 residualCount · f64 mean · f64 m2 ·
- *             u16 featureCount · u16 n · n × featureCount f32 (raw features, oldest first)
- *   classify: u16 n · n × i32 token ids (oldest first)
+ * - forecast `extras`: five float64 values (hasForecast, lastForecast0, residualCount,
+ *   residualMean, residualM2) stored as the 10 float32 words of their bytes (the state codec
+ *   copies float32 data bit for bit, so the running statistics keep full double precision and a
+ *   replay reproduces them exactly); classify: no extras.
+ * - `ring`: the last REWARM_STEPS inputs for the rewarm swap policy: forecast = raw (unscaled)
+ *   feature rows incl. the time delta in seconds; classify = token ids (one per row, exact in
+ *   float32 below 2^24).
  */
 
 /** Forecast extras. */
@@ -19,7 +20,7 @@ export interface ForecastExtras {
   residualCount: number;
   residualMean: number;
   residualM2: number;
-  /** Raw (unscaled) feature vectors, delta seconds included when the model uses it. */
+  /** Features per history row. */
   featureCount: number;
   history: Float32Array[];
 }
@@ -31,6 +32,8 @@ export interface ClassifyExtras {
 }
 
 export type TaskExtras = ForecastExtras | ClassifyExtras;
+
+const FORECAST_WORDS = 10;
 
 /** Extras of a key that starts a sequence. */
 export function freshExtras(kind: 'forecast' | 'classify', featureCount: number): TaskExtras {
@@ -48,89 +51,54 @@ export function freshExtras(kind: 'forecast' | 'classify', featureCount: number)
     : { kind, history: [] };
 }
 
-/** Encodes extras, keeping at most `keep` history entries (the newest). */
-export function encodeExtras(x: TaskExtras, keep: number): Uint8Array {
+/** Encodes extras into the record's `extras` and `ring`, keeping at most `keep` history rows. */
+export function encodeExtras(x: TaskExtras, keep: number): { extras: Float32Array; ring: InputRing | null } {
   if (x.kind === 'forecast') {
+    const d = Float64Array.of(x.hasForecast ? 1 : 0, x.lastForecast0, x.residualCount, x.residualMean, x.residualM2);
     const hist = keep > 0 ? x.history.slice(-keep) : [];
-    const fc = x.featureCount;
-    const buf = new ArrayBuffer(2 + 1 + 8 + 4 + 8 + 8 + 2 + 2 + hist.length * fc * 4);
-    const v = new DataView(buf);
-    let o = 0;
-    v.setUint8(o++, 1);
-    v.setUint8(o++, 1);
-    v.setUint8(o++, x.hasForecast ? 1 : 0);
-    v.setFloat64(o, x.lastForecast0, true);
-    o += 8;
-    v.setUint32(o, x.residualCount, true);
-    o += 4;
-    v.setFloat64(o, x.residualMean, true);
-    o += 8;
-    v.setFloat64(o, x.residualM2, true);
-    o += 8;
-    v.setUint16(o, fc, true);
-    o += 2;
-    v.setUint16(o, hist.length, true);
-    o += 2;
-    for (const row of hist) {
-      for (let j = 0; j < fc; j++) {
-        v.setFloat32(o, row[j], true);
-        o += 4;
-      }
+    let ring: InputRing | null = null;
+    if (hist.length > 0) {
+      const rows = new Float32Array(hist.length * x.featureCount);
+      hist.forEach((r, i) => rows.set(r, i * x.featureCount));
+      ring = { count: hist.length, dim: x.featureCount, rows };
     }
-    return new Uint8Array(buf);
+    return { extras: new Float32Array(d.buffer), ring };
   }
   const hist = keep > 0 ? x.history.slice(-keep) : [];
-  const buf = new ArrayBuffer(2 + 2 + hist.length * 4);
-  const v = new DataView(buf);
-  v.setUint8(0, 1);
-  v.setUint8(1, 2);
-  v.setUint16(2, hist.length, true);
-  hist.forEach((id, i) => v.setInt32(4 + i * 4, id, true));
-  return new Uint8Array(buf);
+  return {
+    extras: new Float32Array(0),
+    ring: hist.length > 0 ? { count: hist.length, dim: 1, rows: Float32Array.from(hist) } : null,
+  };
 }
 
 /**
- * Decodes extras; returns null for empty, foreign or corrupt bytes (the caller then treats the
- * key's task extras as fresh, which only affects the anomaly score and rewarm history).
+ * Decodes extras for a task; null when they do not fit it (another task, another feature width):
+ * the caller then starts the key's extras fresh, which only affects the anomaly score and rewarm.
  */
-export function decodeExtras(bytes: Uint8Array | null | undefined): TaskExtras | null {
-  if (!bytes || bytes.length < 2 || bytes[0] !== 1) return null;
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  try {
-    if (bytes[1] === 1) {
-      let o = 2;
-      const hasForecast = v.getUint8(o++) === 1;
-      const lastForecast0 = v.getFloat64(o, true);
-      o += 8;
-      const residualCount = v.getUint32(o, true);
-      o += 4;
-      const residualMean = v.getFloat64(o, true);
-      o += 8;
-      const residualM2 = v.getFloat64(o, true);
-      o += 8;
-      const featureCount = v.getUint16(o, true);
-      o += 2;
-      const n = v.getUint16(o, true);
-      o += 2;
-      const history: Float32Array[] = [];
-      for (let i = 0; i < n; i++) {
-        const row = new Float32Array(featureCount);
-        for (let j = 0; j < featureCount; j++) {
-          row[j] = v.getFloat32(o, true);
-          o += 4;
-        }
-        history.push(row);
-      }
-      return { kind: 'forecast', hasForecast, lastForecast0, residualCount, residualMean, residualM2, featureCount, history };
-    }
-    if (bytes[1] === 2) {
-      const n = v.getUint16(2, true);
-      const history: number[] = [];
-      for (let i = 0; i < n; i++) history.push(v.getInt32(4 + i * 4, true));
-      return { kind: 'classify', history };
-    }
-  } catch {
-    return null;
+export function decodeExtras(
+  extras: Float32Array | null | undefined,
+  ring: InputRing | null | undefined,
+  kind: 'forecast' | 'classify',
+  featureCount: number,
+): TaskExtras | null {
+  if (kind === 'forecast') {
+    if (!extras || extras.length !== FORECAST_WORDS) return null;
+    if (ring && ring.dim !== featureCount) return null;
+    const d = new Float64Array(extras.slice().buffer);
+    const history: Float32Array[] = [];
+    if (ring) for (let i = 0; i < ring.count; i++) history.push(ring.rows.slice(i * ring.dim, (i + 1) * ring.dim));
+    return {
+      kind,
+      hasForecast: d[0] === 1,
+      lastForecast0: d[1],
+      residualCount: d[2],
+      residualMean: d[3],
+      residualM2: d[4],
+      featureCount,
+      history,
+    };
   }
-  return null;
+  if (extras && extras.length !== 0) return null;
+  if (ring && ring.dim !== 1) return null;
+  return { kind, history: ring ? Array.from(ring.rows.subarray(0, ring.count)) : [] };
 }
