@@ -230,7 +230,9 @@ export class DualRun {
    * The delivery-semantics checks: no dead letters, full coverage, identical duplicates,
    * predictions equal to the reference run's, final states bit-identical.
    */
-  async verify(sensorKeys: readonly string[], textKeys: readonly string[]): Promise<DualRunReport> {
+  async verify(sensors: readonly GeneratedEvent[], texts: readonly GeneratedEvent[]): Promise<DualRunReport> {
+    const sensorKeys = [...new Set(sensors.map((e) => e.key))];
+    const textKeys = [...new Set(texts.map((e) => e.key))];
     const c = this.collector;
     expect(c.count(this.side.dlq)).toBe(0);
     expect(c.count(this.ref.dlq)).toBe(0);
@@ -263,6 +265,33 @@ export class DualRun {
       ...(await compareStates(this.states, this.model.cl, this.model.refCl, textKeys)),
     ];
     expect(diffs).toEqual([]);
+    // And the records say what was applied last: each key's last event (offsets follow the
+    // production order per partition on these fresh topics).
+    const lastApplied = (events: readonly GeneratedEvent[]): Map<string, string> => {
+      const next = new Map<number, bigint>();
+      const last = new Map<string, string>();
+      for (const e of events) {
+        const o = next.get(e.partition) ?? 0n;
+        next.set(e.partition, o + 1n);
+        last.set(e.key, `${e.partition}/${o}`);
+      }
+      return last;
+    };
+    const positions: string[] = [];
+    for (const [model, events, keys] of [
+      [this.model.fc, sensors, sensorKeys],
+      [this.model.cl, texts, textKeys],
+    ] as const) {
+      const expected = lastApplied(events);
+      const records = await this.states.readMany(model, keys);
+      keys.forEach((key, i) => {
+        const r = records[i]?.record;
+        const got = r ? `${r.partition}/${r.offset}` : 'none';
+        if (got !== expected.get(key))
+          positions.push(`${model} ${key}: last applied ${got}, expected ${expected.get(key)}`);
+      });
+    }
+    expect(positions.slice(0, 20)).toEqual([]);
     const strip = ({ missing: _m, ...rest }: CoverageReport): Omit<CoverageReport, 'missing'> => rest;
     return {
       forecasts: strip(fc),
