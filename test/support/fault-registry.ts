@@ -2,8 +2,7 @@ import { createHash } from 'crypto';
 import Redis from 'ioredis';
 import { KafkaModelEventPublisher, ModelRegistry, type SwapPolicy } from '@app/registry';
 import type { Producer } from 'kafkajs';
-import { buildModel, inputDim, modelFiles, vocabSize, type ModelDef } from './fault-models';
-import { WORDS } from './fault-streams';
+import { buildModel, modelFiles, type ModelDef } from './fault-models';
 import type * as tf from '@tensorflow/tfjs';
 
 /** A model seeded into the registry. */
@@ -48,33 +47,46 @@ export function kerasTokenizerJson(words: readonly string[]): Record<string, unk
   };
 }
 
-/** The streamcell.json sidecar of a seeded model (task, input spec, scaler/tokenizer, checksums). */
-export function sidecarFor(def: ModelDef, files: ReadonlyMap<string, Buffer>): Record<string, unknown> {
-  const sums: Record<string, { sha256: string; bytes: number }> = {};
-  for (const [f, data] of files)
-    sums[f] = { sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
-  if (def.task === 'forecast') {
-    return {
-      format: 'streamcell-sidecar',
-      formatVersion: 1,
-      task: 'forecast',
-      input: { features: def.features, includeTimeDelta: def.includeTimeDelta, inputDim: inputDim(def) },
-      scaler: { type: 'standard', mean: [...def.mean], scale: [...def.std], count: 0 },
-      horizon: def.horizon,
-      metrics: {},
-      files: sums,
-    };
-  }
-  if (def.words !== WORDS && def.words.length === 0) throw new Error('classifier needs words');
-  return {
-    format: 'streamcell-sidecar',
-    formatVersion: 1,
-    task: 'classify',
-    input: { vocabSize: vocabSize(def) },
-    tokenizer: kerasTokenizerJson(def.words),
-    labels: ['neg', 'pos'],
+/**
+ * The streamcell.json sidecar of a seeded model in the @app/lstm schema (version 1): task, input
+ * spec, scaler or tokenizer, labels, horizon, and the sha256 of every other file.
+ */
+export function sidecarFor(
+  name: string,
+  def: ModelDef,
+  files: ReadonlyMap<string, Buffer>,
+  window = 16,
+): Record<string, unknown> {
+  const sums: Record<string, string> = {};
+  for (const [f, data] of files) sums[f] = createHash('sha256').update(data).digest('hex');
+  const common = {
+    schemaVersion: 1,
+    name,
+    version: 1,
+    createdAt: new Date().toISOString(),
     metrics: {},
     files: sums,
+  };
+  if (def.task === 'forecast') {
+    return {
+      ...common,
+      task: 'forecast',
+      input: {
+        features: Array.from({ length: def.features }, (_, i) => (i === 0 ? 'value' : `value${i}`)),
+        includeTimeDelta: def.includeTimeDelta,
+        window,
+      },
+      scaler: { type: 'standard', mean: [...def.mean], scale: [...def.std], count: 0 },
+      labels: [],
+      horizon: def.horizon,
+    };
+  }
+  return {
+    ...common,
+    task: 'classify',
+    input: { maxTokens: 50, paddingPrefix: 0, padding: 'pre' },
+    tokenizer: kerasTokenizerJson(def.words),
+    labels: ['neg', 'pos'],
   };
 }
 
