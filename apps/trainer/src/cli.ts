@@ -1,0 +1,221 @@
+/**
+ * streamcell trainer CLI.
+ *
+ *   node dist/apps/trainer/src/cli.js train --model NAME --task forecast|classify --file data.csv
+ *        [--epochs N --hidden-units N --layers N --batch-size N --learning-rate X --validation-split X
+ *         --seed N --window N --horizon N --embedding-dim N --vocab-size N --maxlen N]
+ *        [--activate if-better|always|never] [--out DIR]
+ *   node dist/apps/trainer/src/cli.js list [--model NAME]
+ *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N] [--activate]
+ *   node dist/apps/trainer/src/cli.js activate --model NAME --version V [--policy reset|rewarm|keep]
+ *
+ * Env: REDIS_URL (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events).
+ * `train --out DIR` without REDIS_URL trains fully offline and only writes the files.
+ */
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import Redis from 'ioredis';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
+import { prepareImport } from './training/import-artifact';
+import { initTrainingBackend } from './training/tf-backend';
+import { runTrainJob, type ActivateMode } from './training/train-job';
+import type { TrainParams } from './training/train-params';
+import { trainClassifier } from './training/classifier-trainer';
+import { trainForecaster } from './training/forecaster-trainer';
+import { formatOf, parseDatasetFile } from './training/dataset';
+import { withDefaults } from './training/train-params';
+
+const USAGE = `usage: cli.js <train|list|import|activate> [options]  (see the header of apps/trainer/src/cli.ts or apps/trainer/README.md)`;
+
+class UsageError extends Error {}
+
+interface Conn {
+  registry: ModelRegistry;
+  close(): Promise<void>;
+  canPublish: boolean;
+}
+
+async function connect(needPublish: boolean): Promise<Conn> {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new UsageError('REDIS_URL is required (the registry lives in Redis)');
+  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  let producer: Producer | null = null;
+  let publisher: ModelEventPublisher = new InMemoryModelEventPublisher();
+  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (needPublish) {
+    if (brokers.length === 0) {
+      redis.disconnect();
+      throw new UsageError('KAFKA_BROKERS is required to activate (workers learn about activations from the models topic)');
+    }
+    producer = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.ERROR }).producer();
+    await producer.connect();
+    publisher = new KafkaModelEventPublisher(producer, process.env.MODELS_TOPIC || 'streamcell.models');
+  }
+  return {
+    registry: new ModelRegistry(redis, publisher),
+    canPublish: needPublish,
+    async close() {
+      await producer?.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${v}`);
+  return n;
+}
+
+async function train(argv: string[]): Promise<void> {
+  const { values: o } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' }, task: { type: 'string' }, file: { type: 'string' }, out: { type: 'string' },
+      activate: { type: 'string', default: 'if-better' }, policy: { type: 'string' },
+      epochs: { type: 'string' }, 'hidden-units': { type: 'string' }, layers: { type: 'string' }, 'batch-size': { type: 'string' },
+      'learning-rate': { type: 'string' }, 'validation-split': { type: 'string' }, seed: { type: 'string' },
+      window: { type: 'string' }, horizon: { type: 'string' }, 'embedding-dim': { type: 'string' },
+      'vocab-size': { type: 'string' }, maxlen: { type: 'string' },
+    },
+  });
+  if (!o.file) throw new UsageError('--file is required');
+  if (o.task !== 'forecast' && o.task !== 'classify') throw new UsageError('--task must be forecast or classify');
+  if (!['if-better', 'always', 'never'].includes(o.activate!)) throw new UsageError('--activate must be if-better, always or never');
+  const raw: Partial<Record<keyof TrainParams, number | undefined>> = {
+    epochs: num(o.epochs, 'epochs'), hiddenUnits: num(o['hidden-units'], 'hidden-units'), layers: num(o.layers, 'layers'),
+    batchSize: num(o['batch-size'], 'batch-size'), learningRate: num(o['learning-rate'], 'learning-rate'),
+    validationSplit: num(o['validation-split'], 'validation-split'), seed: num(o.seed, 'seed'), window: num(o.window, 'window'),
+    horizon: num(o.horizon, 'horizon'), embeddingDim: num(o['embedding-dim'], 'embedding-dim'), vocabSize: num(o['vocab-size'], 'vocab-size'),
+    maxlen: num(o.maxlen, 'maxlen'),
+  };
+  const params = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) as Partial<TrainParams>;
+  const backend = await initTrainingBackend(o.task === 'classify' ? 'cpu' : 'wasm');
+  console.error(`backend: ${backend}`);
+  const onEpoch = (e: { epoch: number; epochs: number; loss: number; valLoss: number | null; examplesPerSecond: number }) =>
+    console.error(`epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.valLoss !== null ? ` val_loss ${e.valLoss.toFixed(4)}` : ''} (${e.examplesPerSecond.toFixed(0)} examples/s)`);
+
+  if (o.out && !process.env.REDIS_URL) {
+    // Fully offline: no registry, only the artifact files.
+    const text = await readFile(o.file, 'utf8');
+    const { dataset } = parseDatasetFile(text, formatOf(o.file), o.task);
+    const p = withDefaults(params);
+    const res = dataset.task === 'forecast' ? await trainForecaster(dataset.readings, p, onEpoch) : await trainClassifier(dataset.examples, p, onEpoch);
+    await mkdir(o.out, { recursive: true });
+    for (const [name, data] of res.files) await writeFile(join(o.out, name), data);
+    console.log(JSON.stringify({ out: resolve(o.out), metrics: res.metrics, trainExamples: res.trainExamples }));
+    return;
+  }
+  if (!o.model) throw new UsageError('--model is required');
+  const conn = await connect(o.activate !== 'never');
+  try {
+    const result = await runTrainJob(
+      {
+        jobId: `cli-${Date.now()}`,
+        model: o.model,
+        task: o.task,
+        source: { kind: 'file', path: resolve(o.file) },
+        params,
+        activate: o.activate as ActivateMode,
+        ...(o.policy ? { policy: o.policy as SwapPolicy } : {}),
+      },
+      { registry: conn.registry, brokers: [], onPhase: (p, d) => console.error(`${p}${d ? `: ${d}` : ''}`), onEpoch },
+    );
+    let active = null;
+    if (result.shouldActivate) active = await conn.registry.activate(o.model, result.version);
+    if (o.out) {
+      const files = await conn.registry.loadVersionFiles(o.model, result.version);
+      await mkdir(o.out, { recursive: true });
+      for (const [name, data] of files) await writeFile(join(o.out, name), data);
+    }
+    console.log(JSON.stringify({ model: o.model, ...result, active }));
+  } finally {
+    await conn.close();
+  }
+}
+
+async function list(argv: string[]): Promise<void> {
+  const { values: o } = parseArgs({ args: argv, options: { model: { type: 'string' } } });
+  const conn = await connect(false);
+  try {
+    if (o.model) {
+      const m = await conn.registry.getModel(o.model);
+      if (!m) throw new UsageError(`model ${o.model} not found`);
+      console.log(JSON.stringify(m, null, 2));
+    } else console.log(JSON.stringify(await conn.registry.listModels(), null, 2));
+  } finally {
+    await conn.close();
+  }
+}
+
+async function importCmd(argv: string[]): Promise<void> {
+  const { values: o } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' }, dir: { type: 'string' }, task: { type: 'string' }, labels: { type: 'string' },
+      maxlen: { type: 'string' }, window: { type: 'string' }, activate: { type: 'boolean', default: false }, policy: { type: 'string' },
+    },
+  });
+  if (!o.model || !o.dir) throw new UsageError('--model and --dir are required');
+  const files = new Map<string, Buffer>();
+  for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
+  const prepared = await prepareImport(files, {
+    ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),
+    ...(o.labels ? { labels: o.labels.split(',') } : {}),
+    ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
+    ...(o.window ? { window: num(o.window, 'window')! } : {}),
+  });
+  const conn = await connect(o.activate);
+  try {
+    const version = await conn.registry.createVersion(o.model, prepared.files, {
+      task: prepared.task,
+      dataRange: { kind: 'import', path: resolve(o.dir) },
+      source: 'imported',
+      ...(o.policy ? { policy: o.policy as SwapPolicy } : {}),
+    });
+    const active = o.activate ? await conn.registry.activate(o.model, version) : null;
+    console.log(JSON.stringify({ model: o.model, version, task: prepared.task, active }));
+  } finally {
+    await conn.close();
+  }
+}
+
+async function activate(argv: string[]): Promise<void> {
+  const { values: o } = parseArgs({ args: argv, options: { model: { type: 'string' }, version: { type: 'string' }, policy: { type: 'string' } } });
+  if (!o.model || !o.version) throw new UsageError('--model and --version are required');
+  if (o.policy && !['reset', 'rewarm', 'keep'].includes(o.policy)) throw new UsageError('--policy must be reset, rewarm or keep');
+  const conn = await connect(true);
+  try {
+    const p = await conn.registry.activate(o.model, num(o.version, 'version')!, o.policy as SwapPolicy | undefined);
+    console.log(JSON.stringify({ model: o.model, active: p }));
+  } finally {
+    await conn.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'train':
+      return train(rest);
+    case 'list':
+      return list(rest);
+    case 'import':
+      return importCmd(rest);
+    case 'activate':
+      return activate(rest);
+    default:
+      throw new UsageError(USAGE);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err instanceof UsageError ? err.message : `error: ${err.message}`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);

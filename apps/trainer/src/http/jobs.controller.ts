@@ -1,0 +1,66 @@
+import { Controller, Get, HttpCode, NotFoundException, Param, Post, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Observable } from 'rxjs';
+import { isTerminal, type JobRecord } from '../jobs/job-record';
+import { JobRunner } from '../jobs/job-runner';
+import { BearerAuthGuard } from './bearer-auth.guard';
+
+/** Training jobs: status, live progress (SSE), cancel. */
+@ApiTags('jobs')
+@ApiBearerAuth()
+@UseGuards(BearerAuthGuard)
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobRunner) {}
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<JobRecord> {
+    const job = await this.jobs.get(id);
+    if (!job) throw new NotFoundException(`job ${id} not found`);
+    return job;
+  }
+
+  /**
+   * Server-sent events: `job` with the full record on every change (epoch, phase), the last one
+   * terminal; then the stream ends. Jobs of other replicas are followed by polling Redis.
+   */
+  @Sse(':id/events')
+  async events(@Param('id') id: string): Promise<Observable<MessageEvent>> {
+    const first = await this.jobs.get(id);
+    if (!first) throw new NotFoundException(`job ${id} not found`);
+    return new Observable<MessageEvent>((sub) => {
+      const emit = (j: JobRecord) => sub.next({ type: 'job', id: `${j.epochs.length}-${j.phase}`, data: j });
+      emit(first);
+      if (isTerminal(first.status)) {
+        sub.complete();
+        return;
+      }
+      const live = this.jobs.updates(id);
+      if (live) {
+        const s = live.subscribe({ next: emit, complete: () => sub.complete() });
+        return () => s.unsubscribe();
+      }
+      let last = JSON.stringify(first);
+      const timer = setInterval(() => {
+        void this.jobs.get(id).then((j) => {
+          if (!j) return sub.complete();
+          const now = JSON.stringify(j);
+          if (now !== last) {
+            last = now;
+            emit(j);
+          }
+          if (isTerminal(j.status)) sub.complete();
+        });
+      }, 1000);
+      return () => clearInterval(timer);
+    });
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  async cancel(@Param('id') id: string): Promise<JobRecord> {
+    const job = await this.jobs.cancel(id);
+    if (!job) throw new NotFoundException(`job ${id} not found`);
+    return job;
+  }
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobRecord } from '../jobs/job-record';
+
+/** Prometheus metrics of the trainer (own registry, so tests can build several apps). */
+export class TrainerMetrics {
+  readonly registry = new Registry();
+  readonly jobs = new Counter({ name: 'streamcell_trainer_jobs_total', help: 'Finished training jobs by status', labelNames: ['status', 'task'], registers: [this.registry] });
+  readonly duration = new Histogram({
+    name: 'streamcell_trainer_job_duration_seconds',
+    help: 'Training job wall time',
+    labelNames: ['task'],
+    buckets: [5, 15, 30, 60, 120, 300, 900, 1800, 3600],
+    registers: [this.registry],
+  });
+  readonly examplesPerSecond = new Gauge({ name: 'streamcell_trainer_examples_per_second', help: 'Training throughput of the last epoch', labelNames: ['model'], registers: [this.registry] });
+  readonly running = new Gauge({ name: 'streamcell_trainer_jobs_running', help: 'Jobs running in this trainer', registers: [this.registry] });
+  readonly activations = new Counter({ name: 'streamcell_trainer_activations_total', help: 'Versions activated through this trainer', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'streamcell_trainer_' });
+  }
+
+  onEpoch(job: JobRecord): void {
+    const last = job.epochs[job.epochs.length - 1];
+    if (last) this.examplesPerSecond.set({ model: job.model }, last.examplesPerSecond);
+  }
+
+  onFinished(job: JobRecord): void {
+    this.running.dec();
+    this.jobs.inc({ status: job.status, task: job.task });
+    if (job.startedAt && job.finishedAt) this.duration.observe({ task: job.task }, (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000);
+    if (job.result?.activated) this.activations.inc();
+  }
+}

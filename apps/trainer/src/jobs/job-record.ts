@@ -1,0 +1,31 @@
+import type { EpochProgress } from '../training/train-params';
+import type { JobPhase, TrainJobResult, TrainJobSpec } from '../training/train-job';
+
+/** Lifecycle of a job. */
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** True for statuses a job never leaves. */
+export function isTerminal(s: JobStatus): boolean {
+  return s === 'succeeded' || s === 'failed' || s === 'cancelled';
+}
+
+/** A job as stored in Redis and returned by GET /v1/jobs/{id}. */
+export interface JobRecord {
+  readonly id: string;
+  readonly model: string;
+  readonly task: TrainJobSpec['task'];
+  status: JobStatus;
+  phase: JobPhase | 'queued' | 'activating' | 'done';
+  readonly owner: string;
+  readonly createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  readonly params: TrainJobSpec['params'];
+  readonly activate: TrainJobSpec['activate'];
+  readonly source: Record<string, unknown>;
+  /** Per-epoch progress (the loss curve). */
+  epochs: EpochProgress[];
+  progress: { epoch: number; epochs: number; fraction: number };
+  result: (TrainJobResult & { activated: boolean }) | null;
+  error: string | null;
+}

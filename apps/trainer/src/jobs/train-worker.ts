@@ -1,0 +1,57 @@
+/**
+ * Child-process entry of a training job: training never runs on the HTTP event loop. Talks to
+ * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed`.
+ */
+import Redis from 'ioredis';
+import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
+import { initTrainingBackend } from '../training/tf-backend';
+import { runTrainJob, type TrainJobSpec } from '../training/train-job';
+
+/** Parent → child. */
+export interface WorkerStart {
+  readonly type: 'start';
+  readonly spec: TrainJobSpec;
+  readonly redisUrl: string;
+  readonly brokers: string[];
+  readonly forecastBackend: 'cpu' | 'wasm';
+}
+
+/** Child → parent. */
+export type WorkerMessage =
+  | { readonly type: 'phase'; readonly phase: string; readonly detail?: string }
+  | { readonly type: 'epoch'; readonly progress: import('../training/train-params').EpochProgress }
+  | { readonly type: 'done'; readonly result: import('../training/train-job').TrainJobResult; readonly backend: string }
+  | { readonly type: 'failed'; readonly error: string };
+
+function send(m: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => process.send!(m, undefined, {}, () => resolve()));
+}
+
+async function run(msg: WorkerStart): Promise<void> {
+  const redis = new Redis(msg.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  try {
+    // The child only stores the version; activation (and its event) is the parent's.
+    const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
+    const backend = await initTrainingBackend(msg.spec.task === 'classify' ? 'cpu' : msg.forecastBackend);
+    await send({ type: 'phase', phase: 'backend', detail: backend });
+    const result = await runTrainJob(msg.spec, {
+      registry,
+      brokers: msg.brokers,
+      onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
+      onEpoch: (progress) => void send({ type: 'epoch', progress }),
+    });
+    await send({ type: 'done', result, backend });
+  } catch (err) {
+    await send({ type: 'failed', error: (err as Error).message || String(err) });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+if (process.env.STREAMCELL_TRAIN_WORKER === '1' && process.send) {
+  process.once('message', (m: WorkerStart) => {
+    if (m?.type === 'start') {
+      void run(m).then(() => process.exit(0));
+    }
+  });
+}

@@ -1,0 +1,64 @@
+import { BadRequestException, ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { ValidationError } from 'class-validator';
+import type { TrainerConfig } from './config/trainer-config';
+import { RegistryErrorFilter } from './http/registry-errors.filter';
+import { connectInfra, type TrainerInfra } from './infra';
+import { TrainerModule } from './trainer.module';
+
+function flatten(errors: ValidationError[], parent = ''): { field: string; message: string }[] {
+  const out: { field: string; message: string }[] = [];
+  for (const e of errors) {
+    const field = parent ? `${parent}.${e.property}` : e.property;
+    for (const msg of Object.values(e.constraints ?? {})) out.push({ field, message: msg.startsWith(e.property) ? `${field}${msg.slice(e.property.length)}` : `${field}: ${msg}` });
+    if (e.children?.length) out.push(...flatten(e.children, field));
+  }
+  return out;
+}
+
+/**
+ * Builds the trainer HTTP app (not listening): validation pipe with field-named 400s, OpenAPI
+ * at /docs, graceful shutdown. Connects (and probes) Redis and Kafka unless `infra` is given.
+ */
+export async function createTrainerApp(
+  config: TrainerConfig,
+  infra?: TrainerInfra,
+): Promise<{ app: INestApplication; infra: TrainerInfra }> {
+  const connected = infra ?? (await connectInfra(config));
+  const app = await NestFactory.create<NestExpressApplication>(TrainerModule.forRoot(config, connected), {
+    logger: ['error', 'warn', 'log'],
+    bodyParser: false,
+  });
+  app.useBodyParser('json', { limit: config.maxUploadBytes });
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) => {
+        const fields = flatten(errors);
+        return new BadRequestException({ statusCode: 400, error: 'Bad Request', message: fields.map((f) => f.message), fields });
+      },
+    }),
+  );
+  app.useGlobalFilters(new RegistryErrorFilter());
+  app.enableShutdownHooks();
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('streamcell trainer')
+      .setDescription('Admin API: models, versions, activation, retraining jobs')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
+  const close = app.close.bind(app);
+  app.close = async () => {
+    await close();
+    if (!infra) await connected.close();
+  };
+  return { app, infra: connected };
+}

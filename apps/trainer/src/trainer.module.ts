@@ -1,0 +1,55 @@
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { KafkaModelEventPublisher, ModelRegistry, RegistryModule } from '@app/registry';
+import { TRAINER_INFRA } from './app.tokens';
+import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
+import { HealthController } from './http/health.controller';
+import { JobsController } from './http/jobs.controller';
+import { ModelsController } from './http/models.controller';
+import { TrainerMetrics } from './http/trainer-metrics';
+import type { TrainerInfra } from './infra';
+import { JobRunner } from './jobs/job-runner';
+import { JobStore } from './jobs/job-store';
+
+/** Marks interrupted jobs failed at boot; kills running children at shutdown. */
+class JobLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(JobRunner) private readonly runner: JobRunner) {}
+  async onModuleInit(): Promise<void> {
+    await this.runner.startSweeping();
+  }
+  async onApplicationShutdown(): Promise<void> {
+    await this.runner.shutdown();
+  }
+}
+
+/** Root module of the trainer: admin HTTP, registry, job runner. */
+@Module({})
+export class TrainerModule {
+  static forRoot(config: TrainerConfig, infra: TrainerInfra): DynamicModule {
+    return {
+      module: TrainerModule,
+      global: true,
+      imports: [
+        RegistryModule.registerAsync({
+          useFactory: () => ({ redis: infra.redis, publisher: new KafkaModelEventPublisher(infra.producer, config.modelsTopic) }),
+        }),
+      ],
+      controllers: [ModelsController, JobsController, HealthController],
+      providers: [
+        { provide: TRAINER_CONFIG, useValue: config },
+        { provide: TRAINER_INFRA, useValue: infra },
+        TrainerMetrics,
+        {
+          provide: JobRunner,
+          inject: [ModelRegistry, TrainerMetrics],
+          useFactory: (registry: ModelRegistry, metrics: TrainerMetrics) =>
+            new JobRunner(new JobStore(infra.redis), registry, config, {
+              onEpoch: (j) => metrics.onEpoch(j),
+              onFinished: (j) => metrics.onFinished(j),
+            }),
+        },
+        JobLifecycle,
+      ],
+      exports: [TRAINER_CONFIG],
+    };
+  }
+}

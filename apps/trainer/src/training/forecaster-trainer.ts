@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs';
+import { StandardScaler } from './preprocess';
+import type { SensorReading } from './dataset';
+import { regressionMetrics } from './metrics';
+import { seededShuffle } from './seeded-random';
+import type { TrainerSidecar } from './sidecar';
+import { modelToFiles } from './tf-artifact';
+import { buildForecaster } from './tf-models';
+import type { EpochProgress, TrainParams } from './train-params';
+
+/** A held-out forecast example in raw units: the preceding readings and the true next values. */
+export interface ForecastHoldoutExample {
+  readonly history: readonly (readonly number[])[];
+  readonly target: readonly number[];
+}
+
+/** Windows of every sensor, split by time: the last `validationSplit` of each sensor's windows is held out. */
+export function forecastWindows(
+  readings: readonly SensorReading[],
+  p: Pick<TrainParams, 'window' | 'horizon' | 'validationSplit'>,
+): { train: ForecastHoldoutExample[]; holdout: ForecastHoldoutExample[]; trainRows: number[][]; features: number } {
+  if (readings.length === 0) throw new Error('no sensor readings in the selected data');
+  const features = readings[0].values.length;
+  const bySensor = new Map<string, SensorReading[]>();
+  for (const r of readings) {
+    if (r.values.length !== features) continue;
+    let list = bySensor.get(r.key);
+    if (!list) bySensor.set(r.key, (list = []));
+    list.push(r);
+  }
+  const train: ForecastHoldoutExample[] = [];
+  const holdout: ForecastHoldoutExample[] = [];
+  const trainRows: number[][] = [];
+  for (const key of [...bySensor.keys()].sort()) {
+    const series = bySensor.get(key)!.sort((a, b) => a.ts - b.ts);
+    const n = series.length - p.window - p.horizon + 1;
+    if (n <= 0) continue;
+    const nHold = p.validationSplit > 0 ? Math.max(1, Math.round(n * p.validationSplit)) : 0;
+    const nTrain = n - nHold;
+    for (let s = 0; s < n; s++) {
+      const ex = {
+        history: series.slice(s, s + p.window).map((r) => r.values as number[]),
+        target: series.slice(s + p.window, s + p.window + p.horizon).map((r) => r.values[0]),
+      };
+      (s < nTrain ? train : holdout).push(ex);
+    }
+    // The scaler sees only readings that no held-out target uses.
+    for (let i = 0; i < nTrain + p.window - 1 + p.horizon && i < series.length; i++) trainRows.push(series[i].values as number[]);
+  }
+  if (train.length === 0) throw new Error(`not enough readings: every sensor needs more than window + horizon (${p.window + p.horizon}) readings`);
+  return { train, holdout, trainRows, features };
+}
+
+function toTensors(examples: readonly ForecastHoldoutExample[], scaler: StandardScaler, features: number) {
+  const w = examples[0].history.length;
+  const xs = new Float32Array(examples.length * w * features);
+  const h = examples[0].target.length;
+  const ys = new Float32Array(examples.length * h);
+  const m0 = scaler.mean[0];
+  const s0 = scaler.scale[0];
+  examples.forEach((ex, i) => {
+    ex.history.forEach((row, t) => {
+      for (let j = 0; j < features; j++) xs[(i * w + t) * features + j] = (row[j] - scaler.mean[j]) / scaler.scale[j];
+    });
+    ex.target.forEach((v, k) => (ys[i * h + k] = (v - m0) / s0));
+  });
+  return { x: tf.tensor3d(xs, [examples.length, w, features]), y: tf.tensor2d(ys, [examples.length, h]) };
+}
+
+/** Predicts every holdout example with a model + its sidecar, in raw units (flattened). */
+export function predictForecasts(
+  model: tf.LayersModel,
+  sidecar: Pick<TrainerSidecar, 'scaler' | 'input'>,
+  examples: readonly ForecastHoldoutExample[],
+): Float32Array {
+  if (!sidecar.scaler) throw new Error('forecast sidecar has no scaler');
+  const scaler = StandardScaler.fromJSON(sidecar.scaler);
+  const features = examples[0].history[0].length;
+  if (scaler.size !== features) throw new Error(`model expects ${scaler.size} features, data has ${features}`);
+  const { x } = toTensors(
+    examples.map((e) => ({ history: e.history, target: [] })),
+    scaler,
+    features,
+  );
+  const out = tf.tidy(() => model.predict(x) as tf.Tensor);
+  const scaled = out.dataSync() as Float32Array;
+  x.dispose();
+  out.dispose();
+  const raw = new Float32Array(scaled.length);
+  for (let i = 0; i < scaled.length; i++) raw[i] = scaled[i] * scaler.scale[0] + scaler.mean[0];
+  return raw;
+}
+
+/** Metrics of a forecaster on holdout examples (targets truncated to the model's horizon). */
+export function evaluateForecaster(
+  model: tf.LayersModel,
+  sidecar: Pick<TrainerSidecar, 'scaler' | 'input'>,
+  examples: readonly ForecastHoldoutExample[],
+): { mae: number; rmse: number } {
+  const pred = predictForecasts(model, sidecar, examples);
+  const h = pred.length / examples.length;
+  const actual: number[] = [];
+  const predicted: number[] = [];
+  examples.forEach((ex, i) => {
+    for (let k = 0; k < Math.min(h, ex.target.length); k++) {
+      actual.push(ex.target[k]);
+      predicted.push(pred[i * h + k]);
+    }
+  });
+  return regressionMetrics(actual, predicted);
+}
+
+/** Result of a training run: artifact files, holdout metrics, the loss curve. */
+export interface TrainResult<H> {
+  readonly files: Map<string, Buffer>;
+  readonly metrics: Record<string, number>;
+  readonly holdout: H[];
+  readonly trainExamples: number;
+  readonly model: tf.LayersModel;
+}
+
+/** Trains a forecaster on sensor readings. */
+export async function trainForecaster(
+  readings: readonly SensorReading[],
+  p: TrainParams,
+  onEpoch: (e: EpochProgress) => void,
+): Promise<TrainResult<ForecastHoldoutExample>> {
+  const { train, holdout, trainRows, features } = forecastWindows(readings, p);
+  const scaler = StandardScaler.fit(trainRows);
+  const ordered = seededShuffle(train, p.seed);
+  const { x, y } = toTensors(ordered, scaler, features);
+  const val = holdout.length > 0 ? toTensors(holdout, scaler, features) : null;
+  const model = buildForecaster(p, features, p.horizon);
+  model.compile({ optimizer: tf.train.adam(p.learningRate), loss: 'meanSquaredError' });
+  let t0 = Date.now();
+  await model.fit(x, y, {
+    epochs: p.epochs,
+    batchSize: p.batchSize,
+    shuffle: false,
+    verbose: 0,
+    ...(val ? { validationData: [val.x, val.y] as [tf.Tensor, tf.Tensor] } : {}),
+    callbacks: {
+      onEpochEnd: async (epoch, logs) => {
+        const dt = (Date.now() - t0) / 1000;
+        onEpoch({
+          epoch: epoch + 1,
+          epochs: p.epochs,
+          loss: Number(logs?.loss),
+          valLoss: logs?.val_loss !== undefined ? Number(logs.val_loss) : null,
+          metrics: {},
+          examplesPerSecond: ordered.length / Math.max(dt, 1e-9),
+        });
+        t0 = Date.now();
+      },
+    },
+  });
+  x.dispose();
+  y.dispose();
+  val?.x.dispose();
+  val?.y.dispose();
+  const sidecarBase = {
+    format: 'streamcell-sidecar' as const,
+    formatVersion: 1 as const,
+    task: 'forecast' as const,
+    input: { kind: 'features' as const, features, window: p.window },
+    scaler: scaler.toJSON(),
+    horizon: p.horizon,
+    output: 'linear' as const,
+  };
+  const metrics = holdout.length > 0 ? evaluateForecaster(model, sidecarBase, holdout) : {};
+  const files = await modelToFiles(model, { ...sidecarBase, metrics });
+  return { files, metrics, holdout, trainExamples: ordered.length, model };
+}

@@ -1,0 +1,229 @@
+import { readFile } from 'node:fs/promises';
+import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
+import { evaluateClassifier, trainClassifier } from './classifier-trainer';
+import { formatOf, parseDatasetFile, readingFromObject, type Dataset, type SensorReading, type TextExample } from './dataset';
+import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
+import { readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { isBetter } from './metrics';
+import { filesToModel, readSidecar } from './tf-artifact';
+import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
+
+/** Where a job's data comes from. */
+export type TrainSource =
+  | ({ readonly kind: 'kafka'; readonly labelsTopic?: string } & KafkaRange)
+  | { readonly kind: 'file'; readonly path: string; readonly format?: 'csv' | 'jsonl' }
+  | { readonly kind: 'upload'; readonly content: string; readonly format: 'csv' | 'jsonl'; readonly filename?: string };
+
+/** Activation policy of a retrain. */
+export type ActivateMode = 'if-better' | 'always' | 'never';
+
+/** Everything a training job needs (serializable: it crosses the process boundary). */
+export interface TrainJobSpec {
+  readonly jobId: string;
+  readonly model: string;
+  readonly task: ModelTask;
+  readonly source: TrainSource;
+  readonly params: Partial<TrainParams>;
+  readonly activate: ActivateMode;
+  readonly policy?: SwapPolicy;
+}
+
+/** Outcome of a job's training part (activation is the caller's). */
+export interface TrainJobResult {
+  readonly version: number;
+  readonly metrics: Record<string, number>;
+  readonly baseline: { readonly version: number; readonly metrics: Record<string, number> } | null;
+  readonly shouldActivate: boolean;
+  readonly reason: string;
+  readonly trainExamples: number;
+  readonly holdoutExamples: number;
+  readonly dataRange: DataRange;
+}
+
+/** Phases reported besides epochs. */
+export type JobPhase = 'reading' | 'training' | 'evaluating' | 'saving';
+
+/** Collaborators of a job: the registry (for the baseline and the new version) and Kafka brokers. */
+export interface TrainJobDeps {
+  readonly registry: ModelRegistry;
+  readonly brokers: string[];
+  readonly onPhase: (phase: JobPhase, detail?: string) => void;
+  readonly onEpoch: (e: EpochProgress) => void;
+}
+
+function parseJson(v: Buffer | null): Record<string, unknown> | null {
+  if (!v) return null;
+  try {
+    const o = JSON.parse(v.toString('utf8'));
+    return o && typeof o === 'object' ? (o as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads a job's data: a bounded Kafka range (with a labels topic for text) or a file. */
+export async function loadDataset(
+  spec: TrainJobSpec,
+  brokers: string[],
+): Promise<{ dataset: Dataset; dataRange: DataRange }> {
+  const src = spec.source;
+  if (src.kind === 'file' || src.kind === 'upload') {
+    const text = src.kind === 'file' ? await readFile(src.path, 'utf8') : src.content;
+    const format = src.format ?? formatOf(src.kind === 'file' ? src.path : 'upload.csv');
+    const { dataset } = parseDatasetFile(text, format, spec.task);
+    const examples = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
+    return {
+      dataset,
+      dataRange: src.kind === 'file' ? { kind: 'file', path: src.path, examples } : { kind: 'upload', examples },
+    };
+  }
+  const group = `streamcell-trainer-job-${spec.jobId}`;
+  if (spec.task === 'forecast') {
+    const readings: SensorReading[] = [];
+    const resolved = await readKafkaRange(brokers, src, group, (m) => {
+      const o = parseJson(m.value);
+      const r = o && readingFromObject(o, m.key ?? undefined);
+      if (r) readings.push(r);
+    });
+    return {
+      dataset: { task: 'forecast', readings },
+      dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: readings.length },
+    };
+  }
+  // Text: the stream's text events (in offset order) joined with the latest label per stream.
+  const texts = new Map<string, string[]>();
+  const labelled: TextExample[] = [];
+  const labels = new Map<string, string>();
+  const labelsTopic = src.labelsTopic;
+  const resolved = await readKafkaRange(brokers, src, group, (m) => {
+    const o = parseJson(m.value);
+    if (!o) return;
+    if (typeof o.text === 'string' && (typeof o.label === 'string' || typeof o.label === 'number')) {
+      labelled.push({ text: o.text, label: String(o.label) });
+      return;
+    }
+    const id = typeof o.streamId === 'string' ? o.streamId : m.key;
+    if (id && typeof o.text === 'string') {
+      let list = texts.get(id);
+      if (!list) texts.set(id, (list = []));
+      list.push(o.text);
+    }
+  });
+  if (labelsTopic) {
+    await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
+      const o = parseJson(m.value);
+      if (!o) return;
+      const label = typeof o.label === 'string' || typeof o.label === 'number' ? String(o.label) : null;
+      if (label === null) return;
+      if (typeof o.text === 'string') labelled.push({ text: o.text, label });
+      else {
+        const id = typeof o.streamId === 'string' ? o.streamId : m.key;
+        if (id) labels.set(id, label);
+      }
+    });
+  }
+  for (const [id, label] of labels) {
+    const t = texts.get(id);
+    if (t) labelled.push({ text: t.join(' '), label });
+  }
+  return {
+    dataset: { task: 'classify', examples: labelled },
+    dataRange: {
+      kind: 'kafka',
+      topic: src.topic,
+      ...(labelsTopic ? { labelsTopic } : {}),
+      ...rangeTimes(src),
+      ...resolved,
+      examples: labelled.length,
+    },
+  };
+}
+
+function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
+  const iso = (t: string | number) => new Date(typeof t === 'number' ? t : Number.isFinite(Number(t)) ? Number(t) : Date.parse(t)).toISOString();
+  return {
+    ...(r.fromTime !== undefined ? { fromTime: iso(r.fromTime) } : {}),
+    ...(r.toTime !== undefined ? { toTime: iso(r.toTime) } : {}),
+  };
+}
+
+/**
+ * Runs one job up to a stored version: read data, train, evaluate the new model and the active
+ * version on the same holdout, store the version. Decides (does not perform) the activation.
+ */
+export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
+  const params: TrainParams = withDefaults(spec.params);
+  deps.onPhase('reading');
+  const { dataset, dataRange } = await loadDataset(spec, deps.brokers);
+  const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
+  deps.onPhase('training', `${n} ${dataset.task === 'forecast' ? 'readings' : 'examples'}`);
+  const trained =
+    dataset.task === 'forecast'
+      ? await trainForecaster(dataset.readings, params, deps.onEpoch)
+      : await trainClassifier(dataset.examples, params, deps.onEpoch);
+
+  deps.onPhase('evaluating');
+  const active = await deps.registry.getActive(spec.model);
+  let baseline: TrainJobResult['baseline'] = null;
+  let baselineError: string | null = null;
+  if (active && trained.holdout.length > 0) {
+    try {
+      const files = await deps.registry.loadVersionFiles(spec.model, active.version);
+      const sidecar = readSidecar(files);
+      const model = await filesToModel(files);
+      const metrics =
+        dataset.task === 'forecast'
+          ? evaluateForecaster(model, sidecar, trained.holdout as ForecastHoldoutExample[])
+          : evaluateClassifier(model, sidecar, trained.holdout as TextExample[]);
+      model.dispose();
+      baseline = { version: active.version, metrics };
+    } catch (err) {
+      baselineError = (err as Error).message;
+    }
+  }
+  let shouldActivate: boolean;
+  let reason: string;
+  switch (spec.activate) {
+    case 'always':
+      shouldActivate = true;
+      reason = 'activate=always';
+      break;
+    case 'never':
+      shouldActivate = false;
+      reason = 'activate=never';
+      break;
+    case 'if-better':
+      if (!active) [shouldActivate, reason] = [true, 'no active version'];
+      else if (trained.holdout.length === 0) [shouldActivate, reason] = [false, 'no holdout to compare on'];
+      else if (!baseline) [shouldActivate, reason] = [true, `active version could not be evaluated: ${baselineError}`];
+      else {
+        shouldActivate = isBetter(dataset.task, trained.metrics, baseline.metrics);
+        reason = shouldActivate ? `better than active v${baseline.version}` : `not better than active v${baseline.version}`;
+      }
+      break;
+  }
+  trained.model.dispose();
+
+  deps.onPhase('saving');
+  const latest = await deps.registry.getModel(spec.model);
+  const version = await deps.registry.createVersion(spec.model, trained.files, {
+    task: dataset.task,
+    parentVersion: active?.version ?? latest?.versions[latest.versions.length - 1]?.version ?? null,
+    dataRange,
+    metrics: trained.metrics,
+    policy: spec.policy ?? 'reset',
+    source: 'trained',
+    jobId: spec.jobId,
+    params: { ...params },
+  });
+  return {
+    version,
+    metrics: trained.metrics,
+    baseline,
+    shouldActivate,
+    reason,
+    trainExamples: trained.trainExamples,
+    holdoutExamples: trained.holdout.length,
+    dataRange,
+  };
+}
