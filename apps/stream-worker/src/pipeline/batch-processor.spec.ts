@@ -1,7 +1,6 @@
 import {
   BatchProcessor,
   ModelNotReadyError,
-  StateConflictError,
   type InputMessage,
   type OutputRecord,
   type ProcessorConfig,
@@ -46,9 +45,8 @@ class MemoryState implements StatePort {
     const conflicts: string[] = [];
     for (const w of writes) {
       const cur = this.data.get(`${model}/${w.key}`) ?? null;
-      const ok =
-        (cur === null && w.expected === null) ||
-        (cur !== null && w.expected !== null && cur.partition === w.expected.partition && cur.offset === w.expected.offset);
+      // the @app/state rule: same partition → only a strictly greater offset is written
+      const ok = cur === null || cur.partition !== w.record.partition || w.record.offset > cur.offset;
       if (ok) this.data.set(`${model}/${w.key}`, w.record);
       else conflicts.push(w.key);
     }
@@ -271,18 +269,26 @@ describe('BatchProcessor (forecast)', () => {
     expect(sink.all).toEqual([]);
   });
 
-  it('reports a CAS conflict so the batch is retried against the newer state', async () => {
+  it('keeps a newer concurrent state (stale write dropped, counted)', async () => {
     const store = new MemoryState();
-    const p = new BatchProcessor(cfg, models(toyForecaster()), store, new MemorySink());
+    const conflicts: number[] = [];
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, new MemorySink(), {
+      stateOps: (op, n) => {
+        if (op === 'conflict') conflicts.push(n);
+      },
+    });
     const msgs = toMessages(readings(2, 3, 9));
     const original = store.writeMany.bind(store);
+    let raced = '';
     store.writeMany = async (model, writes) => {
-      store.data.set(`${model}/${writes[0].key}`, { ...writes[0].record, offset: 999n });
+      raced = writes[0].key;
+      store.data.set(`${model}/${raced}`, { ...writes[0].record, offset: 999n });
       return original(model, writes);
     };
-    await expect(p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs })).rejects.toBeInstanceOf(
-      StateConflictError,
-    );
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs });
+    expect(conflicts).toEqual([1]);
+    expect(store.data.get(`forecaster/${raced}`)?.offset).toBe(999n);
+    expect(store.data.size).toBe(2);
   });
 
   it('applies gap resets and allowed lateness from the configuration', async () => {

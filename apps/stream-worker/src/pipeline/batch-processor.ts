@@ -32,7 +32,7 @@ export interface OutputRecord {
   readonly value: string;
 }
 
-/** One compare-and-set write: applies only when the stored record still has `expected`. */
+/** One compare-and-set write: applies only when it moves the stored (partition, offset) forward. */
 export interface StateWrite {
   readonly key: string;
   readonly record: StateRecord;
@@ -44,7 +44,7 @@ export interface StateWrite {
 export interface StatePort {
   /** One pipelined round trip; null for keys without a record. */
   loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]>;
-  /** One pipelined round trip of CAS writes; returns the keys whose CAS failed. */
+  /** One pipelined round trip of CAS writes; returns the keys whose write was stale (not applied). */
   writeMany(model: string, writes: readonly StateWrite[]): Promise<{ readonly conflicts: readonly string[] }>;
 }
 
@@ -91,17 +91,6 @@ export class ModelNotReadyError extends Error {
   constructor(readonly model: string) {
     super(`model '${model}' has no active version loaded yet`);
     this.name = 'ModelNotReadyError';
-  }
-}
-
-/** Another writer advanced some keys since they were loaded: reprocess the batch. */
-export class StateConflictError extends Error {
-  constructor(
-    readonly model: string,
-    readonly keys: readonly string[],
-  ) {
-    super(`state of ${keys.length} key(s) of model '${model}' changed concurrently (first: ${keys[0]})`);
-    this.name = 'StateConflictError';
   }
 }
 
@@ -479,10 +468,10 @@ export class BatchProcessor {
     await this.flush(outputs);
     const { conflicts } = await this.store.writeMany(model.name, writes);
     this.observer.stateOps?.('write', writes.length);
-    if (conflicts.length > 0) {
-      this.observer.stateOps?.('conflict', conflicts.length);
-      throw new StateConflictError(model.name, conflicts);
-    }
+    // A stale write means another writer (a zombie or the partition's new owner) already stored
+    // this key at or past our offset; states are a deterministic function of the applied prefix,
+    // so the newer one is correct and ours is dropped.
+    if (conflicts.length > 0) this.observer.stateOps?.('conflict', conflicts.length);
     this.observer.predictionsOut?.(task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic, predictions);
     return { predictions, skipped: plan.rejects.skipped.length };
   }
