@@ -104,11 +104,14 @@ export class FaultRegistry {
   async seed(
     name: string,
     def: ModelDef,
-    opts: { policy?: SwapPolicy; activate?: boolean } = {},
+    opts: { policy?: SwapPolicy; activate?: boolean; window?: number } = {},
   ): Promise<SeededModel> {
     const model = buildModel(def);
     const files = await modelFiles(model);
-    files.set('streamcell.json', Buffer.from(JSON.stringify(sidecarFor(def, files), null, 2), 'utf8'));
+    files.set(
+      'streamcell.json',
+      Buffer.from(JSON.stringify(sidecarFor(name, def, files, opts.window), null, 2), 'utf8'),
+    );
     const version = await this.registry.createVersion(name, files, {
       task: def.task,
       source: 'imported',
