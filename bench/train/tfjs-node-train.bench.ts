@@ -17,11 +17,19 @@
  */
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { defineFusedLstm } from './tfjs-node-fused-lstm';
 
-type Tf = typeof import('@tensorflow/tfjs');
+import type * as TfNs from '@tensorflow/tfjs';
+
+type Tf = typeof TfNs;
+
+/** `layers`: tf.layers.lstm (per-step ops); `fused`: one native BlockLSTMV2 op (tensorflow only). */
+type LstmImpl = 'layers' | 'fused';
 
 interface CaseResult {
   backend: string;
+  lstm: LstmImpl;
   model: 'text-classifier' | 'forecaster';
   examples: number;
   batchSize: number;
@@ -67,18 +75,25 @@ function rng(seed: number): () => number {
   };
 }
 
-function textModel(tf: Tf) {
+type LstmFactory = (opts: { units: number; inputShape?: number[] }) => TfNs.layers.Layer;
+
+function lstmFactory(tf: Tf, impl: LstmImpl): LstmFactory {
+  if (impl === 'fused') return defineFusedLstm(tf).layer;
+  return (opts) => tf.layers.lstm({ ...opts, recurrentActivation: 'sigmoid' });
+}
+
+function textModel(tf: Tf, lstm: LstmFactory) {
   const m = tf.sequential();
   m.add(tf.layers.embedding({ inputDim: VOCAB, outputDim: EMBED, inputLength: SEQ_LEN }));
-  m.add(tf.layers.lstm({ units: UNITS, recurrentActivation: 'sigmoid' }));
+  m.add(lstm({ units: UNITS }));
   m.add(tf.layers.dense({ units: 1, activation: 'sigmoid' }));
   m.compile({ optimizer: 'adam', loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   return m;
 }
 
-function forecastModel(tf: Tf) {
+function forecastModel(tf: Tf, lstm: LstmFactory) {
   const m = tf.sequential();
-  m.add(tf.layers.lstm({ units: UNITS, recurrentActivation: 'sigmoid', inputShape: [SEQ_LEN, 1] }));
+  m.add(lstm({ units: UNITS, inputShape: [SEQ_LEN, 1] }));
   m.add(tf.layers.dense({ units: 1 }));
   m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
   return m;
@@ -114,13 +129,15 @@ function forecastData(tf: Tf, n: number) {
 async function runCase(
   tf: Tf,
   backend: string,
+  lstm: LstmImpl,
   model: CaseResult['model'],
   examples: number,
   batchSize: number,
 ): Promise<CaseResult> {
   await tf.setBackend(backend);
   await tf.ready();
-  const m = model === 'text-classifier' ? textModel(tf) : forecastModel(tf);
+  const factory = lstmFactory(tf, lstm);
+  const m = model === 'text-classifier' ? textModel(tf, factory) : forecastModel(tf, factory);
   const { x, y } = model === 'text-classifier' ? textData(tf, examples) : forecastData(tf, examples);
   const warm = Math.min(examples, 2 * batchSize);
   const xw = x.slice(0, warm);
@@ -138,6 +155,7 @@ async function runCase(
   m.dispose();
   return {
     backend,
+    lstm,
     model,
     examples,
     batchSize,
@@ -153,24 +171,92 @@ function round(v: number): number {
   return Math.round(v * 1000) / 1000;
 }
 
+/**
+ * Checks that the fused layer computes what tf.layers.lstm (sigmoid recurrent activation)
+ * computes, forward and backward, on shared random weights; returns the largest abs difference.
+ */
+function checkFused(tf: Tf): number {
+  const { layer } = defineFusedLstm(tf);
+  return tf.tidy(() => {
+    let worst = 0;
+    for (const returnSequences of [false, true]) {
+      const [b, t, d, h] = [3, 6, 4, 5];
+      const ref = tf.sequential({
+        layers: [
+          tf.layers.lstm({ units: h, recurrentActivation: 'sigmoid', returnSequences, inputShape: [t, d] }),
+        ],
+      });
+      const fused = tf.sequential({ layers: [layer({ units: h, returnSequences, inputShape: [t, d] })] });
+      const w = ref.getWeights().map((x) => tf.randomNormal(x.shape, 0, 0.5, 'float32', 3));
+      ref.setWeights(w);
+      fused.setWeights(w);
+      const x = tf.randomNormal([b, t, d], 0, 1, 'float32', 5);
+      const f = (m: typeof ref) => (xx: TfNs.Tensor) => tf.sum(tf.square(m.apply(xx) as TfNs.Tensor));
+      const pairs: [TfNs.Tensor, TfNs.Tensor][] = [
+        [ref.predict(x) as TfNs.Tensor, fused.predict(x) as TfNs.Tensor],
+        [tf.grad(f(ref))(x), tf.grad(f(fused))(x)],
+      ];
+      const gr = tf.variableGrads(() => f(ref)(x) as TfNs.Scalar);
+      const gf = tf.variableGrads(() => f(fused)(x) as TfNs.Scalar);
+      for (const name of ['kernel', 'recurrent_kernel', 'bias']) {
+        const a = Object.keys(gr.grads).find(
+          (k) => k.startsWith(ref.layers[0].name + '/') && k.endsWith('/' + name),
+        );
+        const c = Object.keys(gf.grads).find(
+          (k) => k.startsWith(fused.layers[0].name + '/') && k.endsWith('/' + name),
+        );
+        if (!a || !c) throw new Error(`no gradient for ${name}`);
+        pairs.push([gr.grads[a], gf.grads[c]]);
+      }
+      for (const [a, c] of pairs) {
+        if (a.shape.join() !== c.shape.join())
+          throw new Error(`shape ${a.shape.join()} vs ${c.shape.join()}`);
+        worst = Math.max(worst, tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]);
+      }
+      ref.dispose();
+      fused.dispose();
+    }
+    return worst;
+  });
+}
+
 async function main(): Promise<void> {
   const { tf, native, nativeError } = loadTf();
   const batch = Number(arg('batch', '32'));
-  const requested = arg('backends', native ? 'tensorflow,cpu' : 'cpu').split(',');
+  const variants = arg('variants', native ? 'tensorflow:fused,tensorflow:layers,cpu:layers' : 'cpu:layers')
+    .split(',')
+    .map((v) => v.split(':') as [string, LstmImpl]);
   const sizes: Record<string, { text: number; forecast: number }> = {
     tensorflow: { text: Number(arg('text', '2000')), forecast: Number(arg('forecast', '8000')) },
     cpu: { text: Number(arg('cpu-text', '64')), forecast: Number(arg('cpu-forecast', '640')) },
   };
   if (!native) console.log(`tfjs-node not loaded (${nativeError}); measuring the cpu backend only`);
+  let fusedCheck: number | undefined;
+  if (native && variants.some(([, impl]) => impl === 'fused')) {
+    await tf.setBackend('tensorflow');
+    fusedCheck = checkFused(tf);
+    console.log(
+      `fused LSTM vs tf.layers.lstm: max abs difference ${fusedCheck.toExponential(2)} (outputs and gradients)`,
+    );
+    if (!(fusedCheck < 1e-4)) throw new Error('fused LSTM does not match tf.layers.lstm');
+  }
   const results: CaseResult[] = [];
-  for (const backend of requested) {
+  for (const [backend, lstm] of variants) {
     if (backend === 'tensorflow' && !native) continue;
     const n = sizes[backend] ?? sizes.cpu;
+    const textN = lstm === 'layers' && backend === 'tensorflow' ? Math.min(n.text, 2000) : n.text;
     for (const model of ['text-classifier', 'forecaster'] as const) {
-      const r = await runCase(tf, backend, model, model === 'text-classifier' ? n.text : n.forecast, batch);
+      const r = await runCase(
+        tf,
+        backend,
+        lstm,
+        model,
+        model === 'text-classifier' ? textN : n.forecast,
+        batch,
+      );
       results.push(r);
       console.log(
-        `${r.backend.padEnd(10)} ${r.model.padEnd(16)} n=${String(r.examples).padStart(6)} ` +
+        `${(r.backend + ':' + r.lstm).padEnd(17)} ${r.model.padEnd(16)} n=${String(r.examples).padStart(6)} ` +
           `epoch ${r.epochSeconds.toFixed(2).padStart(8)} s  ${r.examplesPerSecond.toFixed(0).padStart(7)} examples/s ` +
           `(cpu ${r.epochCpuSeconds.toFixed(2)} s, warm-up ${r.warmupSeconds.toFixed(2)} s, loss ${r.loss})`,
       );
@@ -178,7 +264,7 @@ async function main(): Promise<void> {
   }
   const out = arg('json', '');
   if (out) {
-    const meta = { tfjs: tf.version.tfjs, native, cores: (await import('node:os')).cpus().length };
+    const meta = { tfjs: tf.version.tfjs, native, fusedCheck, cores: cpus().length, load: loadavg() };
     writeFileSync(out, JSON.stringify({ meta, results }, null, 2));
   }
 }
