@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import * as tf from '@tensorflow/tfjs';
 import Redis from 'ioredis';
+import { artifactToBuffers, saveTfjsModelToBuffers } from '@app/lstm';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import {
   ChecksumMismatchError,
@@ -13,20 +15,26 @@ import {
 const brokers = (process.env.STREAMCELL_TEST_KAFKA_BROKERS ?? '').split(',').filter(Boolean);
 const redisUrl = process.env.STREAMCELL_TEST_REDIS_URL ?? '';
 
-function artifact(seed: number): Map<string, Buffer> {
-  const model = Buffer.from(JSON.stringify({ format: 'layers-model', modelTopology: { seed } }));
-  const weights = Buffer.from(new Float32Array([seed, seed + 1, seed + 2]).buffer);
-  const sidecar = Buffer.from(
-    JSON.stringify({
+/** A real (tiny) forecaster artifact in the @app/lstm format; `seed` changes the weights. */
+async function artifact(seed: number): Promise<Map<string, Buffer>> {
+  const m = tf.sequential();
+  m.add(tf.layers.lstm({ units: 2, inputShape: [null, 1], recurrentActivation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  m.add(tf.layers.dense({ units: 1 }));
+  const saved = await saveTfjsModelToBuffers(m);
+  m.dispose();
+  return artifactToBuffers({
+    modelJson: saved.get('model.json')!,
+    weights: new Map([...saved].filter(([n]) => n !== 'model.json')),
+    sidecar: {
       task: 'forecast',
-      files: { 'model.json': { sha256: sha256Hex(model) }, 'group1-shard1of1.bin': { sha256: sha256Hex(weights) } },
-    }),
-  );
-  return new Map([
-    ['model.json', model],
-    ['group1-shard1of1.bin', weights],
-    ['streamcell.json', sidecar],
-  ]);
+      name: 'e2e',
+      version: seed,
+      input: { features: ['value'], includeTimeDelta: false, window: 4 },
+      scaler: { type: 'standard', mean: [0], scale: [1], count: 1 },
+      labels: [],
+      horizon: 1,
+    },
+  });
 }
 
 describe('model registry on Redis and Kafka', () => {
@@ -72,13 +80,13 @@ describe('model registry on Redis and Kafka', () => {
 
   it('numbers versions from 1, records metadata and checksums, and verifies files on read', async () => {
     const name = `forecast-${run}`;
-    const files = artifact(1);
+    const files = await artifact(1);
     const v1 = await registry.createVersion(name, files, {
       task: 'forecast',
       dataRange: { kind: 'file', path: '/data/a.csv', examples: 10 },
       metrics: { mae: 0.5, rmse: 0.7 },
     });
-    const v2 = await registry.createVersion(name, artifact(2), { task: 'forecast', parentVersion: v1, policy: 'rewarm' });
+    const v2 = await registry.createVersion(name, await artifact(2), { task: 'forecast', parentVersion: v1, policy: 'rewarm' });
     expect([v1, v2]).toEqual([1, 2]);
 
     const meta = await registry.getVersion(name, v1);
@@ -116,12 +124,12 @@ describe('model registry on Redis and Kafka', () => {
   });
 
   it('refuses an artifact whose sidecar checksum does not match', async () => {
-    const files = artifact(3);
-    files.set('group1-shard1of1.bin', Buffer.from([9, 9, 9]));
+    const files = await artifact(3);
+    files.set('group1-shard1of1.bin', Buffer.alloc(files.get('group1-shard1of1.bin')!.length));
     await expect(registry.createVersion(`bad-${run}`, files, { task: 'forecast' })).rejects.toBeInstanceOf(
       ChecksumMismatchError,
     );
-    const noSidecar = artifact(3);
+    const noSidecar = await artifact(3);
     noSidecar.delete('streamcell.json');
     await expect(registry.createVersion(`bad-${run}`, noSidecar, { task: 'forecast' })).rejects.toBeInstanceOf(
       InvalidArtifactError,
@@ -131,8 +139,8 @@ describe('model registry on Redis and Kafka', () => {
 
   it('activates, rolls back, and publishes each activation on the compacted topic keyed by model', async () => {
     const name = `classify-${run}`;
-    const v1 = await registry.createVersion(name, artifact(4), { task: 'classify' });
-    const v2 = await registry.createVersion(name, artifact(5), { task: 'classify', parentVersion: v1 });
+    const v1 = await registry.createVersion(name, await artifact(4), { task: 'classify' });
+    const v2 = await registry.createVersion(name, await artifact(5), { task: 'classify', parentVersion: v1 });
     const p1 = await registry.activate(name, v2);
     const p2 = await registry.activate(name, v1, 'keep');
     expect(p1).toMatchObject({ version: 2, previousVersion: null, policy: 'reset', epoch: 1 });

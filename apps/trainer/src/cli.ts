@@ -163,6 +163,7 @@ async function importCmd(argv: string[]): Promise<void> {
   const files = new Map<string, Buffer>();
   for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
   const prepared = await prepareImport(files, {
+    name: o.model,
     ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),
     ...(o.labels ? { labels: o.labels.split(',') } : {}),
     ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),

@@ -1,3 +1,4 @@
+import { ArtifactIntegrityError, loadArtifact } from '@app/lstm';
 import { sha256Hex } from './checksum';
 import { ChecksumMismatchError, InvalidArtifactError } from './registry-errors';
 
@@ -46,5 +47,20 @@ export function verifyArtifactFiles(files: ReadonlyMap<string, Buffer>): void {
     if (!data) throw new InvalidArtifactError(`${SIDECAR_FILE} lists ${file}, which is missing`);
     const sum = sha256Hex(data);
     if (sum !== expected) throw new ChecksumMismatchError(`${file}: sha256 ${sum} != sidecar ${expected}`);
+  }
+}
+
+/**
+ * Full check through @app/lstm's loadArtifact: the sidecar validates, every file it lists has
+ * the recorded sha256, and the model maps onto the streaming engine and agrees with the sidecar.
+ * A version that passes is one every worker can load.
+ */
+export async function verifyArtifact(files: ReadonlyMap<string, Buffer>): Promise<void> {
+  verifyArtifactFiles(files);
+  try {
+    await loadArtifact(files);
+  } catch (err) {
+    if (err instanceof ArtifactIntegrityError) throw new ChecksumMismatchError(err.message);
+    throw new InvalidArtifactError((err as Error).message);
   }
 }

@@ -34,7 +34,7 @@ export {
 /** Model-name rules and the Redis key layout. */
 export { RegistryKeys, assertModelName, isValidModelName } from './registry-keys';
 /** Artifact checks applied by createVersion. */
-export { SIDECAR_FILE, verifyArtifactFiles } from './artifact-check';
+export { SIDECAR_FILE, verifyArtifact, verifyArtifactFiles } from './artifact-check';
 /** sha256 helper used for artifact files. */
 export { sha256Hex } from './checksum';
 /** Nest module exporting ModelRegistry. */

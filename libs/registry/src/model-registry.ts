@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { sha256Hex } from './checksum';
-import { SIDECAR_FILE, verifyArtifactFiles } from './artifact-check';
+import { SIDECAR_FILE, verifyArtifact } from './artifact-check';
 import { ChecksumMismatchError, InvalidArtifactError, ModelNotFoundError } from './registry-errors';
 import { RegistryKeys, assertModelName } from './registry-keys';
 import type { ModelEventPublisher } from './model-event-publisher';
@@ -20,10 +20,7 @@ export interface ModelRegistryOptions {
   readonly keyPrefix?: string;
   /** Clock, for tests. */
   readonly now?: () => Date;
-  /**
-   * Verify the sidecar's checksums on createVersion (default true). Only the registry's own
-   * unit tests turn this off.
-   */
+  /** Verify each new version with @app/lstm's loadArtifact (default true). */
   readonly verifySidecar?: boolean;
 }
 
@@ -73,7 +70,7 @@ export class ModelRegistry {
   async createVersion(name: string, files: ReadonlyMap<string, Buffer>, meta: NewVersionMeta): Promise<number> {
     assertModelName(name);
     if (files.size === 0) throw new InvalidArtifactError('a version needs at least one file');
-    if (this.verifySidecar) verifyArtifactFiles(files);
+    if (this.verifySidecar) await verifyArtifact(files);
     const infos: Record<string, StoredFileInfo> = {};
     for (const [file, data] of files) {
       if (!file || file.length > 255) throw new InvalidArtifactError(`invalid file name ${JSON.stringify(file)}`);

@@ -160,6 +160,7 @@ export class ModelsController {
     let prepared;
     try {
       prepared = await prepareImport(files, {
+        name,
         ...(body.task ? { task: body.task } : {}),
         ...(labels ? { labels } : {}),
         ...(maxlen ? { maxlen } : {}),

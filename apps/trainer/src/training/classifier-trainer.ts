@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { Tokenizer, padSequences } from './preprocess';
+import { Tokenizer, padSequences, type ClassifyInputSpec } from './preprocess';
 import type { TextExample } from './dataset';
-import type { TrainResult } from './forecaster-trainer';
+import type { ArtifactMeta, TrainResult } from './forecaster-trainer';
 import { classificationMetrics } from './metrics';
 import { seededShuffle } from './seeded-random';
 import type { TrainerSidecar } from './sidecar';
@@ -20,8 +20,8 @@ export function splitExamples(
   return { train: shuffled.slice(0, shuffled.length - nHold), holdout: shuffled.slice(shuffled.length - nHold) };
 }
 
-function encode(tokenizer: Tokenizer, texts: readonly string[], maxlen: number): tf.Tensor2D {
-  const rows = padSequences(tokenizer.textsToSequences(texts), { maxlen, padding: 'pre', truncating: 'pre' });
+function encode(tokenizer: Tokenizer, texts: readonly string[], maxlen: number, padding: 'pre' | 'post' = 'pre'): tf.Tensor2D {
+  const rows = padSequences(tokenizer.textsToSequences(texts), { maxlen, padding, truncating: 'pre' });
   const flat = new Int32Array(rows.length * maxlen);
   rows.forEach((r, i) => flat.set(r, i * maxlen));
   return tf.tensor2d(flat, [rows.length, maxlen], 'int32');
@@ -35,13 +35,13 @@ function targets(labels: number[], numClasses: number): tf.Tensor2D {
 /** Per-class probabilities of every text under a classifier + its sidecar. */
 export function predictClasses(
   model: tf.LayersModel,
-  sidecar: Pick<TrainerSidecar, 'tokenizer' | 'input' | 'labels' | 'output'>,
+  sidecar: Pick<TrainerSidecar, 'tokenizer' | 'input' | 'labels'>,
   texts: readonly string[],
 ): Float32Array[] {
   if (!sidecar.tokenizer) throw new Error('classify sidecar has no tokenizer');
-  if (sidecar.input.kind !== 'tokens') throw new Error('classify sidecar input is not tokens');
+  const input = sidecar.input as ClassifyInputSpec;
   const tokenizer = Tokenizer.fromKerasJson(sidecar.tokenizer);
-  const x = encode(tokenizer, texts, sidecar.input.maxlen);
+  const x = encode(tokenizer, texts, input.maxTokens, input.padding);
   const out = model.predict(x) as tf.Tensor;
   const data = out.dataSync() as Float32Array;
   const width = out.shape[1] ?? 1;
@@ -61,7 +61,7 @@ export function predictClasses(
  */
 export function evaluateClassifier(
   model: tf.LayersModel,
-  sidecar: Pick<TrainerSidecar, 'tokenizer' | 'input' | 'labels' | 'output'>,
+  sidecar: Pick<TrainerSidecar, 'tokenizer' | 'input' | 'labels'>,
   examples: readonly TextExample[],
 ): { accuracy: number; f1: number; logLoss: number } {
   const labels = sidecar.labels ?? [];
@@ -85,6 +85,7 @@ export async function trainClassifier(
   examples: readonly TextExample[],
   p: TrainParams,
   onEpoch: (e: EpochProgress) => void,
+  meta: ArtifactMeta = { name: 'classifier', versionLabel: 'trained', parent: null },
 ): Promise<TrainResult<TextExample>> {
   const { train, holdout } = splitExamples(examples, p);
   const labels = [...new Set(train.map((e) => e.label))].sort();
@@ -135,13 +136,14 @@ export async function trainClassifier(
   val?.x.dispose();
   val?.y.dispose();
   const sidecarBase = {
-    format: 'streamcell-sidecar' as const,
-    formatVersion: 1 as const,
     task: 'classify' as const,
-    input: { kind: 'tokens' as const, maxlen, padding: 'pre' as const, truncating: 'pre' as const },
+    name: meta.name,
+    version: meta.versionLabel,
+    // mask_zero: pre-padding leaves the state at zero, so a stream needs no padding prefix.
+    input: { maxTokens: maxlen, paddingPrefix: 0, padding: 'pre' as const },
     tokenizer: tokenizer.toKerasJson(),
     labels,
-    output: labels.length === 2 ? ('sigmoid' as const) : ('softmax' as const),
+    parent: meta.parent,
   };
   const metrics = holdout.length > 0 ? evaluateClassifier(model, sidecarBase, holdout) : {};
   const files = await modelToFiles(model, { ...sidecarBase, metrics });

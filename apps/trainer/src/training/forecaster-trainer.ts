@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { StandardScaler } from './preprocess';
+import { StandardScaler, type ForecastInputSpec } from './preprocess';
 import type { SensorReading } from './dataset';
 import { regressionMetrics } from './metrics';
 import { seededShuffle } from './seeded-random';
@@ -73,9 +73,10 @@ export function predictForecasts(
   sidecar: Pick<TrainerSidecar, 'scaler' | 'input'>,
   examples: readonly ForecastHoldoutExample[],
 ): Float32Array {
-  if (!sidecar.scaler) throw new Error('forecast sidecar has no scaler');
-  const scaler = StandardScaler.fromJSON(sidecar.scaler);
+  const input = sidecar.input as ForecastInputSpec;
+  if (input.includeTimeDelta) throw new Error('evaluating models with a time-delta input is not supported');
   const features = examples[0].history[0].length;
+  const scaler = sidecar.scaler ? StandardScaler.fromJSON(sidecar.scaler) : StandardScaler.of(new Array<number>(features).fill(0), new Array<number>(features).fill(1));
   if (scaler.size !== features) throw new Error(`model expects ${scaler.size} features, data has ${features}`);
   const { x } = toTensors(
     examples.map((e) => ({ history: e.history, target: [] })),
@@ -110,6 +111,13 @@ export function evaluateForecaster(
   return regressionMetrics(actual, predicted);
 }
 
+/** Names written into the sidecar. */
+export interface ArtifactMeta {
+  readonly name: string;
+  readonly versionLabel: string;
+  readonly parent: number | null;
+}
+
 /** Result of a training run: artifact files, holdout metrics, the loss curve. */
 export interface TrainResult<H> {
   readonly files: Map<string, Buffer>;
@@ -124,6 +132,7 @@ export async function trainForecaster(
   readings: readonly SensorReading[],
   p: TrainParams,
   onEpoch: (e: EpochProgress) => void,
+  meta: ArtifactMeta = { name: 'forecaster', versionLabel: 'trained', parent: null },
 ): Promise<TrainResult<ForecastHoldoutExample>> {
   const { train, holdout, trainRows, features } = forecastWindows(readings, p);
   const scaler = StandardScaler.fit(trainRows);
@@ -158,14 +167,16 @@ export async function trainForecaster(
   y.dispose();
   val?.x.dispose();
   val?.y.dispose();
+  const names = features === 1 ? ['value'] : Array.from({ length: features }, (_, i) => `value_${i}`);
   const sidecarBase = {
-    format: 'streamcell-sidecar' as const,
-    formatVersion: 1 as const,
     task: 'forecast' as const,
-    input: { kind: 'features' as const, features, window: p.window },
+    name: meta.name,
+    version: meta.versionLabel,
+    input: { features: names, includeTimeDelta: false, window: p.window, targets: [names[0]] },
     scaler: scaler.toJSON(),
+    labels: [],
     horizon: p.horizon,
-    output: 'linear' as const,
+    parent: meta.parent,
   };
   const metrics = holdout.length > 0 ? evaluateForecaster(model, sidecarBase, holdout) : {};
   const files = await modelToFiles(model, { ...sidecarBase, metrics });

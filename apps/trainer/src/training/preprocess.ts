@@ -1,2 +1,21 @@
-/** The preprocessing the trainer shares with the streaming engine (Keras-compatible). */
-export { Tokenizer, padSequences, StandardScaler, type KerasTokenizerJson, type StandardScalerJson } from '@app/lstm';
+/** What the trainer uses from @app/lstm: Keras-compatible preprocessing and the artifact format. */
+export {
+  Tokenizer,
+  padSequences,
+  StandardScaler,
+  artifactToBuffers,
+  loadArtifact,
+  loadTfjsModelFromBuffers,
+  parseSidecar,
+  saveTfjsModelToBuffers,
+  initTfBackend,
+  SIDECAR_FILE,
+  MODEL_JSON_FILE,
+  WEIGHTS_FILE,
+  type KerasTokenizerJson,
+  type StandardScalerJson,
+  type StreamcellSidecar,
+  type SidecarDraft,
+  type ForecastInputSpec,
+  type ClassifyInputSpec,
+} from '@app/lstm';

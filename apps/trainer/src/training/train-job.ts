@@ -156,11 +156,17 @@ export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promi
   deps.onPhase('reading');
   const { dataset, dataRange } = await loadDataset(spec, deps.brokers);
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
+  const before = await deps.registry.getModel(spec.model);
+  const artifactMeta = {
+    name: spec.model,
+    versionLabel: `job-${spec.jobId}`,
+    parent: before?.active?.version ?? before?.versions[before.versions.length - 1]?.version ?? null,
+  };
   deps.onPhase('training', `${n} ${dataset.task === 'forecast' ? 'readings' : 'examples'}`);
   const trained =
     dataset.task === 'forecast'
-      ? await trainForecaster(dataset.readings, params, deps.onEpoch)
-      : await trainClassifier(dataset.examples, params, deps.onEpoch);
+      ? await trainForecaster(dataset.readings, params, deps.onEpoch, artifactMeta)
+      : await trainClassifier(dataset.examples, params, deps.onEpoch, artifactMeta);
 
   deps.onPhase('evaluating');
   const active = await deps.registry.getActive(spec.model);
