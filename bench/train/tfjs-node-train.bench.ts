@@ -12,8 +12,11 @@
  *
  * Usage:
  *   node -r @swc-node/register bench/train/tfjs-node-train.bench.ts \
- *     [--backends tensorflow,cpu] [--text 2000] [--forecast 8000] [--cpu-text 64] \
- *     [--cpu-forecast 640] [--batch 32] [--json out.json]
+ *     [--variants tensorflow:fused,tensorflow:layers,cpu:layers] [--text 2000] [--forecast 8000] \
+ *     [--layers-text 2000] [--layers-forecast 2000] [--cpu-text 64] [--cpu-forecast 640] \
+ *     [--batch 32] [--json out.json]
+ * Variants are backend:lstm, lstm = layers (tf.layers.lstm) or fused (tfjs-node-fused-lstm.ts,
+ * tensorflow backend only); --text/--forecast size the tensorflow:fused cases.
  */
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
@@ -227,8 +230,12 @@ async function main(): Promise<void> {
     .split(',')
     .map((v) => v.split(':') as [string, LstmImpl]);
   const sizes: Record<string, { text: number; forecast: number }> = {
-    tensorflow: { text: Number(arg('text', '2000')), forecast: Number(arg('forecast', '8000')) },
-    cpu: { text: Number(arg('cpu-text', '64')), forecast: Number(arg('cpu-forecast', '640')) },
+    'tensorflow:fused': { text: Number(arg('text', '2000')), forecast: Number(arg('forecast', '8000')) },
+    'tensorflow:layers': {
+      text: Number(arg('layers-text', '2000')),
+      forecast: Number(arg('layers-forecast', '2000')),
+    },
+    'cpu:layers': { text: Number(arg('cpu-text', '64')), forecast: Number(arg('cpu-forecast', '640')) },
   };
   if (!native) console.log(`tfjs-node not loaded (${nativeError}); measuring the cpu backend only`);
   let fusedCheck: number | undefined;
@@ -243,15 +250,14 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   for (const [backend, lstm] of variants) {
     if (backend === 'tensorflow' && !native) continue;
-    const n = sizes[backend] ?? sizes.cpu;
-    const textN = lstm === 'layers' && backend === 'tensorflow' ? Math.min(n.text, 2000) : n.text;
+    const n = sizes[`${backend}:${lstm}`] ?? sizes['cpu:layers'];
     for (const model of ['text-classifier', 'forecaster'] as const) {
       const r = await runCase(
         tf,
         backend,
         lstm,
         model,
-        model === 'text-classifier' ? textN : n.forecast,
+        model === 'text-classifier' ? n.text : n.forecast,
         batch,
       );
       results.push(r);
