@@ -1,0 +1,386 @@
+/**
+ * End-to-end benchmark of the stream-worker on the local stack (DESIGN.md, issue "bench/e2e").
+ *
+ *   npm run bench:e2e            (after npm run build; starts Kafka + Redis containers itself
+ *                                 unless STREAMCELL_BENCH_KAFKA_BROKERS / _REDIS_URL are set)
+ *
+ * Measures, in one run, and prints one JSON line per result on stdout:
+ *   engine       incremental stepping (1 step per event per key) vs recomputing a 64-event
+ *                window per event, engine only (@app/lstm RecurrentModel, same kernel);
+ *   throughput   events/s through the worker (`node dist/apps/stream-worker/src/main.js`) vs a
+ *                kafkajs pass-through (consume, produce the same messages acks=all, commit; no
+ *                state, no model) over the same pre-filled topic; target ratio ≥ 0.6;
+ *   latency      p50/p99 event-to-prediction latency at half the worker's measured max rate;
+ *   state_bytes  Redis MEMORY USAGE per key vs the target 1.25 · (2·H·4).
+ * Progress goes to stderr. Env: BENCH_EVENTS (default 40000), BENCH_KEYS (2000), BENCH_UNITS
+ * (64), BENCH_PARTITIONS (4), BENCH_LATENCY_SECONDS (20), BENCH_REWARM_STEPS (worker's
+ * REWARM_STEPS, default 16), BENCH_ONLY=engine (skip the stack).
+ */
+import { performance } from 'perf_hooks';
+import { Kafka, logLevel } from 'kafkajs';
+import { RecurrentModel, randomRecurrentModelSpec } from '@app/lstm';
+import { FaultKafka, partitionFor, type OutMessage } from '../../test/support/fault-kafka';
+import { FaultRegistry } from '../../test/support/fault-registry';
+import { FaultStateReader } from '../../test/support/fault-state';
+import { FaultWorker } from '../../test/support/fault-worker';
+import { seededRandom, sleep, uniqueSuffix, waitFor } from '../../test/support/fault-env';
+import type { ForecasterDef } from '../../test/support/fault-models';
+import { acquireBenchStack } from './bench-stack';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 40_000);
+const KEYS = Number(process.env.BENCH_KEYS ?? 2_000);
+const UNITS = Number(process.env.BENCH_UNITS ?? 64);
+const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 4);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+const REWARM_STEPS = process.env.BENCH_REWARM_STEPS ?? '16';
+const WINDOW = 64;
+
+function emit(result: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ bench: 'e2e', at: new Date().toISOString(), ...result })}\n`);
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench:e2e] ${msg}\n`);
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+/** Engine only: one step per event (stored state) vs re-running the last 64 events per event. */
+function engineBench(): void {
+  const batch = 256;
+  const inputDim = 2;
+  const spec = randomRecurrentModelSpec({
+    seed: 5,
+    inputDim,
+    units: [UNITS],
+    cell: 'lstm',
+    head: [{ units: 1, activation: 'linear' }],
+    scale: 0.2,
+  });
+  const model = new RecurrentModel(spec);
+  const x = new Float32Array(batch * inputDim);
+  const rnd = seededRandom(9);
+  for (let i = 0; i < x.length; i++) x[i] = rnd() * 2 - 1;
+  const out = new Float32Array(batch * model.outputDim);
+  const state = model.createState(batch);
+  const run = (fn: () => void, minMs: number): { events: number; ms: number } => {
+    let events = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < minMs) {
+      fn();
+      events += batch;
+    }
+    return { events, ms: performance.now() - t0 };
+  };
+  // Warm up both paths.
+  for (let i = 0; i < 50; i++) model.step(batch, x, state);
+  const incremental = run(() => {
+    model.step(batch, x, state);
+    model.head(batch, state, out);
+  }, 2000);
+  const windowState = model.createState(batch);
+  const recompute = run(() => {
+    windowState.fill(0);
+    for (let t = 0; t < WINDOW; t++) model.step(batch, x, windowState);
+    model.head(batch, windowState, out);
+  }, 2000);
+  const incRate = (incremental.events / incremental.ms) * 1000;
+  const winRate = (recompute.events / recompute.ms) * 1000;
+  emit({
+    metric: 'engine_incremental_vs_window',
+    kernel: model.kernel,
+    units: UNITS,
+    inputDim,
+    batch,
+    window: WINDOW,
+    incrementalEventsPerSec: Math.round(incRate),
+    windowRecomputeEventsPerSec: Math.round(winRate),
+    speedup: Number((incRate / winRate).toFixed(2)),
+  });
+}
+
+/** The sensor events of the bench: KEYS sensors, EVENTS readings, interleaved, in-order per key. */
+function benchEvents(
+  prefix: string,
+  count: number,
+  firstIndex: number,
+  tsOf: (i: number) => number,
+): OutMessage[] {
+  const out: OutMessage[] = [];
+  for (let i = firstIndex; i < firstIndex + count; i++) {
+    const k = i % KEYS;
+    const key = `${prefix}-${k}`;
+    const value = Math.round((20 + 5 * Math.sin(i / KEYS / 3 + k) + ((i * 7919) % 100) / 100) * 1000) / 1000;
+    out.push({
+      key,
+      value: JSON.stringify({ sensorId: key, ts: tsOf(i), value }),
+      partition: partitionFor(key, PARTITIONS),
+    });
+  }
+  return out;
+}
+
+/** kafkajs pass-through: consume, produce the same messages (acks all) per batch, commit. */
+async function passThrough(
+  brokers: string,
+  inTopic: string,
+  outTopic: string,
+  group: string,
+  total: number,
+): Promise<{ ms: number; spanMs: number }> {
+  const kafka = new Kafka({ clientId: group, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await Promise.all([consumer.connect(), producer.connect()]);
+  await consumer.subscribe({ topic: inTopic, fromBeginning: true });
+  let done = 0;
+  let first = 0;
+  let last = 0;
+  const t0 = performance.now();
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat }) => {
+      if (batch.messages.length === 0) return;
+      await producer.send({
+        topic: outTopic,
+        acks: -1,
+        messages: batch.messages.map((m) => ({ key: m.key, value: m.value, partition: batch.partition % 2 })),
+      });
+      resolveOffset(batch.lastOffset());
+      await commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [
+              { partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() },
+            ],
+          },
+        ],
+      });
+      await heartbeat();
+      const now = performance.now();
+      if (first === 0) first = now;
+      last = now;
+      done += batch.messages.length;
+    },
+  });
+  await waitFor('pass-through to copy every event', () => done >= total, 600_000, 20);
+  const ms = performance.now() - t0;
+  await consumer.disconnect();
+  await producer.disconnect();
+  return { ms, spanMs: last - first };
+}
+
+async function main(): Promise<void> {
+  engineBench();
+  if (process.env.BENCH_ONLY === 'engine') return;
+
+  const stack = await acquireBenchStack();
+  const s = uniqueSuffix();
+  const t = {
+    in: `bench-${s}.sensor`,
+    text: `bench-${s}.text`,
+    pass: `bench-${s}.passthrough`,
+    forecasts: `bench-${s}.forecasts`,
+    classes: `bench-${s}.classifications`,
+    dlq: `bench-${s}.dlq`,
+    models: `bench-${s}.models`,
+  };
+  const kafka = new FaultKafka(stack.brokers, `bench-${s}`);
+  const workers: FaultWorker[] = [];
+  let registry: FaultRegistry | null = null;
+  let states: FaultStateReader | null = null;
+  try {
+    await kafka.connect();
+    await kafka.createTopics([
+      { topic: t.in, partitions: PARTITIONS },
+      { topic: t.text, partitions: 1 },
+      { topic: t.pass, partitions: 2 },
+      { topic: t.forecasts, partitions: 2 },
+      { topic: t.classes, partitions: 1 },
+      { topic: t.dlq, partitions: 1 },
+      { topic: t.models, partitions: 1, compact: true },
+    ]);
+    registry = new FaultRegistry(stack.redisUrl, kafka.producerClient, t.models);
+    const fc: ForecasterDef = {
+      task: 'forecast',
+      seed: 3,
+      units: UNITS,
+      features: 1,
+      includeTimeDelta: true,
+      horizon: 1,
+      mean: [20, 1],
+      std: [5, 1],
+      scale: 0.1,
+    };
+    const model = `bench-${s}-fc`;
+    await registry.seed(model, fc);
+    await registry.seed(`bench-${s}-cl`, {
+      task: 'classify',
+      seed: 4,
+      units: 8,
+      embedDim: 4,
+      words: ['a', 'b'],
+    });
+
+    const base = Date.parse('2026-11-27T00:00:00Z');
+    progress(`producing ${EVENTS} events over ${KEYS} keys into ${PARTITIONS} partitions`);
+    await kafka.produce(
+      t.in,
+      benchEvents(`bench-${s}`, EVENTS, 0, (i) => base + i * 10),
+      2000,
+    );
+
+    progress('pass-through run');
+    const pass = await passThrough(stack.brokers, t.in, t.pass, `bench-${s}-pass`, EVENTS);
+    const passRate = (EVENTS / pass.ms) * 1000;
+
+    progress('worker run');
+    const collector = await kafka.collect([t.forecasts, t.dlq], `bench-${s}-collector`);
+    const worker = new FaultWorker(`bench-${s}-worker`, {
+      KAFKA_BROKERS: stack.brokers,
+      REDIS_URL: stack.redisUrl,
+      KAFKA_GROUP_ID: `bench-${s}-worker`,
+      SENSOR_TOPIC: t.in,
+      TEXT_TOPIC: t.text,
+      FORECAST_TOPIC: t.forecasts,
+      CLASSIFICATION_TOPIC: t.classes,
+      DLQ_TOPIC: t.dlq,
+      MODELS_TOPIC: t.models,
+      FORECAST_MODEL: model,
+      CLASSIFY_MODEL: `bench-${s}-cl`,
+      REWARM_STEPS,
+      LOG_LEVEL: 'warn',
+    });
+    workers.push(worker);
+    const t0 = performance.now();
+    worker.start();
+    const readyMs = await worker.ready(120_000);
+    const tReady = performance.now();
+    let firstAt = 0;
+    await waitFor(
+      'a prediction for every event',
+      () => {
+        if (firstAt === 0 && collector.count(t.forecasts) > 0) firstAt = performance.now();
+        return collector.distinctSources(t.forecasts) >= EVENTS;
+      },
+      900_000,
+      10,
+    );
+    const tDone = performance.now();
+    const outs = collector.messages(t.forecasts);
+    const spanMs = Math.max(...outs.map((m) => m.timestamp)) - Math.min(...outs.map((m) => m.timestamp));
+    const workerRate = (EVENTS / (tDone - tReady)) * 1000;
+    emit({
+      metric: 'throughput',
+      events: EVENTS,
+      keys: KEYS,
+      partitions: PARTITIONS,
+      units: UNITS,
+      passThroughEventsPerSec: Math.round(passRate),
+      passThroughSteadyEventsPerSec: Math.round((EVENTS / Math.max(1, pass.spanMs)) * 1000),
+      workerEventsPerSec: Math.round(workerRate),
+      workerSteadyEventsPerSec: Math.round((EVENTS / Math.max(1, spanMs)) * 1000),
+      ratio: Number((workerRate / passRate).toFixed(3)),
+      target: 0.6,
+      workerBootMs: readyMs,
+      workerStartToReadyMs: Math.round(tReady - t0),
+      dlq: collector.count(t.dlq),
+    });
+
+    progress(
+      `latency run at half the worker rate (${Math.round(workerRate / 2)} events/s) for ${LATENCY_SECONDS}s`,
+    );
+    const rate = Math.max(10, workerRate / 2);
+    const tickMs = 20;
+    const perTick = rate / (1000 / tickMs);
+    let sent = 0;
+    let due = 0;
+    const startWall = Date.now();
+    const latencyFrom = collector.count(t.forecasts);
+    while (Date.now() - startWall < LATENCY_SECONDS * 1000) {
+      due += perTick;
+      const n = Math.floor(due - sent);
+      if (n > 0) {
+        const now = Date.now();
+        // ts = send time, so a prediction's own ts gives its event's send time.
+        await kafka.produce(
+          t.in,
+          benchEvents(`bench-${s}`, n, EVENTS + sent, () => now),
+          5000,
+        );
+        sent += n;
+      }
+      await sleep(Math.max(0, tickMs - ((Date.now() - startWall) % tickMs)));
+    }
+    await waitFor(
+      'predictions of the latency run',
+      () => collector.distinctSources(t.forecasts) >= EVENTS + sent,
+      300_000,
+      20,
+    );
+    const lat = collector
+      .messages(t.forecasts)
+      .slice(latencyFrom)
+      .map((m) => {
+        const body = JSON.parse(m.value!.toString('utf8')) as { ts: number };
+        return { received: m.receivedAt - body.ts, produced: m.timestamp - body.ts };
+      });
+    const rec = lat.map((l) => l.received).sort((a, b) => a - b);
+    const prod = lat.map((l) => l.produced).sort((a, b) => a - b);
+    emit({
+      metric: 'latency',
+      targetRate: Math.round(rate),
+      achievedRate: Math.round(sent / LATENCY_SECONDS),
+      events: sent,
+      p50Ms: percentile(rec, 50),
+      p99Ms: percentile(rec, 99),
+      maxMs: rec[rec.length - 1],
+      producedP50Ms: percentile(prod, 50),
+      producedP99Ms: percentile(prod, 99),
+      note: 'received = consumer of the predictions topic saw it; produced = the prediction record timestamp (worker send time)',
+    });
+
+    states = new FaultStateReader(stack.redisUrl);
+    const keys = Array.from({ length: KEYS }, (_, k) => `bench-${s}-${k}`);
+    const mem = (await states.memoryUsage(model, keys)).sort((a, b) => a - b);
+    const records = await states.readMany(model, keys);
+    const recBytes = records.map((r) => r?.raw.length ?? 0).sort((a, b) => a - b);
+    const target = 1.25 * (2 * UNITS * 4);
+    const avg = mem.reduce((a, b) => a + b, 0) / mem.length;
+    emit({
+      metric: 'state_bytes_per_key',
+      units: UNITS,
+      rewarmSteps: Number(REWARM_STEPS),
+      keys: KEYS,
+      memoryUsageAvg: Math.round(avg),
+      memoryUsageP50: percentile(mem, 50),
+      memoryUsageMax: mem[mem.length - 1],
+      recordBytesP50: percentile(recBytes, 50),
+      hcBytes: 2 * UNITS * 4,
+      target,
+      withinTarget: avg <= target,
+    });
+
+    const exit = await worker.stop('SIGTERM');
+    progress(`worker stopped: ${JSON.stringify(exit)}`);
+  } finally {
+    for (const w of workers) await w.dispose();
+    await kafka.disconnect();
+    await registry?.close();
+    await states?.close();
+    await stack.stop();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`[bench:e2e] failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
