@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * Per-key recurrent state in Redis: the binary state record codec, the Redis Cluster-ready key
- * layout, and (state-store.ts) the pipelined load / compare-and-set write adapter.
+ * layout, the Redis client factory, and the pipelined load / compare-and-set write adapter
+ * ({@link StateStore}), plus a thin Nest module ({@link StateModule}).
  */
 
 /** State record type and helpers. */
@@ -29,3 +30,31 @@ export {
 } from './state-codec';
 /** Key layout. */
 export { stateKey, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
+/** Redis client factory. */
+export {
+  createRedisClient,
+  isClusterClient,
+  reconnectDelay,
+  type RedisClientOptions,
+  type RedisLike,
+} from './redis-client';
+/** Compare-and-set Lua script. */
+export {
+  CAS_SET_LUA,
+  CAS_SET_COMMAND,
+  CAS_SET_MANY_LUA,
+  CAS_SET_MANY_COMMAND,
+  CAS_CHUNK_KEYS,
+} from './cas-script';
+/** The Redis state adapter. */
+export {
+  StateStore,
+  StateStoreError,
+  DEFAULT_IDLE_TTL_MS,
+  type StateStoreOptions,
+  type StateRef,
+  type StateWrite,
+  type StateRefWrite,
+  type WriteOutcome,
+  type StateMemoryReport,
+} from './state-store';

@@ -1,0 +1,81 @@
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A standalone client or a Cluster client; the state store works with both. */
+export type RedisLike = Redis | Cluster;
+
+/** Options of {@link createRedisClient}. */
+export interface RedisClientOptions {
+  /**
+   * Connect to a Redis Cluster: `url` is then a comma-separated list of seed node URLs
+   * (`redis://host:port,redis://host2:port`). Plain ioredis Cluster, no natMap: nodes must be
+   * reachable at the addresses they announce (as in Kubernetes with a headless service).
+   */
+  readonly cluster?: boolean;
+  /** CLIENT SETNAME, visible in `CLIENT LIST` (e.g. `stream-worker-<pid>`). */
+  readonly connectionName?: string;
+  /** Do not connect before the first command or `connect()`. Default false. */
+  readonly lazyConnect?: boolean;
+  /**
+   * How many reconnects a queued command waits through before it fails (default 2). Kept low:
+   * the worker pauses the partition and retries the whole batch itself, which is safe because
+   * writes are compare-and-set.
+   */
+  readonly maxRetriesPerRequest?: number | null;
+  /** Extra ioredis options, merged last. */
+  readonly redisOptions?: RedisOptions;
+  /** Extra Cluster options, merged last (cluster mode only). */
+  readonly clusterOptions?: ClusterOptions;
+}
+
+/** Reconnect backoff: 100 ms, 200 ms, … capped at 2 s; never gives up (the worker waits). */
+export function reconnectDelay(times: number): number {
+  return Math.min(times * 100, 2000);
+}
+
+function seedNode(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: u.port ? Number(u.port) : 6379 };
+}
+
+/**
+ * Creates an ioredis client for `url` (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS),
+ * or a Cluster client when `options.cluster` is set. The caller owns it and calls `quit()`.
+ */
+export function createRedisClient(url: string, options: RedisClientOptions = {}): RedisLike {
+  const base: RedisOptions = {
+    connectionName: options.connectionName,
+    lazyConnect: options.lazyConnect ?? false,
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 2 : options.maxRetriesPerRequest,
+    retryStrategy: reconnectDelay,
+    connectTimeout: 5000,
+    enableReadyCheck: true,
+  };
+  if (!options.cluster) return new Redis(url, { ...base, ...options.redisOptions });
+
+  const urls = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (urls.length === 0) throw new Error('createRedisClient: cluster mode needs at least one seed node URL');
+  const first = new URL(urls[0]);
+  const auth: RedisOptions = {
+    username: first.username ? decodeURIComponent(first.username) : undefined,
+    password: first.password ? decodeURIComponent(first.password) : undefined,
+    tls: first.protocol === 'rediss:' ? {} : undefined,
+  };
+  return new Cluster(urls.map(seedNode), {
+    // Commands issued in one tick are sent as one pipeline per node: the Cluster form of the
+    // store's single round trip (explicit pipelines must stay within one slot there).
+    enableAutoPipelining: true,
+    lazyConnect: base.lazyConnect,
+    clusterRetryStrategy: reconnectDelay,
+    scaleReads: 'master',
+    redisOptions: { ...base, ...auth, lazyConnect: undefined, ...options.redisOptions },
+    ...options.clusterOptions,
+  });
+}
+
+/** True when `client` is an ioredis Cluster. */
+export function isClusterClient(client: RedisLike): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
