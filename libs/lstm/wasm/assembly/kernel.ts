@@ -1,0 +1,376 @@
+// streamcell LSTM/GRU step kernel, WebAssembly SIMD (f32x4).
+//
+// Vectorised across the units dimension only, never across keys: each key goes through exactly
+// the same sequence of float operations whatever other keys share the batch, so results are
+// bit-identical for any batch composition. There is no fused multiply-add in WASM SIMD, so the
+// rounding of every product and sum is fixed by the code order below.
+//
+// All memory is managed by the JS host (libs/lstm/src/engine/wasm-stepper.ts): pointers are byte
+// offsets into this module's linear memory. Matrices are packed "chunk-major": columns in chunks of
+// 8 (a final chunk may be 4 wide), each chunk holding all K rows contiguously.
+//
+// Activation codes (must match ActivationCode in activation.ts):
+//   0 linear, 1 tanh, 2 sigmoid, 3 hard_sigmoid (Keras 2: clip(0.2x + 0.5, 0, 1)), 4 relu.
+
+/** First byte the host may use. */
+export function heapBase(): usize {
+  return (__heap_base + 15) & ~15;
+}
+
+// ---- activations on f32x4 ------------------------------------------------------------------
+
+// Vector constants live in a data segment and are read with v128.load: V8 materialises each
+// v128.const with several instructions at every use, a memory operand costs one load.
+const C: usize = memory.data<f32>([
+  -87.0, -87.0, -87.0, -87.0, // 0: exp input floor
+  88.0, 88.0, 88.0, 88.0, // 16: exp input ceiling
+  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341, // 32: log2(e)
+  12582912.0, 12582912.0, 12582912.0, 12582912.0, // 48: 1.5·2^23 (round to nearest)
+  0.693359375, 0.693359375, 0.693359375, 0.693359375, // 64: ln2 high
+  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // 80: ln2 low
+  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, // 96: p0
+  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, // 112: p1
+  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, // 128: p2
+  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, // 144: p3
+  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, // 160: p4
+  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, // 176: p5
+  1.0, 1.0, 1.0, 1.0, // 192: one
+  8388735.0, 8388735.0, 8388735.0, 8388735.0, // 208: 2^23 + 127 (exponent bias)
+  -2.0, -2.0, -2.0, -2.0, // 224
+  0.2, 0.2, 0.2, 0.2, // 240: hard sigmoid slope
+  0.5, 0.5, 0.5, 0.5, // 256
+  -0.0, -0.0, -0.0, -0.0, // 272: sign bit
+], 16);
+
+// exp(x) for float32, Cephes-style range reduction + degree-6 polynomial (~1 ulp on the range).
+@inline
+function exp4(x0: v128): v128 {
+  // pmin/pmax map to single minps/maxps (min/max carry NaN/-0 fix-ups).
+  const x = f32x4.pmin(f32x4.pmax(x0, v128.load(C, 0)), v128.load(C, 16));
+  // Round to nearest with the 1.5·2^23 trick.
+  const magic = v128.load(C, 48);
+  const fx = f32x4.sub(f32x4.add(f32x4.mul(x, v128.load(C, 32)), magic), magic);
+  let r = f32x4.sub(x, f32x4.mul(fx, v128.load(C, 64)));
+  r = f32x4.sub(r, f32x4.mul(fx, v128.load(C, 80)));
+  let p = v128.load(C, 96);
+  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 112));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 128));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 144));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 160));
+  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 176));
+  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), v128.load(C, 192));
+  // fx + (2^23 + 127) has bit pattern 0x4B000000 + fx + 127; << 23 leaves (fx + 127) << 23 = 2^fx.
+  const n = i32x4.shl(f32x4.add(fx, v128.load(C, 208)), 23);
+  return f32x4.mul(y, n);
+}
+
+@inline
+function sigmoid4(x: v128): v128 {
+  const one = v128.load(C, 192);
+  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
+}
+
+@inline
+function tanh4(x: v128): v128 {
+  const one = v128.load(C, 192);
+  const sign = v128.load(C, 272);
+  const t = exp4(f32x4.mul(v128.andnot(x, sign), v128.load(C, 224)));
+  const y = f32x4.div(f32x4.sub(one, t), f32x4.add(one, t));
+  // Copy the sign of x onto |tanh(x)|.
+  return v128.or(y, v128.and(x, sign));
+}
+
+@inline
+function act4(x: v128, code: i32): v128 {
+  if (code == 1) return tanh4(x);
+  if (code == 2) return sigmoid4(x);
+  if (code == 3) {
+    const y = f32x4.add(f32x4.mul(x, v128.load(C, 240)), v128.load(C, 256));
+    return f32x4.pmin(f32x4.pmax(y, f32x4.splat(0.0)), v128.load(C, 192));
+  }
+  if (code == 4) return f32x4.max(x, f32x4.splat(0.0));
+  return x;
+}
+
+/** Applies activation `code` to `len` floats at `p` (len a multiple of 4), in place (used by tests). */
+export function activateInPlace(p: usize, len: i32, code: i32): void {
+  const end = p + (<usize>len << 2);
+  for (let q = p; q < end; q += 16) v128.store(q, act4(v128.load(q), code));
+}
+
+// ---- gathers -------------------------------------------------------------------------------
+
+/**
+ * Writes the indices of active keys to idx and returns their count. mask (1 byte per key) and
+ * tokens (i32 per key, token 0 = masked) are optional (0 = absent).
+ */
+export function buildIndex(batch: i32, mask: usize, tokens: usize, idx: usize): i32 {
+  let n = 0;
+  for (let b = 0; b < batch; b++) {
+    if (mask != 0 && load<u8>(mask + <usize>b) == 0) continue;
+    if (tokens != 0 && load<i32>(tokens + (<usize>b << 2)) == 0) continue;
+    store<i32>(idx + (<usize>n << 2), b);
+    n++;
+  }
+  return n;
+}
+
+/** dst row j (stride dstStride floats) ← src row idx[j] (stride srcStride floats), len floats. */
+export function fillRows(
+  n: i32, idx: usize, src: usize, srcStride: i32, len: i32, dst: usize, dstStride: i32,
+): void {
+  const bytes = <usize>len << 2;
+  const ss = <usize>srcStride << 2;
+  const ds = <usize>dstStride << 2;
+  for (let j = 0; j < n; j++) {
+    const b = <usize>load<i32>(idx + (<usize>j << 2));
+    memory.copy(dst + <usize>j * ds, src + b * ss, bytes);
+  }
+}
+
+/** dst row j ← embedding row tokens[idx[j]] (E floats each). */
+export function fillTokenRows(
+  n: i32, idx: usize, tokens: usize, emb: usize, E: i32, dst: usize, dstStride: i32,
+): void {
+  const bytes = <usize>E << 2;
+  const ds = <usize>dstStride << 2;
+  for (let j = 0; j < n; j++) {
+    const b = <usize>load<i32>(idx + (<usize>j << 2));
+    const t = <usize>load<i32>(tokens + (b << 2));
+    memory.copy(dst + <usize>j * ds, emb + t * bytes, bytes);
+  }
+}
+
+// ---- matrix product --------------------------------------------------------------------------
+
+/**
+ * out[j, 0:N] = bias[0:N] + in[j, 0:K] · W for j < n. W is packed chunk-major (see top), N a
+ * multiple of 4, bias padded to N (0 = no bias). Keys are processed four at a time to share
+ * weight loads, but every key's accumulation order is the same in the 4-key and 1-key loops.
+ */
+export function gemm(
+  inp: usize, inStride: i32, K: i32, w: usize, N: i32, bias: usize, out: usize, outStride: i32, n: i32,
+): void {
+  const inS = <usize>inStride << 2;
+  const outS = <usize>outStride << 2;
+  const kBytes = <usize>K << 2;
+  const nc8 = N >> 3;
+  const hasTail = (N & 7) != 0;
+  const chunk8 = <usize>K << 5;
+  const tailW = w + <usize>nc8 * chunk8;
+  const tailCol = <usize>nc8 << 5;
+  const zero = f32x4.splat(0.0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const i0 = inp + <usize>j * inS;
+    const i1 = i0 + inS;
+    const i2 = i1 + inS;
+    const i3 = i2 + inS;
+    const o0 = out + <usize>j * outS;
+    const o1 = o0 + outS;
+    const o2 = o1 + outS;
+    const o3 = o2 + outS;
+    for (let c = 0; c < nc8; c++) {
+      const col = <usize>c << 5;
+      let wp = w + <usize>c * chunk8;
+      let b0 = zero;
+      let b1 = zero;
+      if (bias != 0) {
+        b0 = v128.load(bias + col);
+        b1 = v128.load(bias + col, 16);
+      }
+      let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+      let p0 = i0, p1 = i1, p2 = i2, p3 = i3;
+      const end = i0 + kBytes;
+      while (p0 < end) {
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        let s = v128.load32_splat(p0);
+        a00 = f32x4.add(a00, f32x4.mul(s, w0));
+        a01 = f32x4.add(a01, f32x4.mul(s, w1));
+        s = v128.load32_splat(p1);
+        a10 = f32x4.add(a10, f32x4.mul(s, w0));
+        a11 = f32x4.add(a11, f32x4.mul(s, w1));
+        s = v128.load32_splat(p2);
+        a20 = f32x4.add(a20, f32x4.mul(s, w0));
+        a21 = f32x4.add(a21, f32x4.mul(s, w1));
+        s = v128.load32_splat(p3);
+        a30 = f32x4.add(a30, f32x4.mul(s, w0));
+        a31 = f32x4.add(a31, f32x4.mul(s, w1));
+        p0 += 4;
+        p1 += 4;
+        p2 += 4;
+        p3 += 4;
+        wp += 32;
+      }
+      v128.store(o0 + col, a00);
+      v128.store(o0 + col, a01, 16);
+      v128.store(o1 + col, a10);
+      v128.store(o1 + col, a11, 16);
+      v128.store(o2 + col, a20);
+      v128.store(o2 + col, a21, 16);
+      v128.store(o3 + col, a30);
+      v128.store(o3 + col, a31, 16);
+    }
+    if (hasTail) {
+      const b0 = bias != 0 ? v128.load(bias + tailCol) : zero;
+      let a0 = b0, a1 = b0, a2 = b0, a3 = b0;
+      let wp = tailW;
+      let p0 = i0, p1 = i1, p2 = i2, p3 = i3;
+      const end = i0 + kBytes;
+      while (p0 < end) {
+        const w0 = v128.load(wp);
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0), w0));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p1), w0));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p2), w0));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p3), w0));
+        p0 += 4;
+        p1 += 4;
+        p2 += 4;
+        p3 += 4;
+        wp += 16;
+      }
+      v128.store(o0 + tailCol, a0);
+      v128.store(o1 + tailCol, a1);
+      v128.store(o2 + tailCol, a2);
+      v128.store(o3 + tailCol, a3);
+    }
+  }
+  for (; j < n; j++) {
+    const i0 = inp + <usize>j * inS;
+    const o0 = out + <usize>j * outS;
+    const end = i0 + kBytes;
+    for (let c = 0; c < nc8; c++) {
+      const col = <usize>c << 5;
+      let wp = w + <usize>c * chunk8;
+      let a00 = zero;
+      let a01 = zero;
+      if (bias != 0) {
+        a00 = v128.load(bias + col);
+        a01 = v128.load(bias + col, 16);
+      }
+      let p0 = i0;
+      while (p0 < end) {
+        const s = v128.load32_splat(p0);
+        a00 = f32x4.add(a00, f32x4.mul(s, v128.load(wp)));
+        a01 = f32x4.add(a01, f32x4.mul(s, v128.load(wp, 16)));
+        p0 += 4;
+        wp += 32;
+      }
+      v128.store(o0 + col, a00);
+      v128.store(o0 + col, a01, 16);
+    }
+    if (hasTail) {
+      let a0 = bias != 0 ? v128.load(bias + tailCol) : zero;
+      let wp = tailW;
+      let p0 = i0;
+      while (p0 < end) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0), v128.load(wp)));
+        p0 += 4;
+        wp += 16;
+      }
+      v128.store(o0 + tailCol, a0);
+    }
+  }
+}
+
+// ---- cell pointwise parts ------------------------------------------------------------------
+// Gate rows hold `gates` blocks of Hp floats (Hp = units rounded up to 4). Lanes past `H` carry
+// padding and are never written back to the state.
+
+/** LSTM: gates i,f,c,o in g (n rows of 4·Hp) → c and h of key idx[j] in its state row. */
+export function lstmPointwise(
+  n: i32, idx: usize, g: usize, Hp: i32, H: i32, state: usize, S: i32, hOff: i32, cOff: i32,
+  act: i32, rec: i32,
+): void {
+  const hb = <usize>Hp << 2;
+  const rowB = hb << 2;
+  const hBytes = <usize>H << 2;
+  const sS = <usize>S << 2;
+  for (let j = 0; j < n; j++) {
+    const gr = g + <usize>j * rowB;
+    const sp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS;
+    const cp = sp + (<usize>cOff << 2);
+    for (let u: usize = 0; u < hb; u += 16) {
+      const i = act4(v128.load(gr + u), rec);
+      const f = act4(v128.load(gr + hb + u), rec);
+      const cc = act4(v128.load(gr + 2 * hb + u), act);
+      const o = act4(v128.load(gr + 3 * hb + u), rec);
+      const c = f32x4.add(f32x4.mul(f, v128.load(cp + u)), f32x4.mul(i, cc));
+      v128.store(gr + u, c);
+      v128.store(gr + hb + u, f32x4.mul(o, act4(c, act)));
+    }
+    memory.copy(cp, gr, hBytes);
+    memory.copy(sp + (<usize>hOff << 2), gr + hb, hBytes);
+  }
+}
+
+/** GRU reset_after=true: gx = x·W + b_in, gh = h·U + b_rec (n rows of 3·Hp each) → h. */
+export function gruPointwiseAfter(
+  n: i32, idx: usize, gx: usize, gh: usize, Hp: i32, H: i32, state: usize, S: i32, hOff: i32,
+  act: i32, rec: i32,
+): void {
+  const hb = <usize>Hp << 2;
+  const rowB = hb * 3;
+  const sS = <usize>S << 2;
+  const one = v128.load(C, 192);
+  for (let j = 0; j < n; j++) {
+    const xr = gx + <usize>j * rowB;
+    const hr = gh + <usize>j * rowB;
+    const hp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS + (<usize>hOff << 2);
+    for (let u: usize = 0; u < hb; u += 16) {
+      const z = act4(f32x4.add(v128.load(xr + u), v128.load(hr + u)), rec);
+      const r = act4(f32x4.add(v128.load(xr + hb + u), v128.load(hr + hb + u)), rec);
+      const hh = act4(f32x4.add(v128.load(xr + 2 * hb + u), f32x4.mul(r, v128.load(hr + 2 * hb + u))), act);
+      const h = f32x4.add(f32x4.mul(z, v128.load(hp + u)), f32x4.mul(f32x4.sub(one, z), hh));
+      v128.store(xr + u, h);
+    }
+    memory.copy(hp, xr, <usize>H << 2);
+  }
+}
+
+/**
+ * GRU reset_after=false, first half: z → gx's z block, r·h_prev → rh (n rows of Hp). The host
+ * then computes gh's candidate block = rh · U_h and calls gruFinalBefore.
+ */
+export function gruGatesBefore(
+  n: i32, idx: usize, gx: usize, gh: usize, Hp: i32, state: usize, S: i32, hOff: i32, rh: usize, rec: i32,
+): void {
+  const hb = <usize>Hp << 2;
+  const rowB = hb * 3;
+  const sS = <usize>S << 2;
+  for (let j = 0; j < n; j++) {
+    const xr = gx + <usize>j * rowB;
+    const hr = gh + <usize>j * rowB;
+    const rr = rh + <usize>j * hb;
+    const hp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS + (<usize>hOff << 2);
+    for (let u: usize = 0; u < hb; u += 16) {
+      const z = act4(f32x4.add(v128.load(xr + u), v128.load(hr + u)), rec);
+      const r = act4(f32x4.add(v128.load(xr + hb + u), v128.load(hr + hb + u)), rec);
+      v128.store(xr + u, z);
+      v128.store(rr + u, f32x4.mul(r, v128.load(hp + u)));
+    }
+  }
+}
+
+/** GRU reset_after=false, second half: hh = act(gx_h + gh_h), h = z·h_prev + (1 − z)·hh. */
+export function gruFinalBefore(
+  n: i32, idx: usize, gx: usize, gh: usize, Hp: i32, H: i32, state: usize, S: i32, hOff: i32, act: i32,
+): void {
+  const hb = <usize>Hp << 2;
+  const rowB = hb * 3;
+  const sS = <usize>S << 2;
+  const one = v128.load(C, 192);
+  for (let j = 0; j < n; j++) {
+    const xr = gx + <usize>j * rowB;
+    const hr = gh + <usize>j * rowB;
+    const hp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS + (<usize>hOff << 2);
+    for (let u: usize = 0; u < hb; u += 16) {
+      const z = v128.load(xr + u);
+      const hh = act4(f32x4.add(v128.load(xr + 2 * hb + u), v128.load(hr + 2 * hb + u)), act);
+      const h = f32x4.add(f32x4.mul(z, v128.load(hp + u)), f32x4.mul(f32x4.sub(one, z), hh));
+      v128.store(xr + hb + u, h);
+    }
+    memory.copy(hp, xr + hb, <usize>H << 2);
+  }
+}
