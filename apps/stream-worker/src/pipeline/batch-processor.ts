@@ -56,6 +56,8 @@ export interface OutputSink {
 /** The models currently served (swapped by the model manager between batches). */
 export interface ModelSource {
   get(name: string): ServingModel | undefined;
+  /** Tries to load models events name that are not served yet (e.g. from the registry). */
+  resolve?(names: readonly string[]): Promise<void>;
 }
 
 /** Observations of one batch, for metrics. Every hook is optional. */
@@ -149,19 +151,18 @@ export class BatchProcessor {
     private readonly logger: Logger = SILENT,
   ) {}
 
-  async process(batch: PartitionBatch): Promise<BatchResult> {
+  async process(batch: PartitionBatch, resolved = false): Promise<BatchResult> {
     const { topic, messages } = batch;
     const isSensor = topic === this.cfg.sensorTopic;
     if (!isSensor && topic !== this.cfg.textTopic) throw new Error(`no task consumes topic '${topic}'`);
     const defaultModel = isSensor ? this.cfg.forecastModel : this.cfg.classifyModel;
     const taskKind = isSensor ? 'forecast' : 'classify';
-    this.observer.eventsIn?.(topic, messages.length);
-    this.observer.batchSize?.(messages.length);
 
     // 1. Decode and validate; group valid events by model (models resolved once per batch).
     const rejections: Rejection[] = [];
     const groups = new Map<string, { model: ServingModel; events: ValidEvent[] }>();
     const limits = { maxPayloadBytes: this.cfg.maxPayloadBytes, maxTextChars: this.cfg.maxTextLength };
+    const missing = new Set<string>();
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       const decoded = isSensor ? decodeSensorReading(m.key, m.value, limits) : decodeTextEvent(m.key, m.value, limits);
@@ -174,6 +175,10 @@ export class BatchProcessor {
       let group = groups.get(name);
       if (group === undefined) {
         const model = this.models.get(name);
+        if (model === undefined && !resolved && this.models.resolve !== undefined) {
+          missing.add(name);
+          continue;
+        }
         if (model === undefined || model.task.kind !== taskKind) {
           if (ev.model === undefined) throw new ModelNotReadyError(name);
           rejections.push({
@@ -219,6 +224,14 @@ export class BatchProcessor {
         tokens,
       });
     }
+
+    if (missing.size > 0) {
+      // Rare (first event naming a model, or the topic's model not active yet): load, then decode again.
+      await this.models.resolve!([...missing]);
+      return this.process(batch, true);
+    }
+    this.observer.eventsIn?.(topic, messages.length);
+    this.observer.batchSize?.(messages.length);
 
     // Dead letters ride in the same producer call as the predictions.
     const outputs: { index: number; record: OutputRecord }[] = [];

@@ -1,0 +1,319 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { decodeModelActivated } from '@app/contracts';
+import {
+  BatchConsumer,
+  BatchProducer,
+  createKafkaClient,
+  ensureTopics,
+  probeKafka,
+  type PartitionBatch as KafkaBatch,
+  type BatchContext,
+} from '@app/kafka';
+import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
+import { StateStore, type RedisLike } from '@app/state';
+import type { WorkerConfig } from '../config/worker-config';
+import { loadServingModel } from '../model/model-loader';
+import { ModelManager } from '../model/model-manager';
+import { WorkerLogger } from '../observability/worker-logger';
+import { WorkerMetrics } from '../observability/worker-metrics';
+import { BatchProcessor, ModelNotReadyError, type OutputRecord } from '../pipeline/batch-processor';
+import { HealthServer } from './health-server';
+import { probeRedis } from './redis-probe';
+import { StoreStatePort } from './state-port';
+
+/** Boot deadline for reaching Kafka and Redis (WORKER-CONTRACT.md). */
+const PROBE_DEADLINE_MS = 30_000;
+
+/**
+ * Everything the worker runs, framework-free: probes, topic bootstrap, model manager with its
+ * activation stream, the batch consumer feeding the {@link BatchProcessor}, health and metrics.
+ * The Nest module only creates it and maps lifecycle hooks onto {@link start} / {@link stop}.
+ */
+export class WorkerRuntime {
+  readonly metrics = new WorkerMetrics();
+  private redis: RedisLike | null = null;
+  private kafka: Kafka | null = null;
+  private producer: BatchProducer | null = null;
+  private consumer: BatchConsumer | null = null;
+  private modelsConsumer: Consumer | null = null;
+  private manager: ModelManager | null = null;
+  private health: HealthServer | null = null;
+  private joined = false;
+  private crashed: string | null = null;
+  private stopping = false;
+  private readonly batchLog: WorkerLogger;
+  private totals = { events: 0, predictions: 0, batches: 0, deadLetters: 0, skipped: 0 };
+  private statsTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly cfg: WorkerConfig,
+    private readonly logger: WorkerLogger,
+  ) {
+    this.batchLog = logger.child('batch');
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    const log = this.logger;
+    const kafkaConfig = {
+      brokers: cfg.kafkaBrokers,
+      clientId: cfg.kafkaClientId,
+      logLevel: 'error' as const,
+      logger: {
+        error: (m: string) => log.warn(m),
+        warn: (m: string) => log.warn(m),
+        log: (m: string) => log.debug(m),
+      },
+    };
+
+    // Probes first, in parallel: fail fast naming the unreachable address.
+    const [kafkaProbe, redis] = await Promise.all([
+      probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
+      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, `stream-worker-${process.pid}`),
+    ]);
+    this.redis = redis;
+    log.log('kafka and redis reachable', { kafka: kafkaProbe, redis: cfg.redisUrl.replace(/\/\/[^@]*@/, '//***@') });
+
+    this.kafka = createKafkaClient(kafkaConfig);
+    const bootstrap = await ensureTopics(this.kafka, [
+      { topic: cfg.sensorTopic, partitions: 6 },
+      { topic: cfg.textTopic, partitions: 6 },
+      { topic: cfg.forecastTopic, partitions: 6 },
+      { topic: cfg.classificationTopic, partitions: 6 },
+      { topic: cfg.dlqTopic, partitions: 1 },
+      { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+    ]);
+    if (bootstrap.created.length > 0) log.log('topics created', { topics: bootstrap.created });
+
+    // Models: every active version now, activations from MODELS_TOPIC afterwards.
+    const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
+    this.manager = new ModelManager(
+      registry,
+      (name, version, policy) => loadServingModel(registry, name, version, policy),
+      log.child('models'),
+      this.metrics,
+    );
+    await this.manager.loadAllActive([cfg.forecastModel, cfg.classifyModel]);
+    await this.startModelEvents();
+
+    this.producer = new BatchProducer(this.kafka, {});
+    await this.producer.connect();
+    const producer = this.producer;
+    const processor = new BatchProcessor(
+      {
+        sensorTopic: cfg.sensorTopic,
+        textTopic: cfg.textTopic,
+        forecastTopic: cfg.forecastTopic,
+        classificationTopic: cfg.classificationTopic,
+        dlqTopic: cfg.dlqTopic,
+        forecastModel: cfg.forecastModel,
+        classifyModel: cfg.classifyModel,
+        maxGapMs: cfg.maxEventGapMs,
+        allowedLatenessMs: cfg.allowedLatenessMs,
+        maxTextLength: cfg.maxTextLength,
+        maxPayloadBytes: cfg.maxPayloadBytes,
+        rewarmSteps: cfg.rewarmSteps,
+      },
+      this.manager,
+      new StoreStatePort(new StateStore(redis, { idleTtlMs: cfg.stateTtlMs })),
+      { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
+      this.metrics,
+      log.child('processor'),
+    );
+
+    this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
+    const port = await this.health.listen();
+    log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
+
+    this.consumer = new BatchConsumer(this.kafka, {
+      groupId: cfg.kafkaGroupId,
+      topics: [cfg.sensorTopic, cfg.textTopic],
+      fromBeginning: true,
+      partitionsConsumedConcurrently: 2,
+      retryDelayMs: 200,
+      maxRetryDelayMs: 5000,
+      consumerConfig: {
+        sessionTimeout: 10_000,
+        rebalanceTimeout: 20_000,
+        heartbeatInterval: 1_000,
+        maxWaitTimeInMs: 100,
+        allowAutoTopicCreation: false,
+      },
+      handler: (batch, ctx) => this.handle(processor, batch, ctx),
+      onError: (error, batch, attempt) => {
+        const kind = error instanceof ModelNotReadyError ? 'model_not_ready' : errorKind(error);
+        this.metrics.retry(kind);
+        const fields = {
+          topic: batch.topic,
+          partition: batch.partition,
+          firstOffset: batch.firstOffset,
+          attempt,
+          kind,
+          error: (error as Error).message,
+        };
+        // A missing model is an expected wait; log it rarely.
+        if (kind !== 'model_not_ready' || attempt === 1 || attempt % 20 === 0) {
+          log.warn('batch failed; partition paused, retrying with backoff', fields);
+        }
+      },
+    });
+    const c = this.consumer.consumer;
+    const readyOnce = new Promise<void>((resolve) => {
+      c.on(c.events.GROUP_JOIN, (e) => {
+        this.joined = true;
+        this.crashed = null;
+        log.log('consumer group joined', {
+          groupId: cfg.kafkaGroupId,
+          memberId: e.payload.memberId,
+          assignment: e.payload.memberAssignment,
+        });
+        resolve();
+      });
+    });
+    c.on(c.events.CRASH, (e) => {
+      this.joined = false;
+      this.crashed = String(e.payload.error?.message ?? e.payload.error);
+      log.error('consumer crashed', { error: this.crashed, restart: e.payload.restart });
+    });
+    c.on(c.events.STOP, () => {
+      this.joined = false;
+    });
+    await this.consumer.start();
+    await readyOnce;
+    this.statsTimer = setInterval(() => this.logStats(), 10_000).unref();
+    log.log('streamcell worker ready', {
+      groupId: cfg.kafkaGroupId,
+      topics: [cfg.sensorTopic, cfg.textTopic],
+      models: this.manager.snapshot(),
+      httpPort: port,
+    });
+  }
+
+  /** SIGTERM path: finish the in-flight batch (it commits), leave the group, disconnect. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const log = this.logger;
+    log.log('stopping: finishing the current batch');
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    const steps: [string, () => Promise<unknown>][] = [
+      ['consumer', async () => this.consumer?.stop()],
+      ['models consumer', async () => this.modelsConsumer?.disconnect()],
+      ['producer', async () => this.producer?.disconnect()],
+      ['http', async () => this.health?.close()],
+      ['redis', async () => this.redis?.quit()],
+    ];
+    for (const [what, fn] of steps) {
+      try {
+        await fn();
+      } catch (e) {
+        log.warn(`stop: ${what} failed`, { error: (e as Error).message });
+      }
+    }
+    this.manager?.close();
+    this.logStats();
+    log.log('stopped');
+  }
+
+  private async handle(processor: BatchProcessor, batch: KafkaBatch, ctx: BatchContext): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const res = await processor.process(batch);
+    this.totals.batches++;
+    this.totals.events += res.events;
+    this.totals.predictions += res.predictions;
+    this.totals.deadLetters += res.deadLetters;
+    this.totals.skipped += res.skipped;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    this.metrics.batchDone(batch.topic, seconds);
+    const next = BigInt(batch.lastOffset) + 1n;
+    const hw = BigInt(batch.highWatermark);
+    this.metrics.consumerLag(batch.topic, batch.partition, Number(hw > next ? hw - next : 0n));
+    this.batchLog.debug('batch', {
+      topic: batch.topic,
+      partition: batch.partition,
+      size: res.events,
+      predictions: res.predictions,
+      dlq: res.deadLetters,
+      skipped: res.skipped,
+      ms: Math.round(seconds * 1000),
+    });
+    // Predictions and states are durable now: commit explicitly (the consumer's own resolve does
+    // not commit with autoCommit off). Not committing is always safe, so a revoked partition or a
+    // failing commit only means a replay, whose events the state offsets skip.
+    if (ctx.isActive() && this.consumer) {
+      try {
+        await this.consumer.consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: next.toString() },
+        ]);
+      } catch (e) {
+        this.batchLog.warn('offset commit failed; the batch may be replayed (its events will be skipped)', {
+          topic: batch.topic,
+          partition: batch.partition,
+          error: (e as Error).message,
+        });
+      }
+    }
+  }
+
+  private async startModelEvents(): Promise<void> {
+    const cfg = this.cfg;
+    const manager = this.manager!;
+    // A group per worker instance reading from the beginning: every worker sees every activation
+    // (the topic is compacted, so this is the latest activation of each model, then live ones).
+    const groupId = `${cfg.kafkaGroupId}.models.${hostname()}.${process.pid}.${randomBytes(3).toString('hex')}`;
+    const consumer = this.kafka!.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, maxWaitTimeInMs: 200 });
+    this.modelsConsumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [cfg.modelsTopic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ message }) => {
+        const decoded = decodeModelActivated(message.value);
+        if (!decoded.ok) {
+          this.logger.warn('ignoring an invalid model event', { reason: decoded.reason, detail: decoded.detail });
+          return;
+        }
+        manager.activations.next(decoded.event);
+      },
+    });
+  }
+
+  private async readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }> {
+    let redisOk = false;
+    try {
+      redisOk = (await Promise.race([this.redis?.ping(), timeout(1000)])) === 'PONG';
+    } catch {
+      redisOk = false;
+    }
+    const required = [this.cfg.forecastModel, this.cfg.classifyModel];
+    const models = this.manager?.snapshot() ?? [];
+    const modelsOk = this.manager?.hasAll(required) ?? false;
+    const kafkaOk = this.joined && this.crashed === null && !this.stopping;
+    return {
+      ready: kafkaOk && redisOk && modelsOk,
+      checks: {
+        kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed },
+        redis: { ok: redisOk },
+        models: { ok: modelsOk, required, served: models },
+      },
+    };
+  }
+
+  private logStats(): void {
+    this.logger.log('throughput', { ...this.totals });
+  }
+}
+
+function timeout(ms: number): Promise<never> {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref());
+}
+
+function errorKind(error: unknown): string {
+  const name = (error as Error | undefined)?.name ?? '';
+  const msg = (error as Error | undefined)?.message ?? '';
+  if (name.startsWith('KafkaJS')) return 'kafka';
+  if (name === 'StateStoreError' || /redis|ECONNREFUSED|Connection is closed|MaxRetriesPerRequest/i.test(msg)) return 'redis';
+  return 'other';
+}
