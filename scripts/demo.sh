@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# streamcell demo (`npm run demo`): sets itself up on a fresh machine, brings up a single-node
+# Kafka + Redis from the project's images, seeds a forecaster and a classifier into the registry,
+# starts the stream-worker and the trainer, feeds sample sensor and ticket streams and prints
+# live predictions for DEMO_SECONDS (default 60; 0 = until Ctrl-C). At the end it stops exactly
+# what it started: its processes by pid, its containers by id.
+#
+# Env: DEMO_SECONDS (60), DEMO_SKIP_BUILD=1 (reuse dist/ when present), DEMO_LOG_DIR
+# (default .cache/demo), DEMO_KEEP_LOGS=1 (print where the logs are, always kept).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+DEMO_SECONDS="${DEMO_SECONDS:-60}"
+LOG_DIR="${DEMO_LOG_DIR:-$ROOT/.cache/demo}"
+mkdir -p "$LOG_DIR"
+
+say() { echo "[demo] $*" >&2; }
+
+containers=()
+pids=()
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for cid in "${containers[@]}"; do
+    docker stop -t 5 "$cid" >/dev/null 2>&1 || true
+    docker rm -f "$cid" >/dev/null 2>&1 || true
+  done
+  [ "${#containers[@]}" -gt 0 ] && say "stopped containers ${containers[*]}"
+  say "logs in $LOG_DIR"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# 1. Set-up: dependencies, build, Docker engine, images.
+if [ ! -d node_modules ]; then
+  say "installing dependencies (npm ci)"
+  npm ci
+fi
+if [ "${DEMO_SKIP_BUILD:-0}" != "1" ] || [ ! -f dist/apps/stream-worker/src/main.js ]; then
+  say "building (npm run build)"
+  npm run build >"$LOG_DIR/build.log" 2>&1 || { tail -n 40 "$LOG_DIR/build.log" >&2; exit 1; }
+fi
+bash scripts/docker-engine.sh
+bash deploy/images/build.sh
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+KAFKA_PORT="$(free_port)"
+KAFKA_CONTROLLER_PORT="$(free_port)"
+REDIS_PORT="$(free_port)"
+HTTP_PORT="$(free_port)"
+TRAINER_PORT="$(free_port)"
+
+wait_log() { # container, pattern, seconds
+  local deadline=$(( $(date +%s) + $3 ))
+  until docker logs "$1" 2>&1 | grep -q "$2"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      say "container $1 did not log '$2' within $3 s:"; docker logs --tail 30 "$1" >&2 || true; return 1
+    fi
+    sleep 0.5
+  done
+}
+
+# 2. Single-node stack on loopback (host networking, free ports).
+say "starting Redis on 127.0.0.1:$REDIS_PORT"
+cid="$(docker run -d --network host streamcell/redis:7 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode no --save '' --appendonly no)"
+containers+=("$cid")
+wait_log "$cid" 'Ready to accept connections' 60
+say "starting Kafka on 127.0.0.1:$KAFKA_PORT"
+cid="$(docker run -d --network host -e KAFKA_PORT="$KAFKA_PORT" -e KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" \
+  -e KAFKA_BIND_HOST=127.0.0.1 -e KAFKA_ADVERTISED_HOST=127.0.0.1 streamcell/kafka:4)"
+containers+=("$cid")
+wait_log "$cid" 'Kafka Server started' 120
+
+export KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export SENSOR_TOPIC=sensor.readings TEXT_TOPIC=text.events FORECAST_TOPIC=predictions.forecasts
+export CLASSIFICATION_TOPIC=predictions.classifications DLQ_TOPIC=streamcell.dlq MODELS_TOPIC=streamcell.models
+export FORECAST_MODEL=forecaster CLASSIFY_MODEL=classifier
+
+# 3. Topics and models.
+node dist/scripts/demo/seed.js
+
+# 4. Worker and trainer.
+HTTP_PORT="$HTTP_PORT" node dist/apps/stream-worker/src/main.js >"$LOG_DIR/worker.log" 2>&1 &
+pids+=("$!")
+say "stream-worker pid ${pids[-1]} (health http://127.0.0.1:$HTTP_PORT/health, metrics /metrics)"
+deadline=$(( $(date +%s) + 90 ))
+until grep -q 'streamcell worker ready' "$LOG_DIR/worker.log"; do
+  if ! kill -0 "${pids[-1]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+    say "the worker did not become ready:"; tail -n 30 "$LOG_DIR/worker.log" >&2; exit 1
+  fi
+  sleep 0.3
+done
+if [ -f dist/apps/trainer/src/main.js ]; then
+  ADMIN_TOKEN="$(node -e 'console.log(require("crypto").randomBytes(24).toString("hex"))')"
+  TRAINER_PORT="$TRAINER_PORT" TRAINER_HOST=127.0.0.1 ADMIN_TOKEN="$ADMIN_TOKEN" \
+    node dist/apps/trainer/src/main.js >"$LOG_DIR/trainer.log" 2>&1 &
+  pids+=("$!")
+  say "trainer pid ${pids[-1]}: admin API http://127.0.0.1:$TRAINER_PORT/v1 (Authorization: Bearer $ADMIN_TOKEN)"
+fi
+
+# 5. Sample streams and the live view.
+DEMO_SECONDS=0 node dist/scripts/demo/produce.js >"$LOG_DIR/producer.log" 2>&1 &
+pids+=("$!")
+say "feeding sensors pump-1, pump-2, boiler-1 and tickets ticket-101..103 (producer pid ${pids[-1]})"
+DEMO_SECONDS="$DEMO_SECONDS" node dist/scripts/demo/watch.js
