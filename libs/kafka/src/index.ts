@@ -1,0 +1,43 @@
+/**
+ * @packageDocumentation
+ * Kafka adapter of streamcell: a typed client factory, idempotent topic bootstrap, an idempotent
+ * batch producer, the DLQ publisher, a commit-after-handler batch consumer and a boot probe.
+ * Framework-free, with a thin Nest module ({@link KafkaModule}). See libs/kafka/README.md.
+ */
+
+/** Client configuration types and defaults. */
+export {
+  KAFKA_CLIENT_DEFAULTS,
+  type KafkaClientConfig,
+  type KafkaLogLevel,
+  type KafkaLogSink,
+  type KafkaRetryConfig,
+} from './kafka-config';
+/** Client factory and log mapping. */
+export { createKafkaClient, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
+/** Idempotent topic creation. */
+export { ensureTopics, type TopicSpec, type TopicBootstrapResult } from './topic-bootstrap';
+/** One-call multi-topic idempotent producer. */
+export { BatchProducer, type BatchProducerOptions, type OutgoingMessage } from './batch-producer';
+/** Dead-letter publisher (`streamcell.dlq` envelopes from `@app/contracts`). */
+export { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
+/** Commit-after-handler partition batch consumer. */
+export {
+  BatchConsumer,
+  type BatchConsumerOptions,
+  type BatchHandler,
+  type BatchContext,
+  type PartitionBatch,
+} from './batch-consumer';
+/** Boot-time reachability probe. */
+export { probeKafka, KafkaUnreachableError, type KafkaProbeResult } from './kafka-probe';
+/** Nest module. */
+export {
+  KafkaModule,
+  KafkaProducerService,
+  KAFKA_CLIENT,
+  KAFKA_CONFIG,
+  type KafkaModuleAsyncOptions,
+} from './kafka.module';
+/** Re-exported kafkajs types that appear in this API. */
+export type { Kafka, KafkaMessage, Consumer, Producer, Admin, IHeaders } from 'kafkajs';
