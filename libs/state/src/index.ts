@@ -58,3 +58,12 @@ export {
   type WriteOutcome,
   type StateMemoryReport,
 } from './state-store';
+/** Thin Nest module. */
+export {
+  StateModule,
+  StateRedisLifecycle,
+  STATE_REDIS,
+  STATE_MODULE_OPTIONS,
+  type StateModuleOptions,
+  type StateModuleAsyncOptions,
+} from './state.module';
