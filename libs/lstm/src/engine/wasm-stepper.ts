@@ -38,7 +38,8 @@ interface KernelExports {
     srcStride: number,
     len: number,
     dst: number,
-    dstStride: number,
+    rows: number,
+    row: number,
   ): void;
   fillTokenRows(
     n: number,
@@ -47,11 +48,13 @@ interface KernelExports {
     emb: number,
     E: number,
     dst: number,
-    dstStride: number,
+    rows: number,
+    row: number,
   ): void;
   gemm(
     inp: number,
-    inStride: number,
+    rows: number,
+    row: number,
     K: number,
     w: number,
     N: number,
@@ -372,7 +375,8 @@ class WasmStepper implements Stepper {
 
   private ensureCapacity(batch: number): void {
     if (batch <= this.capacity) return;
-    const cap = Math.max(batch, this.capacity * 2);
+    // Matrix-product inputs and outputs are laid out for whole blocks of 4 keys.
+    const cap = roundUp(Math.max(batch, this.capacity * 2), 4);
     let p = this.fixedEnd;
     const take = (bytes: number): number => {
       const at = p;
@@ -385,7 +389,7 @@ class WasmStepper implements Stepper {
     this.IDX = take(cap * 4);
     // Slack after the state: vector loads of the last key's padded lanes may read past its row.
     this.ST = take(cap * this.S * 4 + 64);
-    this.IN = take(cap * this.maxK * 4 + 16);
+    this.IN = take(cap * this.maxK * 4);
     this.GX = take(cap * this.maxG * 4);
     this.GH = take(cap * this.maxG * 4);
     this.RH = take(cap * this.maxHp * 4);
@@ -426,29 +430,29 @@ class WasmStepper implements Stepper {
       const Hp = L.Hp;
       const hOff = p.hOffset;
       if (prev === null) {
-        if (tokens) k.fillTokenRows(n, IDX, this.TOK, this.emb, D, this.IN, K);
-        else k.fillRows(n, IDX, this.X, D, D, this.IN, K);
+        if (tokens) k.fillTokenRows(n, IDX, this.TOK, this.emb, D, this.IN, K, 0);
+        else k.fillRows(n, IDX, this.X, D, D, this.IN, K, 0);
       } else {
-        k.fillRows(n, IDX, ST + prev.hOffset * 4, S, D, this.IN, K);
+        k.fillRows(n, IDX, ST + prev.hOffset * 4, S, D, this.IN, K, 0);
       }
-      k.fillRows(n, IDX, ST + hOff * 4, S, H, this.IN + D * 4, K);
+      k.fillRows(n, IDX, ST + hOff * 4, S, H, this.IN, K, D);
       const act = p.activation;
       const rec = p.recurrentActivation;
       switch (L.mode) {
         case 'lstm':
-          k.gemm(this.IN, K, K, L.w, 4 * Hp, L.bias, this.GX, 4 * Hp, n);
+          k.gemm(this.IN, K, 0, K, L.w, 4 * Hp, L.bias, this.GX, 4 * Hp, n);
           k.lstmPointwise(n, IDX, this.GX, Hp, H, ST, S, hOff, p.cOffset, act, rec);
           break;
         case 'gru-after':
-          k.gemm(this.IN, K, D, L.w, 3 * Hp, L.bias, this.GX, 3 * Hp, n);
-          k.gemm(this.IN + D * 4, K, H, L.u, 3 * Hp, L.biasRec, this.GH, 3 * Hp, n);
+          k.gemm(this.IN, K, 0, D, L.w, 3 * Hp, L.bias, this.GX, 3 * Hp, n);
+          k.gemm(this.IN, K, D, H, L.u, 3 * Hp, L.biasRec, this.GH, 3 * Hp, n);
           k.gruPointwiseAfter(n, IDX, this.GX, this.GH, Hp, H, ST, S, hOff, act, rec);
           break;
         case 'gru-before':
-          k.gemm(this.IN, K, D, L.w, 3 * Hp, L.bias, this.GX, 3 * Hp, n);
-          k.gemm(this.IN + D * 4, K, H, L.u, 2 * Hp, 0, this.GH, 3 * Hp, n);
+          k.gemm(this.IN, K, 0, D, L.w, 3 * Hp, L.bias, this.GX, 3 * Hp, n);
+          k.gemm(this.IN, K, D, H, L.u, 2 * Hp, 0, this.GH, 3 * Hp, n);
           k.gruGatesBefore(n, IDX, this.GX, this.GH, Hp, ST, S, hOff, this.RH, rec);
-          k.gemm(this.RH, Hp, H, L.uh, Hp, 0, this.GH + 2 * Hp * 4, 3 * Hp, n);
+          k.gemm(this.RH, Hp, 0, H, L.uh, Hp, 0, this.GH + 2 * Hp * 4, 3 * Hp, n);
           k.gruFinalBefore(n, IDX, this.GX, this.GH, Hp, H, ST, S, hOff, act);
           break;
       }

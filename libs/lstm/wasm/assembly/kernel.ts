@@ -7,7 +7,10 @@
 //
 // All memory is managed by the JS host (libs/lstm/src/engine/wasm-stepper.ts): pointers are byte
 // offsets into this module's linear memory. Matrices are packed "chunk-major": columns in chunks of
-// 8 (a final chunk may be 4 wide), each chunk holding all K rows contiguously.
+// 8 (a final chunk may be 4 wide), each chunk holding all K rows contiguously. Matrix-product inputs
+// are "key-interleaved": keys in blocks of 4, block q row r holding the 4 keys' values at
+// ((q·rows + r)·4 + lane) floats; every key, including a partial last block's, runs through the
+// same 4-lane code, so its arithmetic never depends on its block or lane.
 //
 // Activation codes (must match ActivationCode in activation.ts):
 //   0 linear, 1 tanh, 2 sigmoid, 3 hard_sigmoid (Keras 2: clip(0.2x + 0.5, 0, 1)), 4 relu.
@@ -115,58 +118,76 @@ export function buildIndex(batch: i32, mask: usize, tokens: usize, idx: usize): 
   return n;
 }
 
-/** dst row j (stride dstStride floats) ← src row idx[j] (stride srcStride floats), len floats. */
-export function fillRows(
-  n: i32, idx: usize, src: usize, srcStride: i32, len: i32, dst: usize, dstStride: i32,
-): void {
-  const bytes = <usize>len << 2;
-  const ss = <usize>srcStride << 2;
-  const ds = <usize>dstStride << 2;
-  for (let j = 0; j < n; j++) {
-    const b = <usize>load<i32>(idx + (<usize>j << 2));
-    memory.copy(dst + <usize>j * ds, src + b * ss, bytes);
+/** Address of key j's value at row `row` in a key-interleaved buffer with `rows` rows per block. */
+@inline
+function lanePtr(buf: usize, rows: i32, row: i32, j: i32): usize {
+  return buf + ((((<usize>(j >> 2) * <usize>rows + <usize>row) << 2) + <usize>(j & 3)) << 2);
+}
+
+/** Zeroes the unused lanes of the last block (keys n .. 4·ceil(n/4)) in rows [row, row + len). */
+function zeroPadLanes(n: i32, buf: usize, rows: i32, row: i32, len: i32): void {
+  const n4 = (n + 3) & ~3;
+  for (let j = n; j < n4; j++) {
+    const d = lanePtr(buf, rows, row, j);
+    for (let r = 0; r < len; r++) store<f32>(d + (<usize>r << 4), 0);
   }
 }
 
-/** dst row j ← embedding row tokens[idx[j]] (E floats each). */
-export function fillTokenRows(
-  n: i32, idx: usize, tokens: usize, emb: usize, E: i32, dst: usize, dstStride: i32,
+/**
+ * Key-interleaved dst (rows per block `rows`, starting at row `row`) ← len floats of src row
+ * idx[j] (stride srcStride floats), for j < n.
+ */
+export function fillRows(
+  n: i32, idx: usize, src: usize, srcStride: i32, len: i32, dst: usize, rows: i32, row: i32,
 ): void {
-  const bytes = <usize>E << 2;
-  const ds = <usize>dstStride << 2;
+  const ss = <usize>srcStride << 2;
+  for (let j = 0; j < n; j++) {
+    const s = src + <usize>load<i32>(idx + (<usize>j << 2)) * ss;
+    const d = lanePtr(dst, rows, row, j);
+    for (let r = 0; r < len; r++) store<f32>(d + (<usize>r << 4), load<f32>(s + (<usize>r << 2)));
+  }
+  zeroPadLanes(n, dst, rows, row, len);
+}
+
+/** As fillRows, the source row being the embedding row of token tokens[idx[j]] (E floats). */
+export function fillTokenRows(
+  n: i32, idx: usize, tokens: usize, emb: usize, E: i32, dst: usize, rows: i32, row: i32,
+): void {
+  const eb = <usize>E << 2;
   for (let j = 0; j < n; j++) {
     const b = <usize>load<i32>(idx + (<usize>j << 2));
-    const t = <usize>load<i32>(tokens + (b << 2));
-    memory.copy(dst + <usize>j * ds, emb + t * bytes, bytes);
+    const s = emb + <usize>load<i32>(tokens + (b << 2)) * eb;
+    const d = lanePtr(dst, rows, row, j);
+    for (let r = 0; r < E; r++) store<f32>(d + (<usize>r << 4), load<f32>(s + (<usize>r << 2)));
   }
+  zeroPadLanes(n, dst, rows, row, E);
 }
 
 // ---- matrix product --------------------------------------------------------------------------
 
 /**
- * out[j, 0:N] = bias[0:N] + in[j, 0:K] · W for j < n. W is packed chunk-major (see top), N a
- * multiple of 4, bias padded to N (0 = no bias). Keys are processed four at a time to share
- * weight loads, but every key's accumulation order is the same in the 4-key and 1-key loops.
+ * out[j, 0:N] = bias[0:N] + in[j, row:row+K] · W for j < n (rounded up to a multiple of 4: out
+ * needs room for those rows). `inp` is key-interleaved with `rows` rows per block; W is packed
+ * chunk-major, N a multiple of 4; bias padded to N (0 = no bias). Accumulation order per key:
+ * bias, then rows 0..K-1, each as acc + (x·w) rounded separately.
  */
 export function gemm(
-  inp: usize, inStride: i32, K: i32, w: usize, N: i32, bias: usize, out: usize, outStride: i32, n: i32,
+  inp: usize, rows: i32, row: i32, K: i32, w: usize, N: i32, bias: usize, out: usize, outStride: i32, n: i32,
 ): void {
-  const inS = <usize>inStride << 2;
   const outS = <usize>outStride << 2;
-  const kBytes = <usize>K << 2;
+  const blockBytes = <usize>rows << 4;
+  const kBytes = <usize>K << 4;
   const nc8 = N >> 3;
   const hasTail = (N & 7) != 0;
   const chunk8 = <usize>K << 5;
   const tailW = w + <usize>nc8 * chunk8;
   const tailCol = <usize>nc8 << 5;
   const zero = f32x4.splat(0.0);
-  let j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const i0 = inp + <usize>j * inS;
-    const i1 = i0 + inS;
-    const i2 = i1 + inS;
-    const i3 = i2 + inS;
-    const o0 = out + <usize>j * outS;
+  const blocks = (n + 3) >> 2;
+  for (let q = 0; q < blocks; q++) {
+    const ib = inp + <usize>q * blockBytes + (<usize>row << 4);
+    const end = ib + kBytes;
+    const o0 = out + <usize>(q << 2) * outS;
     const o1 = o0 + outS;
     const o2 = o1 + outS;
     const o3 = o2 + outS;
@@ -180,27 +201,21 @@ export function gemm(
         b1 = v128.load(bias + col, 16);
       }
       let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      let p0 = i0, p1 = i1, p2 = i2, p3 = i3;
-      const end = i0 + kBytes;
-      while (p0 < end) {
+      for (let p = ib; p < end; p += 16) {
         const w0 = v128.load(wp);
         const w1 = v128.load(wp, 16);
-        let s = v128.load32_splat(p0);
+        let s = v128.load32_splat(p);
         a00 = f32x4.add(a00, f32x4.mul(s, w0));
         a01 = f32x4.add(a01, f32x4.mul(s, w1));
-        s = v128.load32_splat(p1);
+        s = v128.load32_splat(p, 4);
         a10 = f32x4.add(a10, f32x4.mul(s, w0));
         a11 = f32x4.add(a11, f32x4.mul(s, w1));
-        s = v128.load32_splat(p2);
+        s = v128.load32_splat(p, 8);
         a20 = f32x4.add(a20, f32x4.mul(s, w0));
         a21 = f32x4.add(a21, f32x4.mul(s, w1));
-        s = v128.load32_splat(p3);
+        s = v128.load32_splat(p, 12);
         a30 = f32x4.add(a30, f32x4.mul(s, w0));
         a31 = f32x4.add(a31, f32x4.mul(s, w1));
-        p0 += 4;
-        p1 += 4;
-        p2 += 4;
-        p3 += 4;
         wp += 32;
       }
       v128.store(o0 + col, a00);
@@ -216,18 +231,12 @@ export function gemm(
       const b0 = bias != 0 ? v128.load(bias + tailCol) : zero;
       let a0 = b0, a1 = b0, a2 = b0, a3 = b0;
       let wp = tailW;
-      let p0 = i0, p1 = i1, p2 = i2, p3 = i3;
-      const end = i0 + kBytes;
-      while (p0 < end) {
+      for (let p = ib; p < end; p += 16) {
         const w0 = v128.load(wp);
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0), w0));
-        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p1), w0));
-        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p2), w0));
-        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p3), w0));
-        p0 += 4;
-        p1 += 4;
-        p2 += 4;
-        p3 += 4;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), w0));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, 4), w0));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 8), w0));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p, 12), w0));
         wp += 16;
       }
       v128.store(o0 + tailCol, a0);
@@ -236,47 +245,23 @@ export function gemm(
       v128.store(o3 + tailCol, a3);
     }
   }
-  for (; j < n; j++) {
-    const i0 = inp + <usize>j * inS;
-    const o0 = out + <usize>j * outS;
-    const end = i0 + kBytes;
-    for (let c = 0; c < nc8; c++) {
-      const col = <usize>c << 5;
-      let wp = w + <usize>c * chunk8;
-      let a00 = zero;
-      let a01 = zero;
-      if (bias != 0) {
-        a00 = v128.load(bias + col);
-        a01 = v128.load(bias + col, 16);
-      }
-      let p0 = i0;
-      while (p0 < end) {
-        const s = v128.load32_splat(p0);
-        a00 = f32x4.add(a00, f32x4.mul(s, v128.load(wp)));
-        a01 = f32x4.add(a01, f32x4.mul(s, v128.load(wp, 16)));
-        p0 += 4;
-        wp += 32;
-      }
-      v128.store(o0 + col, a00);
-      v128.store(o0 + col, a01, 16);
-    }
-    if (hasTail) {
-      let a0 = bias != 0 ? v128.load(bias + tailCol) : zero;
-      let wp = tailW;
-      let p0 = i0;
-      while (p0 < end) {
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p0), v128.load(wp)));
-        p0 += 4;
-        wp += 16;
-      }
-      v128.store(o0 + tailCol, a0);
-    }
-  }
 }
 
 // ---- cell pointwise parts ------------------------------------------------------------------
-// Gate rows hold `gates` blocks of Hp floats (Hp = units rounded up to 4). Lanes past `H` carry
-// padding and are never written back to the state.
+// Gate rows hold `gates` blocks of Hp floats (Hp = units rounded up to 4). Vectors are written
+// straight into the key's state row; the last vector of a row is stored lane by lane when H is
+// not a multiple of 4, so padding lanes never reach the state.
+
+@inline
+function storeUnits(dst: usize, u: usize, hBytes: usize, v: v128): void {
+  if (u + 16 <= hBytes) {
+    v128.store(dst + u, v);
+  } else {
+    store<f32>(dst + u, f32x4.extract_lane(v, 0));
+    if (u + 4 < hBytes) store<f32>(dst + u + 4, f32x4.extract_lane(v, 1));
+    if (u + 8 < hBytes) store<f32>(dst + u + 8, f32x4.extract_lane(v, 2));
+  }
+}
 
 /** LSTM: gates i,f,c,o in g (n rows of 4·Hp) → c and h of key idx[j] in its state row. */
 export function lstmPointwise(
@@ -291,17 +276,17 @@ export function lstmPointwise(
     const gr = g + <usize>j * rowB;
     const sp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS;
     const cp = sp + (<usize>cOff << 2);
+    const hp = sp + (<usize>hOff << 2);
     for (let u: usize = 0; u < hb; u += 16) {
       const i = act4(v128.load(gr + u), rec);
       const f = act4(v128.load(gr + hb + u), rec);
       const cc = act4(v128.load(gr + 2 * hb + u), act);
       const o = act4(v128.load(gr + 3 * hb + u), rec);
       const c = f32x4.add(f32x4.mul(f, v128.load(cp + u)), f32x4.mul(i, cc));
-      v128.store(gr + u, c);
-      v128.store(gr + hb + u, f32x4.mul(o, act4(c, act)));
+      const h = f32x4.mul(o, act4(c, act));
+      storeUnits(cp, u, hBytes, c);
+      storeUnits(hp, u, hBytes, h);
     }
-    memory.copy(cp, gr, hBytes);
-    memory.copy(sp + (<usize>hOff << 2), gr + hb, hBytes);
   }
 }
 
@@ -312,6 +297,7 @@ export function gruPointwiseAfter(
 ): void {
   const hb = <usize>Hp << 2;
   const rowB = hb * 3;
+  const hBytes = <usize>H << 2;
   const sS = <usize>S << 2;
   const one = v128.load(C, 192);
   for (let j = 0; j < n; j++) {
@@ -323,15 +309,14 @@ export function gruPointwiseAfter(
       const r = act4(f32x4.add(v128.load(xr + hb + u), v128.load(hr + hb + u)), rec);
       const hh = act4(f32x4.add(v128.load(xr + 2 * hb + u), f32x4.mul(r, v128.load(hr + 2 * hb + u))), act);
       const h = f32x4.add(f32x4.mul(z, v128.load(hp + u)), f32x4.mul(f32x4.sub(one, z), hh));
-      v128.store(xr + u, h);
+      storeUnits(hp, u, hBytes, h);
     }
-    memory.copy(hp, xr, <usize>H << 2);
   }
 }
 
 /**
- * GRU reset_after=false, first half: z → gx's z block, r·h_prev → rh (n rows of Hp). The host
- * then computes gh's candidate block = rh · U_h and calls gruFinalBefore.
+ * GRU reset_after=false, first half: z → gx's z block, r·h_prev → rh (key-interleaved, Hp rows
+ * per block). The host then computes gh's candidate block = rh · U_h and calls gruFinalBefore.
  */
 export function gruGatesBefore(
   n: i32, idx: usize, gx: usize, gh: usize, Hp: i32, state: usize, S: i32, hOff: i32, rh: usize, rec: i32,
@@ -342,15 +327,21 @@ export function gruGatesBefore(
   for (let j = 0; j < n; j++) {
     const xr = gx + <usize>j * rowB;
     const hr = gh + <usize>j * rowB;
-    const rr = rh + <usize>j * hb;
+    const d = lanePtr(rh, Hp, 0, j);
     const hp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS + (<usize>hOff << 2);
     for (let u: usize = 0; u < hb; u += 16) {
       const z = act4(f32x4.add(v128.load(xr + u), v128.load(hr + u)), rec);
       const r = act4(f32x4.add(v128.load(xr + hb + u), v128.load(hr + hb + u)), rec);
       v128.store(xr + u, z);
-      v128.store(rr + u, f32x4.mul(r, v128.load(hp + u)));
+      const v = f32x4.mul(r, v128.load(hp + u));
+      const q = d + (u << 2);
+      store<f32>(q, f32x4.extract_lane(v, 0));
+      store<f32>(q + 16, f32x4.extract_lane(v, 1));
+      store<f32>(q + 32, f32x4.extract_lane(v, 2));
+      store<f32>(q + 48, f32x4.extract_lane(v, 3));
     }
   }
+  zeroPadLanes(n, rh, Hp, 0, Hp);
 }
 
 /** GRU reset_after=false, second half: hh = act(gx_h + gh_h), h = z·h_prev + (1 − z)·hh. */
@@ -359,6 +350,7 @@ export function gruFinalBefore(
 ): void {
   const hb = <usize>Hp << 2;
   const rowB = hb * 3;
+  const hBytes = <usize>H << 2;
   const sS = <usize>S << 2;
   const one = v128.load(C, 192);
   for (let j = 0; j < n; j++) {
@@ -369,8 +361,7 @@ export function gruFinalBefore(
       const z = v128.load(xr + u);
       const hh = act4(f32x4.add(v128.load(xr + 2 * hb + u), v128.load(hr + 2 * hb + u)), act);
       const h = f32x4.add(f32x4.mul(z, v128.load(hp + u)), f32x4.mul(f32x4.sub(one, z), hh));
-      v128.store(xr + hb + u, h);
+      storeUnits(hp, u, hBytes, h);
     }
-    memory.copy(hp, xr + hb, <usize>H << 2);
   }
 }
