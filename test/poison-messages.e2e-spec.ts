@@ -372,7 +372,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
     expect(badIds.filter((id) => preds.has(id))).toEqual([]);
 
     // Reference: each key's good events only, whole history through tfjs-layers.
-    const problems: string[] = [];
+    const problems = { forecast: [] as string[], envelope: [] as string[], classify: [] as string[] };
     const byKey = new Map<string, Planned[]>();
     for (const p of plan) {
       if (p.reason !== null) continue;
@@ -403,12 +403,12 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
           const b = preds.get(id) as
             | { forecast?: number[]; model?: string; modelVersion?: unknown; sensorId?: string; ts?: unknown }
             | undefined;
-          if (!b) return problems.push(`${id}: no forecast`);
+          if (!b) return problems.forecast.push(`${id}: no forecast`);
           if (b.sensorId !== p.good!.key || b.model !== names.fc || b.ts !== p.good!.body.ts)
-            problems.push(`${id}: envelope ${JSON.stringify(b)}`);
+            problems.envelope.push(`${id}: envelope ${JSON.stringify(b)}`);
           const err = Math.max(...ref[i].map((v, j) => Math.abs(v - (b.forecast?.[j] ?? NaN))));
           if (!(err <= 1e-4))
-            problems.push(
+            problems.forecast.push(
               `${id}: forecast ${JSON.stringify(b.forecast)} vs reference ${JSON.stringify(ref[i])}`,
             );
           checked++;
@@ -420,16 +420,28 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
           const id = `${t.text}/${p.msg.partition}/${p.offset}`;
           const b = preds.get(id) as
             { scores?: Record<string, number>; label?: string; streamId?: string } | undefined;
-          if (!b) return problems.push(`${id}: no classification`);
+          if (!b) return problems.classify.push(`${id}: no classification`);
           const pos = b.scores?.pos ?? NaN;
-          if (!(Math.abs(pos - ref[i]) <= 1e-5)) problems.push(`${id}: pos ${pos} vs reference ${ref[i]}`);
+          if (!(Math.abs(pos - ref[i]) <= 1e-5))
+            problems.classify.push(`${id}: pos ${pos} vs reference ${ref[i]}`);
           if (b.label !== (ref[i] >= 0.5 ? 'pos' : 'neg') && Math.abs(ref[i] - 0.5) > 1e-5)
-            problems.push(`${id}: label ${b.label} vs p=${ref[i]}`);
+            problems.classify.push(`${id}: label ${b.label} vs p=${ref[i]}`);
           checked++;
         });
       }
     }
-    expect(problems.slice(0, 20)).toEqual([]);
+    console.log(
+      JSON.stringify({
+        suite: 'poison',
+        checked,
+        forecastMismatches: problems.forecast.length,
+        envelopeMismatches: problems.envelope.length,
+        classificationMismatches: problems.classify.length,
+      }),
+    );
+    expect(problems.forecast.slice(0, 5)).toEqual([]);
+    expect(problems.envelope.slice(0, 5)).toEqual([]);
+    expect(problems.classify.slice(0, 5)).toEqual([]);
     expect(checked).toBe(goodSensors.length + goodTexts.length);
   });
 });
