@@ -53,9 +53,9 @@ async function activate(choice: TfBackendChoice): Promise<void> {
       break;
     case 'wasm':
       if (tfjs().findBackendFactory(TF_NAME.wasm) === null) {
+        type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const wasm =
-          require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
+        const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmModule;
         wasm.setWasmPaths(wasmDistDir() + path.sep);
       }
       break;
