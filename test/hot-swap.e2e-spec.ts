@@ -75,8 +75,8 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
     ]);
     registry = new FaultRegistry(stack.redisUrl, kafka.producerClient, t.models);
     for (const p of POLICIES) {
-      const first = await registry.seed(name(p), v1, { policy: p });
-      const second = await registry.seed(name(p), v2, { policy: p, activate: false });
+      const first = await registry.seed(name(p), v1, { policy: p, window: REWARM_STEPS });
+      const second = await registry.seed(name(p), v2, { policy: p, activate: false, window: REWARM_STEPS });
       expect([first.version, second.version]).toEqual([1, 2]);
       models.set(p, { v1: first, v2: second });
     }
@@ -166,6 +166,13 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
       list.push(f);
     }
     const problems: string[] = [];
+    // Numeric mismatches by policy and phase (v1 before the switch, the first v2 event, later v2).
+    const numeric: Record<string, { count: number; first: string[] }> = {};
+    const miss = (bucket: string, msg: string): void => {
+      const b = (numeric[bucket] ??= { count: 0, first: [] });
+      b.count++;
+      if (b.first.length < 2) b.first.push(msg);
+    };
     const switchAt: Record<string, number[]> = {};
     for (const p of POLICIES) {
       const { v1: m1, v2: m2 } = models.get(p)!;
@@ -204,15 +211,19 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
         );
         list.forEach((f, i) => {
           const err = Math.max(...expected[i].map((v, j) => Math.abs(v - (f.forecast[j] ?? NaN))));
-          if (!(err <= 1e-4))
-            problems.push(
-              `${key} (${p}) event ${i} v${versions[i]} switch@${sw}: ${JSON.stringify(f.forecast)} vs ${JSON.stringify(expected[i])}`,
+          if (!(err <= 1e-4)) {
+            const phase = i < sw ? 'v1' : i === sw ? 'switch' : 'v2';
+            miss(
+              `${p}/${phase}`,
+              `${key} event ${i} switch@${sw}: ${JSON.stringify(f.forecast)} vs ${JSON.stringify(expected[i])}`,
             );
+          }
         });
       }
     }
-    console.log(JSON.stringify({ suite: 'hot-swap', seed, activatedAfterSlice, switchAt }));
+    console.log(JSON.stringify({ suite: 'hot-swap', seed, activatedAfterSlice, switchAt, numeric }));
     expect(problems.slice(0, 20)).toEqual([]);
+    expect(numeric).toEqual({});
     // The swap happened mid-stream: some events after the activation slice were still pending.
     const maxSwitch = Math.max(...Object.values(switchAt).flat());
     expect(maxSwitch).toBeLessThan(BEFORE + AFTER);
