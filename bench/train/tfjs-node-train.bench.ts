@@ -12,15 +12,18 @@
  *
  * Usage:
  *   node -r @swc-node/register bench/train/tfjs-node-train.bench.ts \
- *     [--variants tensorflow:fused,tensorflow:layers,cpu:layers] [--text 2000] [--forecast 8000] \
+ *     [--variants tensorflow:fused:flat-adam,tensorflow:fused,tensorflow:layers,cpu:layers] \
+ *     [--text 2000] [--forecast 8000] \
  *     [--layers-text 2000] [--layers-forecast 2000] [--cpu-text 64] [--cpu-forecast 640] \
  *     [--batch 32] [--json out.json]
- * Variants are backend:lstm, lstm = layers (tf.layers.lstm) or fused (tfjs-node-fused-lstm.ts,
- * tensorflow backend only); --text/--forecast size the tensorflow:fused cases.
+ * Variants are backend:lstm[:optimizer], lstm = layers (tf.layers.lstm) or fused
+ * (tfjs-node-fused-lstm.ts, tensorflow backend only), optimizer = adam (default) or flat-adam
+ * (tfjs-node-flat-adam.ts); --text/--forecast size the tensorflow:fused cases.
  */
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { defineFlatAdam } from './tfjs-node-flat-adam';
 import { defineFusedLstm } from './tfjs-node-fused-lstm';
 
 import type * as TfNs from '@tensorflow/tfjs';
@@ -29,10 +32,13 @@ type Tf = typeof TfNs;
 
 /** `layers`: tf.layers.lstm (per-step ops); `fused`: one native BlockLSTMV2 op (tensorflow only). */
 type LstmImpl = 'layers' | 'fused';
+/** `adam`: tf.train.adam; `flat-adam`: tfjs-node-flat-adam.ts (one flat update for all weights). */
+type OptimizerName = 'adam' | 'flat-adam';
 
 interface CaseResult {
   backend: string;
   lstm: LstmImpl;
+  optimizer: OptimizerName;
   model: 'text-classifier' | 'forecaster';
   examples: number;
   batchSize: number;
@@ -85,20 +91,24 @@ function lstmFactory(tf: Tf, impl: LstmImpl): LstmFactory {
   return (opts) => tf.layers.lstm({ ...opts, recurrentActivation: 'sigmoid' });
 }
 
-function textModel(tf: Tf, lstm: LstmFactory) {
+function makeOptimizer(tf: Tf, name: OptimizerName): TfNs.Optimizer {
+  return name === 'flat-adam' ? defineFlatAdam(tf).flatAdam() : tf.train.adam();
+}
+
+function textModel(tf: Tf, lstm: LstmFactory, optimizer: TfNs.Optimizer) {
   const m = tf.sequential();
   m.add(tf.layers.embedding({ inputDim: VOCAB, outputDim: EMBED, inputLength: SEQ_LEN }));
   m.add(lstm({ units: UNITS }));
   m.add(tf.layers.dense({ units: 1, activation: 'sigmoid' }));
-  m.compile({ optimizer: 'adam', loss: 'binaryCrossentropy', metrics: ['accuracy'] });
+  m.compile({ optimizer, loss: 'binaryCrossentropy', metrics: ['accuracy'] });
   return m;
 }
 
-function forecastModel(tf: Tf, lstm: LstmFactory) {
+function forecastModel(tf: Tf, lstm: LstmFactory, optimizer: TfNs.Optimizer) {
   const m = tf.sequential();
   m.add(lstm({ units: UNITS, inputShape: [SEQ_LEN, 1] }));
   m.add(tf.layers.dense({ units: 1 }));
-  m.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+  m.compile({ optimizer, loss: 'meanSquaredError' });
   return m;
 }
 
@@ -133,6 +143,7 @@ async function runCase(
   tf: Tf,
   backend: string,
   lstm: LstmImpl,
+  optimizerName: OptimizerName,
   model: CaseResult['model'],
   examples: number,
   batchSize: number,
@@ -140,7 +151,8 @@ async function runCase(
   await tf.setBackend(backend);
   await tf.ready();
   const factory = lstmFactory(tf, lstm);
-  const m = model === 'text-classifier' ? textModel(tf, factory) : forecastModel(tf, factory);
+  const opt = makeOptimizer(tf, optimizerName);
+  const m = model === 'text-classifier' ? textModel(tf, factory, opt) : forecastModel(tf, factory, opt);
   const { x, y } = model === 'text-classifier' ? textData(tf, examples) : forecastData(tf, examples);
   const warm = Math.min(examples, 2 * batchSize);
   const xw = x.slice(0, warm);
@@ -156,9 +168,11 @@ async function runCase(
   const loss = Number(h.history.loss[0]);
   tf.dispose([x, y, xw, yw]);
   m.dispose();
+  opt.dispose();
   return {
     backend,
     lstm,
+    optimizer: optimizerName,
     model,
     examples,
     batchSize,
@@ -223,12 +237,45 @@ function checkFused(tf: Tf): number {
   });
 }
 
+/**
+ * Checks that flat Adam updates variables as tf.train.adam does: same start values, same
+ * gradients for a few steps; returns the largest abs difference of the variables.
+ */
+function checkFlatAdam(tf: Tf): number {
+  const shapes = [[7, 5], [5], [3, 4, 2]];
+  const make = (tag: string) =>
+    shapes.map((s, i) =>
+      tf.variable(tf.randomNormal(s, 0, 1, 'float32', 10 + i), true, `flat-adam-check-${tag}-${i}`),
+    );
+  const a = make('ref');
+  const b = make('flat');
+  const ref = tf.train.adam(0.01);
+  const flat = defineFlatAdam(tf).flatAdam(0.01);
+  for (let step = 0; step < 5; step++) {
+    const grads = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', 100 * step + i));
+    ref.applyGradients(a.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    flat.applyGradients(b.map((v, i) => ({ name: v.name, tensor: grads[i] })));
+    tf.dispose(grads);
+  }
+  const worst = Math.max(...a.map((v, i) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, b[i]))).dataSync()[0])));
+  ref.dispose();
+  flat.dispose();
+  tf.dispose([...a, ...b]);
+  return worst;
+}
+
 async function main(): Promise<void> {
   const { tf, native, nativeError } = loadTf();
   const batch = Number(arg('batch', '32'));
-  const variants = arg('variants', native ? 'tensorflow:fused,tensorflow:layers,cpu:layers' : 'cpu:layers')
+  const variants = arg(
+    'variants',
+    native ? 'tensorflow:fused:flat-adam,tensorflow:fused,tensorflow:layers,cpu:layers' : 'cpu:layers',
+  )
     .split(',')
-    .map((v) => v.split(':') as [string, LstmImpl]);
+    .map((v) => {
+      const [backend, lstm, optimizer] = v.split(':');
+      return [backend, lstm as LstmImpl, (optimizer ?? 'adam') as OptimizerName] as const;
+    });
   const sizes: Record<string, { text: number; forecast: number }> = {
     'tensorflow:fused': { text: Number(arg('text', '2000')), forecast: Number(arg('forecast', '8000')) },
     'tensorflow:layers': {
@@ -247,22 +294,30 @@ async function main(): Promise<void> {
     );
     if (!(fusedCheck < 1e-4)) throw new Error('fused LSTM does not match tf.layers.lstm');
   }
+  let flatAdamCheck: number | undefined;
+  if (variants.some(([, , optimizer]) => optimizer === 'flat-adam')) {
+    flatAdamCheck = checkFlatAdam(tf);
+    console.log(`flat Adam vs tf.train.adam: max abs difference ${flatAdamCheck.toExponential(2)} (5 steps)`);
+    if (!(flatAdamCheck < 1e-5)) throw new Error('flat Adam does not match tf.train.adam');
+  }
   const results: CaseResult[] = [];
-  for (const [backend, lstm] of variants) {
+  for (const [backend, lstm, optimizer] of variants) {
     if (backend === 'tensorflow' && !native) continue;
     const n = sizes[`${backend}:${lstm}`] ?? sizes['cpu:layers'];
+    const label = `${backend}:${lstm}${optimizer === 'adam' ? '' : ':' + optimizer}`;
     for (const model of ['text-classifier', 'forecaster'] as const) {
       const r = await runCase(
         tf,
         backend,
         lstm,
+        optimizer,
         model,
         model === 'text-classifier' ? n.text : n.forecast,
         batch,
       );
       results.push(r);
       console.log(
-        `${(r.backend + ':' + r.lstm).padEnd(17)} ${r.model.padEnd(16)} n=${String(r.examples).padStart(6)} ` +
+        `${label.padEnd(27)} ${r.model.padEnd(16)} n=${String(r.examples).padStart(6)} ` +
           `epoch ${r.epochSeconds.toFixed(2).padStart(8)} s  ${r.examplesPerSecond.toFixed(0).padStart(7)} examples/s ` +
           `(cpu ${r.epochCpuSeconds.toFixed(2)} s, warm-up ${r.warmupSeconds.toFixed(2)} s, loss ${r.loss})`,
       );
@@ -270,7 +325,14 @@ async function main(): Promise<void> {
   }
   const out = arg('json', '');
   if (out) {
-    const meta = { tfjs: tf.version.tfjs, native, fusedCheck, cores: cpus().length, load: loadavg() };
+    const meta = {
+      tfjs: tf.version.tfjs,
+      native,
+      fusedCheck,
+      flatAdamCheck,
+      cores: cpus().length,
+      load: loadavg(),
+    };
     writeFileSync(out, JSON.stringify({ meta, results }, null, 2));
   }
 }
