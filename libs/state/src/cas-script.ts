@@ -107,3 +107,15 @@ export const CAS_SET_MANY_COMMAND = 'streamcellCasSetMany';
 
 /** Keys per call of the many-keys script (bounds how long one call holds the server). */
 export const CAS_CHUNK_KEYS = 256;
+
+/**
+ * Memory accounting of one key, as a script so Redis Cluster routes it by KEYS[1] (ioredis cannot
+ * route `MEMORY USAGE` itself): returns { MEMORY USAGE … SAMPLES 0 (nil when absent), STRLEN }.
+ */
+export const MEMORY_USAGE_LUA = `
+local usage = redis.call('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', '0')
+return { usage, redis.call('STRLEN', KEYS[1]) }
+`;
+
+/** Name of the memory accounting script on a client. */
+export const MEMORY_USAGE_COMMAND = 'streamcellMemoryUsage';

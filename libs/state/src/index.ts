@@ -45,6 +45,8 @@ export {
   CAS_SET_MANY_LUA,
   CAS_SET_MANY_COMMAND,
   CAS_CHUNK_KEYS,
+  MEMORY_USAGE_LUA,
+  MEMORY_USAGE_COMMAND,
 } from './cas-script';
 /** The Redis state adapter. */
 export {

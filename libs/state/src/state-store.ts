@@ -5,6 +5,8 @@ import {
   CAS_SET_LUA,
   CAS_SET_MANY_COMMAND,
   CAS_SET_MANY_LUA,
+  MEMORY_USAGE_COMMAND,
+  MEMORY_USAGE_LUA,
 } from './cas-script';
 import { isClusterClient, type RedisLike } from './redis-client';
 import { decodeStateRecord, encodeStateRecord, StateCodecError } from './state-codec';
@@ -76,6 +78,7 @@ export const DEFAULT_IDLE_TTL_MS = 7 * 24 * 3600 * 1000;
 type CasCapable = {
   [CAS_SET_COMMAND](key: string, record: Buffer, ttlMs: string): Promise<number>;
   [CAS_SET_MANY_COMMAND](numKeys: number, ...keysTtlRecords: (string | Buffer)[]): Promise<number[]>;
+  [MEMORY_USAGE_COMMAND](key: string): Promise<[number | null, number]>;
 };
 
 /**
@@ -111,6 +114,9 @@ export class StateStore {
     }
     if (typeof defined[CAS_SET_MANY_COMMAND] !== 'function') {
       redis.defineCommand(CAS_SET_MANY_COMMAND, { lua: CAS_SET_MANY_LUA });
+    }
+    if (typeof defined[MEMORY_USAGE_COMMAND] !== 'function') {
+      redis.defineCommand(MEMORY_USAGE_COMMAND, { numberOfKeys: 1, lua: MEMORY_USAGE_LUA });
     }
   }
 
@@ -180,24 +186,17 @@ export class StateStore {
    */
   async bytesPerKey(model: string, sampleKeys: readonly string[]): Promise<StateMemoryReport> {
     const redisKeys = sampleKeys.map((k) => stateKey(model, k, this.keyPrefix));
-    let usage: (number | null)[];
-    let lens: number[];
+    let pairs: [number | null, number][];
     if (this.cluster) {
-      [usage, lens] = await Promise.all([
-        Promise.all(
-          redisKeys.map(
-            (k) => this.redis.call('MEMORY', 'USAGE', k, 'SAMPLES', '0') as Promise<number | null>,
-          ),
-        ),
-        Promise.all(redisKeys.map((k) => this.redis.strlen(k))),
-      ]);
+      const client = this.redis as unknown as CasCapable;
+      pairs = await Promise.all(redisKeys.map((k) => client[MEMORY_USAGE_COMMAND](k)));
     } else {
-      const p = this.redis.pipeline();
-      for (const k of redisKeys) p.call('MEMORY', 'USAGE', k, 'SAMPLES', '0').strlen(k);
-      const res = await this.execPipeline(p, 'memory usage');
-      usage = res.filter((_, i) => i % 2 === 0) as (number | null)[];
-      lens = res.filter((_, i) => i % 2 === 1) as number[];
+      const p = this.redis.pipeline() as ChainableCommander & CasCapable;
+      for (const k of redisKeys) void p[MEMORY_USAGE_COMMAND](k);
+      pairs = (await this.execPipeline(p, 'memory usage')) as [number | null, number][];
     }
+    const usage = pairs.map((x) => x[0]);
+    const lens = pairs.map((x) => x[1]);
     let n = 0;
     let redisBytes = 0;
     let payload = 0;
