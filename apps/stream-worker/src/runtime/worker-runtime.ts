@@ -287,16 +287,19 @@ export class WorkerRuntime {
     } catch {
       redisOk = false;
     }
+    // A topic whose model has no active version yet is a valid deployment (its events wait), so
+    // readiness asks for the boot load to be done and at least one topic model to be served.
     const required = [this.cfg.forecastModel, this.cfg.classifyModel];
     const models = this.manager?.snapshot() ?? [];
-    const modelsOk = this.manager?.hasAll(required) ?? false;
+    const waiting = required.filter((n) => !this.manager?.get(n));
+    const modelsOk = this.manager !== null && waiting.length < required.length;
     const kafkaOk = this.joined && this.crashed === null && !this.stopping;
     return {
       ready: kafkaOk && redisOk && modelsOk,
       checks: {
         kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed },
         redis: { ok: redisOk },
-        models: { ok: modelsOk, required, served: models },
+        models: { ok: modelsOk, required, waitingForActivation: waiting, served: models },
       },
     };
   }

@@ -1,0 +1,209 @@
+/**
+ * Forecast end to end: a seeded tfjs-layers LSTM forecaster in the registry, the worker run from
+ * dist as in production, 200 sensors × 50 readings through real Kafka and Redis. Every forecast
+ * must equal tfjs-layers' output over that sensor's whole history in one predict call (max abs
+ * error 1e-5), and every anomaly score must match an independent recomputation.
+ */
+import type { Kafka, Producer } from 'kafkajs';
+import { buildForecaster, seedModel, seededRandom, sequenceOutputs, type BuiltModel, type ForecasterSpec } from './support/worker-models';
+import { TopicCollector, createTopics, produceAll, testKafka, uniqueName } from './support/worker-kafka';
+import { WorkerProcess, testStack, workerEnv } from './support/worker-process';
+
+const SENSORS = 200;
+const READINGS = 50;
+const PARTITIONS = 4;
+const BASE_TS = 1_795_000_000_000;
+
+interface Forecast {
+  sensorId: string;
+  ts: string;
+  model: string;
+  modelVersion: string;
+  forecast: number[];
+  anomalyScore?: number;
+  source: { topic: string; partition: number; offset: string };
+}
+
+describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
+  const stack = testStack();
+  const suffix = uniqueName('fc');
+  const topics = {
+    sensor: `${suffix}.sensor`,
+    text: `${suffix}.text`,
+    forecasts: `${suffix}.forecasts`,
+    classes: `${suffix}.classes`,
+    dlq: `${suffix}.dlq`,
+    models: `${suffix}.models`,
+  };
+  const modelName = `forecaster-${suffix}`;
+  let kafka: Kafka;
+  let producer: Producer;
+  let collector: TopicCollector;
+  let worker: WorkerProcess | null = null;
+  let built: BuiltModel<ForecasterSpec>;
+
+  beforeAll(async () => {
+    kafka = testKafka(stack.brokers);
+    await createTopics(kafka, [topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq], PARTITIONS);
+    await createTopics(kafka, [topics.models], 1);
+    producer = kafka.producer();
+    await producer.connect();
+    built = await buildForecaster(modelName, {
+      seed: 4242,
+      units: 24,
+      features: ['value'],
+      includeTimeDelta: true,
+      horizon: 3,
+      mean: [20, 1.2],
+      scale: [4, 0.4],
+    });
+    await seedModel(stack.redisUrl, producer, topics.models, modelName, built.files, 'forecast');
+    collector = new TopicCollector(kafka, [topics.forecasts, topics.dlq]);
+    await collector.start();
+    worker = await WorkerProcess.start(
+      'forecast',
+      workerEnv(stack, {
+        KAFKA_GROUP_ID: `${suffix}-workers`,
+        SENSOR_TOPIC: topics.sensor,
+        TEXT_TOPIC: topics.text,
+        FORECAST_TOPIC: topics.forecasts,
+        CLASSIFICATION_TOPIC: topics.classes,
+        DLQ_TOPIC: topics.dlq,
+        MODELS_TOPIC: topics.models,
+        FORECAST_MODEL: modelName,
+        CLASSIFY_MODEL: `classifier-${suffix}`,
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    if (worker && !worker.exit) await worker.stop('SIGKILL');
+    await collector?.stop();
+    await producer?.disconnect();
+  });
+
+  it('emits one forecast per reading equal to the whole-history reference, with anomaly scores', async () => {
+    // Readings: irregular spacing (the time delta is a feature), interleaved across sensors.
+    const rnd = seededRandom(99);
+    const values: number[][] = [];
+    const times: number[][] = [];
+    for (let s = 0; s < SENSORS; s++) {
+      values.push([]);
+      times.push([]);
+    }
+    const messages: { key: string; value: string }[] = [];
+    for (let i = 0; i < READINGS; i++) {
+      for (let s = 0; s < SENSORS; s++) {
+        const key = `sensor-${s}`;
+        const prev = i === 0 ? BASE_TS + s * 7 : times[s][i - 1];
+        const ts = prev + 500 + Math.floor(rnd() * 1500);
+        const v = Math.round((20 + 4 * Math.sin(s + i / 5) + (rnd() - 0.5) * 3) * 1000) / 1000;
+        values[s].push(v);
+        times[s].push(ts);
+        // half the sensors send ISO timestamps, half epoch ms
+        const body = { sensorId: key, ts: s % 2 === 0 ? ts : new Date(ts).toISOString(), value: v };
+        messages.push({ key, value: JSON.stringify(body) });
+      }
+    }
+    const t0 = Date.now();
+    await produceAll(producer, topics.sensor, messages);
+    const produced = Date.now();
+    const got = await collector.waitFor(topics.forecasts, SENSORS * READINGS, 180_000);
+    const seconds = (Date.now() - t0) / 1000;
+    expect(collector.of(topics.dlq)).toEqual([]);
+
+    // The reference: all 200 histories through tfjs-layers in one predict call.
+    const { mean, scale } = built.spec;
+    const rows = values.map((vs, s) =>
+      vs.map((v, i) => {
+        const delta = i === 0 ? 0 : (times[s][i] - times[s][i - 1]) / 1000;
+        return [(v - mean[0]) / scale[0], (delta - mean[1]) / scale[1]];
+      }),
+    );
+    const outs = sequenceOutputs(built.model, rows);
+
+    const bySensor = new Map<string, Forecast[]>();
+    for (const m of got) {
+      const f = JSON.parse(m.value) as Forecast;
+      expect(m.key).toBe(f.sensorId);
+      let list = bySensor.get(f.sensorId);
+      if (!list) bySensor.set(f.sensorId, (list = []));
+      list.push(f);
+    }
+    expect(bySensor.size).toBe(SENSORS);
+    let maxErr = 0;
+    const mismatches: string[] = [];
+    let scored = 0;
+    let maxScoreErr = 0;
+    for (let s = 0; s < SENSORS; s++) {
+      const list = bySensor.get(`sensor-${s}`)!;
+      list.sort((a, b) => Number(BigInt(a.source.offset) - BigInt(b.source.offset)));
+      expect(list.length).toBe(READINGS);
+      const partitions = new Set(list.map((f) => f.source.partition));
+      expect(partitions.size).toBe(1);
+      const residuals: number[] = [];
+      list.forEach((f, i) => {
+        expect(f.model).toBe(modelName);
+        expect(f.modelVersion).toBe('1');
+        expect(f.source.topic).toBe(topics.sensor);
+        expect(Date.parse(f.ts)).toBe(times[s][i]);
+        expect(f.forecast.length).toBe(3);
+        f.forecast.forEach((v, j) => {
+          const ref = outs[s][i][j] * scale[0] + mean[0];
+          const err = Math.abs(v - ref);
+          if (err > 1e-5 && mismatches.length < 10) mismatches.push(`sensor-${s} reading ${i} [${j}]: ${v} vs ${ref}`);
+          maxErr = Math.max(maxErr, err);
+        });
+        // Anomaly score, recomputed two-pass (not Welford) from the residuals before this reading.
+        if (i === 0) {
+          expect(f.anomalyScore).toBeUndefined();
+          return;
+        }
+        const r = values[s][i] - list[i - 1].forecast[0];
+        if (residuals.length < 2) {
+          expect(f.anomalyScore).toBeUndefined();
+        } else {
+          const m = residuals.reduce((a, b) => a + b, 0) / residuals.length;
+          const v = residuals.reduce((a, b) => a + (b - m) * (b - m), 0) / (residuals.length - 1);
+          const z = (r - m) / Math.sqrt(v);
+          expect(typeof f.anomalyScore).toBe('number');
+          maxScoreErr = Math.max(maxScoreErr, Math.abs(f.anomalyScore! - z) / Math.max(1, Math.abs(z)));
+          scored++;
+        }
+        residuals.push(r);
+      });
+    }
+    expect(mismatches).toEqual([]);
+    expect(maxErr).toBeLessThanOrEqual(1e-5);
+    expect(maxScoreErr).toBeLessThanOrEqual(1e-9);
+    expect(scored).toBe(SENSORS * (READINGS - 3));
+
+    // Metrics and readiness while running.
+    const ready = await worker!.http('/health/ready');
+    expect(ready.status).toBe(200);
+    const metrics = (await worker!.http('/metrics')).body;
+    const count = Number(/streamcell_batch_size_count (\d+)/.exec(metrics)?.[1] ?? NaN);
+    const sum = Number(/streamcell_batch_size_sum (\d+)/.exec(metrics)?.[1] ?? NaN);
+    expect(sum).toBeGreaterThanOrEqual(SENSORS * READINGS);
+    expect(metrics).toMatch(new RegExp(`streamcell_events_in_total\\{topic="${topics.sensor.replace(/\./g, '\\.')}"\\} ${SENSORS * READINGS}`));
+    expect(metrics).toMatch(new RegExp(`streamcell_model_version\\{model="${modelName}"\\} 1`));
+    console.log(
+      JSON.stringify({
+        suite: 'forecast',
+        events: SENSORS * READINGS,
+        produceMs: produced - t0,
+        seconds,
+        eventsPerSecond: Math.round((SENSORS * READINGS) / seconds),
+        batches: count,
+        avgBatchSize: Math.round(sum / count),
+        maxAbsError: maxErr,
+        maxAnomalyRelError: maxScoreErr,
+      }),
+    );
+
+    // SIGTERM: finish, commit, exit 0 within 10 s.
+    const exit = await worker!.stop('SIGTERM', 12_000);
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(10_000);
+  });
+});
