@@ -336,9 +336,18 @@ function planSlots(planned: readonly PlannedLayer[]): Slot[] {
   return slots;
 }
 
+/**
+ * Owner path and role of a weight name: Keras 2 `lstm/lstm_cell/kernel:0`, tfjs
+ * `lstm_LSTM1/kernel`, or Keras 3 checkpoints `layers/lstm/cell/vars/0` (role by position,
+ * returned as `#0`).
+ */
 function roleOf(name: string): { owners: string[]; role: string } {
   const segments = name.replace(/:\d+$/, '').split('/');
-  return { owners: segments.slice(0, -1), role: segments[segments.length - 1] };
+  const last = segments[segments.length - 1];
+  if (/^\d+$/.test(last) && segments[segments.length - 2] === 'vars') {
+    return { owners: segments.slice(0, -2), role: `#${last}` };
+  }
+  return { owners: segments.slice(0, -1), role: last };
 }
 
 function shapeFits(expected: readonly (number | null)[], actual: readonly number[]): boolean {
@@ -370,7 +379,11 @@ function assignWeights(
       continue;
     }
     const p = planned[layer];
-    const slot = slots.find((s) => s.layer === layer && s.role === role);
+    const layerSlots = slots.filter((s) => s.layer === layer);
+    // Keras 3 numbers a layer's variables in creation order, which is the slot order.
+    const slot = role.startsWith('#')
+      ? layerSlots[Number(role.slice(1))]
+      : layerSlots.find((s) => s.role === role);
     if (!slot) {
       throw new UnsupportedModelError(
         `weight "${w.name}": layer "${p.raw.name}" (${p.raw.className}) has no weight "${role}" in this configuration`,

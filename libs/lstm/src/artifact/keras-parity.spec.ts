@@ -89,4 +89,42 @@ describe.each(kernels)('Keras parity, kernel %s', (kernel) => {
       expect(maxAbsDiff(out, preds[i])).toBeLessThanOrEqual(TOL);
     });
   });
+
+  it('keras3-forecaster (Keras 3 .keras via the converter): LSTM → GRU → Dense → Dense, 2 features, horizon 2', async () => {
+    const art = await loadArtifact(path.join(FIXTURES, 'keras3-forecaster'));
+    expect(art.spec.recurrent.map((r) => r.kind)).toEqual(['lstm', 'gru']);
+    expect(art.spec.recurrent[1]).toMatchObject({ resetAfter: true });
+    const exp = expected('keras3-forecaster');
+    const model = new RecurrentModel(art.spec, { kernel });
+    const inputs = exp.inputs as number[][][];
+    const B = inputs.length;
+    const state = model.createState(B);
+    const x = new Float32Array(B * 2);
+    for (let t = 0; t < inputs[0].length; t++) {
+      inputs.forEach((w, b) => x.set(w[t], b * 2));
+      model.step(B, x, state);
+    }
+    const out = new Float32Array(B * 2);
+    model.head(B, state, out);
+    expect(maxAbsDiff(out, (exp.predictions as number[][]).flat())).toBeLessThanOrEqual(TOL);
+  });
+});
+
+describe('uint8-quantized weights (converter --quantize_uint8)', () => {
+  it('dequantize to within half a quantization step of the float32 weights', async () => {
+    const f = await loadArtifact(path.join(FIXTURES, 'keras3-forecaster'));
+    const q = await loadArtifact(path.join(FIXTURES, 'keras3-forecaster-uint8'));
+    const manifest = q.modelJson.weightsManifest[0].weights;
+    const pairs: [Float32Array, Float32Array][] = [];
+    f.spec.recurrent.forEach((r, i) => {
+      const rq = q.spec.recurrent[i];
+      pairs.push([r.kernel, rq.kernel], [r.recurrentKernel, rq.recurrentKernel], [r.bias!, rq.bias!]);
+    });
+    f.spec.head.forEach((h, i) =>
+      pairs.push([h.kernel, q.spec.head[i].kernel], [h.bias!, q.spec.head[i].bias!]),
+    );
+    const maxStep = Math.max(...manifest.map((w) => w.quantization?.scale ?? 0));
+    expect(maxStep).toBeGreaterThan(0);
+    for (const [a, b] of pairs) expect(maxAbsDiff(a, b)).toBeLessThanOrEqual(maxStep / 2 + 1e-6);
+  });
 });

@@ -130,8 +130,15 @@ export function decodeWeights(
     let offset = 0;
     for (const w of group.weights) {
       const size = w.shape.reduce((a, b) => a * b, 1);
-      const values = new Float32Array(size);
       const q = w.quantization;
+      if (isOptimizerWeight(w.name)) {
+        // Keras 3 checkpoints carry optimizer slots; they are not part of the model.
+        const bytesPer = q ? (q.dtype === 'uint8' ? 1 : 2) : (BYTES_PER_ELEMENT[w.dtype] ?? NaN);
+        if (Number.isNaN(bytesPer)) throw new Error(`weights: ${w.name}: cannot skip dtype ${w.dtype}`);
+        offset += size * bytesPer;
+        continue;
+      }
+      const values = new Float32Array(size);
       const need = (bytesPer: number) => {
         if (offset + size * bytesPer > data.byteLength) {
           throw new Error(
@@ -183,6 +190,20 @@ export function decodeWeights(
     }
   }
   return out;
+}
+
+const BYTES_PER_ELEMENT: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  uint8: 1,
+  float16: 2,
+  uint16: 2,
+};
+
+/** Optimizer state saved with Keras 3 weights (`optimizer/vars/N`). */
+export function isOptimizerWeight(name: string): boolean {
+  return name.startsWith('optimizer/');
 }
 
 /** IEEE 754 half → float. */
