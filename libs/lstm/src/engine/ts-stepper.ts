@@ -3,6 +3,78 @@ import type { GruLayerSpec, LstmLayerSpec } from './model-spec';
 import type { LayerPlan } from './layer-plan';
 import type { Stepper, StepperPlan } from './stepper';
 
+/** A matrix packed in blocks of 4 output columns: block q holds its K rows × 4 consecutively. */
+interface Packed {
+  readonly data: Float64Array;
+  readonly K: number;
+  /** Output columns rounded up to 4. */
+  readonly Np: number;
+  /** Bias padded to Np (zeros when the layer has none). */
+  readonly bias: Float64Array;
+}
+
+/**
+ * Packs columns [c0, c0 + N) of the row-major matrices in `sources` (stacked vertically, each
+ * `srcCols` wide) and the matching bias slice.
+ */
+function pack(
+  sources: readonly { m: Float32Array; rows: number }[],
+  srcCols: number,
+  c0: number,
+  N: number,
+  bias: Float32Array | null,
+  biasOffset: number,
+): Packed {
+  const K = sources.reduce((s, x) => s + x.rows, 0);
+  const Np = Math.ceil(N / 4) * 4;
+  const data = new Float64Array(K * Np);
+  let r = 0;
+  for (const { m, rows } of sources) {
+    for (let sr = 0; sr < rows; sr++, r++) {
+      for (let n = 0; n < N; n++) data[((n >> 2) * K + r) * 4 + (n & 3)] = m[sr * srcCols + c0 + n];
+    }
+  }
+  const b = new Float64Array(Np);
+  if (bias) for (let n = 0; n < N; n++) b[n] = bias[biasOffset + c0 + n];
+  return { data, K, Np, bias: b };
+}
+
+/**
+ * out[0:Np] = bias + inp[0:K] · W, four output columns at a time. Per output the sum runs bias,
+ * then rows 0..K-1 in order, in double precision: the same arithmetic for every key.
+ */
+function matvec(p: Packed, inp: Float64Array, inOff: number, out: Float64Array, outOff: number): void {
+  const { data, K, Np, bias } = p;
+  for (let q = 0, base = 0; q < Np; q += 4, base += K * 4) {
+    let a0 = bias[q];
+    let a1 = bias[q + 1];
+    let a2 = bias[q + 2];
+    let a3 = bias[q + 3];
+    for (let r = 0, i = base; r < K; r++, i += 4) {
+      const s = inp[inOff + r];
+      a0 += s * data[i];
+      a1 += s * data[i + 1];
+      a2 += s * data[i + 2];
+      a3 += s * data[i + 3];
+    }
+    out[outOff + q] = a0;
+    out[outOff + q + 1] = a1;
+    out[outOff + q + 2] = a2;
+    out[outOff + q + 3] = a3;
+  }
+}
+
+interface TsLayer {
+  readonly plan: LayerPlan;
+  /** LSTM: [W; U] (all 4 gates). GRU: W (3 gates). */
+  readonly w: Packed;
+  /** GRU reset_after=true: U (3 gates); reset_after=false: U for z and r. */
+  readonly u: Packed | null;
+  /** GRU reset_after=false: U for the candidate. */
+  readonly uh: Packed | null;
+  readonly resetAfter: boolean;
+}
+
 /**
  * Portable kernel: plain TypeScript, key-major (each key runs through every layer before the
  * next key), accumulating in double precision. Every key goes through exactly the same arithmetic,
@@ -10,20 +82,48 @@ import type { Stepper, StepperPlan } from './stepper';
  */
 export class TsStepper implements Stepper {
   readonly kind = 'ts' as const;
+  private readonly layers: TsLayer[];
+  private readonly inp: Float64Array;
   private readonly gx: Float64Array;
   private readonly gh: Float64Array;
   private readonly rh: Float64Array;
 
   constructor(private readonly plan: StepperPlan) {
     let maxGates = 0;
-    let maxUnits = 0;
-    for (const l of plan.layers) {
-      maxGates = Math.max(maxGates, (l.kind === 'lstm' ? 4 : 3) * l.units);
-      maxUnits = Math.max(maxUnits, l.units);
-    }
+    let maxK = 0;
+    this.layers = plan.layers.map((p) => {
+      const H = p.units;
+      const D = p.inputDim;
+      maxK = Math.max(maxK, D + H);
+      if (p.kind === 'lstm') {
+        const s = p.spec as LstmLayerSpec;
+        maxGates = Math.max(maxGates, 4 * H + 4);
+        const src = [
+          { m: s.kernel, rows: D },
+          { m: s.recurrentKernel, rows: H },
+        ];
+        return { plan: p, w: pack(src, 4 * H, 0, 4 * H, s.bias, 0), u: null, uh: null, resetAfter: false };
+      }
+      const s = p.spec as GruLayerSpec;
+      maxGates = Math.max(maxGates, 3 * H + 4);
+      const kx = [{ m: s.kernel, rows: D }];
+      const ku = [{ m: s.recurrentKernel, rows: H }];
+      const w = pack(kx, 3 * H, 0, 3 * H, s.bias, 0);
+      if (s.resetAfter) {
+        return { plan: p, w, u: pack(ku, 3 * H, 0, 3 * H, s.bias, 3 * H), uh: null, resetAfter: true };
+      }
+      return {
+        plan: p,
+        w,
+        u: pack(ku, 3 * H, 0, 2 * H, null, 0),
+        uh: pack(ku, 3 * H, 2 * H, H, null, 0),
+        resetAfter: false,
+      };
+    });
+    this.inp = new Float64Array(maxK);
     this.gx = new Float64Array(maxGates);
     this.gh = new Float64Array(maxGates);
-    this.rh = new Float64Array(maxUnits);
+    this.rh = new Float64Array(maxK);
   }
 
   step(batch: number, x: Float32Array, state: Float32Array, mask: Uint8Array | undefined): void {
@@ -49,47 +149,32 @@ export class TsStepper implements Stepper {
   }
 
   private stepKey(input: Float32Array, inOff: number, state: Float32Array, sOff: number): void {
-    let inp = input;
+    let src = input;
     let off = inOff;
-    for (const layer of this.plan.layers) {
-      if (layer.kind === 'lstm') this.lstm(layer, layer.spec as LstmLayerSpec, inp, off, state, sOff);
-      else this.gru(layer, layer.spec as GruLayerSpec, inp, off, state, sOff);
-      inp = state;
-      off = sOff + layer.hOffset;
+    for (const layer of this.layers) {
+      const p = layer.plan;
+      const D = p.inputDim;
+      const H = p.units;
+      const inp = this.inp;
+      const hOff = sOff + p.hOffset;
+      for (let r = 0; r < D; r++) inp[r] = src[off + r];
+      for (let r = 0; r < H; r++) inp[D + r] = state[hOff + r];
+      if (p.kind === 'lstm') this.lstm(layer, state, sOff);
+      else this.gru(layer, state, sOff);
+      src = state;
+      off = hOff;
     }
   }
 
-  private lstm(
-    layer: LayerPlan,
-    spec: LstmLayerSpec,
-    inp: Float32Array,
-    inOff: number,
-    state: Float32Array,
-    sOff: number,
-  ): void {
-    const H = layer.units;
-    const D = layer.inputDim;
-    const N = 4 * H;
+  private lstm(layer: TsLayer, state: Float32Array, sOff: number): void {
+    const p = layer.plan;
+    const H = p.units;
     const g = this.gx;
-    const W = spec.kernel;
-    const U = spec.recurrentKernel;
-    const bias = spec.bias;
-    if (bias) for (let n = 0; n < N; n++) g[n] = bias[n];
-    else g.fill(0, 0, N);
-    for (let r = 0; r < D; r++) {
-      const s = inp[inOff + r];
-      const row = r * N;
-      for (let n = 0; n < N; n++) g[n] += s * W[row + n];
-    }
-    const hOff = sOff + layer.hOffset;
-    const cOff = sOff + layer.cOffset;
-    for (let r = 0; r < H; r++) {
-      const s = state[hOff + r];
-      const row = r * N;
-      for (let n = 0; n < N; n++) g[n] += s * U[row + n];
-    }
-    const ra = layer.recurrentActivation;
-    const a = layer.activation;
+    matvec(layer.w, this.inp, 0, g, 0);
+    const hOff = sOff + p.hOffset;
+    const cOff = sOff + p.cOffset;
+    const ra = p.recurrentActivation;
+    const a = p.activation;
     for (let u = 0; u < H; u++) {
       const i = activate(ra, g[u]);
       const f = activate(ra, g[H + u]);
@@ -101,48 +186,19 @@ export class TsStepper implements Stepper {
     }
   }
 
-  private gru(
-    layer: LayerPlan,
-    spec: GruLayerSpec,
-    inp: Float32Array,
-    inOff: number,
-    state: Float32Array,
-    sOff: number,
-  ): void {
-    const H = layer.units;
-    const D = layer.inputDim;
-    const N = 3 * H;
+  private gru(layer: TsLayer, state: Float32Array, sOff: number): void {
+    const p = layer.plan;
+    const H = p.units;
+    const D = p.inputDim;
     const gx = this.gx;
     const gh = this.gh;
-    const W = spec.kernel;
-    const U = spec.recurrentKernel;
-    const bias = spec.bias;
-    const resetAfter = spec.resetAfter;
-    if (bias) {
-      for (let n = 0; n < N; n++) gx[n] = bias[n];
-      if (resetAfter) for (let n = 0; n < N; n++) gh[n] = bias[N + n];
-      else gh.fill(0, 0, N);
-    } else {
-      gx.fill(0, 0, N);
-      gh.fill(0, 0, N);
-    }
-    for (let r = 0; r < D; r++) {
-      const s = inp[inOff + r];
-      const row = r * N;
-      for (let n = 0; n < N; n++) gx[n] += s * W[row + n];
-    }
-    const hOff = sOff + layer.hOffset;
-    // reset_after=false applies the reset gate before the candidate's recurrent product, so only
-    // the z and r columns are computed here.
-    const Nh = resetAfter ? N : 2 * H;
-    for (let r = 0; r < H; r++) {
-      const s = state[hOff + r];
-      const row = r * N;
-      for (let n = 0; n < Nh; n++) gh[n] += s * U[row + n];
-    }
-    const ra = layer.recurrentActivation;
-    const a = layer.activation;
-    if (resetAfter) {
+    const inp = this.inp;
+    matvec(layer.w, inp, 0, gx, 0);
+    const hOff = sOff + p.hOffset;
+    const ra = p.recurrentActivation;
+    const a = p.activation;
+    if (layer.resetAfter) {
+      matvec(layer.u!, inp, D, gh, 0);
       for (let u = 0; u < H; u++) {
         const z = activate(ra, gx[u] + gh[u]);
         const r = activate(ra, gx[H + u] + gh[H + u]);
@@ -151,20 +207,17 @@ export class TsStepper implements Stepper {
       }
       return;
     }
+    // reset_after=false applies the reset gate before the candidate's recurrent product.
+    matvec(layer.u!, inp, D, gh, 0);
     const rh = this.rh;
     for (let u = 0; u < H; u++) {
       gx[u] = activate(ra, gx[u] + gh[u]);
       rh[u] = Math.fround(activate(ra, gx[H + u] + gh[H + u]) * state[hOff + u]);
     }
-    for (let u = 0; u < H; u++) gh[2 * H + u] = 0;
-    for (let k = 0; k < H; k++) {
-      const s = rh[k];
-      const row = k * N + 2 * H;
-      for (let u = 0; u < H; u++) gh[2 * H + u] += s * U[row + u];
-    }
+    matvec(layer.uh!, rh, 0, gh, 0);
     for (let u = 0; u < H; u++) {
       const z = gx[u];
-      const hh = activate(a, gx[2 * H + u] + gh[2 * H + u]);
+      const hh = activate(a, gx[2 * H + u] + gh[u]);
       state[hOff + u] = z * state[hOff + u] + (1 - z) * hh;
     }
   }
