@@ -1,0 +1,75 @@
+import {
+  parseBoolean,
+  parseBrokerList,
+  parseDurationMs,
+  parsePort,
+  parsePositiveInt,
+  parseRedisUrl,
+  parseTopicName,
+  redactUrl,
+  oneOf,
+} from './env-parsers';
+
+describe('env parsers', () => {
+  it('parses broker lists and names the bad entry', () => {
+    expect(parseBrokerList('kafka:9092')).toEqual(['kafka:9092']);
+    expect(parseBrokerList(' a:1 , b.example:9093,[::1]:9092 ')).toEqual(['a:1', 'b.example:9093', '[::1]:9092']);
+    expect(() => parseBrokerList('')).toThrow(/empty/);
+    expect(() => parseBrokerList('kafka')).toThrow('"kafka" is not host:port');
+    expect(() => parseBrokerList('a:1,b:70000')).toThrow(/port 70000/);
+    expect(() => parseBrokerList('http://a:1')).toThrow(/not host:port/);
+  });
+
+  it('parses redis URLs, cluster seed lists, and redacts passwords in errors', () => {
+    expect(parseRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(parseRedisUrl('rediss://u:p@h:6380/2')).toBe('rediss://u:p@h:6380/2');
+    expect(parseRedisUrl('redis://a:1, redis://b:2')).toBe('redis://a:1,redis://b:2');
+    expect(() => parseRedisUrl('localhost:6379')).toThrow(/redis:\/\//);
+    expect(() => parseRedisUrl('http://h:1')).toThrow(/must start with redis/);
+    expect(() => parseRedisUrl('redis://h:1/x')).toThrow(/database "x"/);
+    expect(() => parseRedisUrl('ftp://u:secret@h')).toThrow(/\*\*\*/);
+    expect(redactUrl('redis://user:secret@h:1')).toBe('redis://user:***@h:1');
+    expect(redactUrl('redis://h:1')).toBe('redis://h:1');
+  });
+
+  it('parses ports and positive integers strictly', () => {
+    expect(parsePort('8080')).toBe(8080);
+    expect(parsePort('0', true)).toBe(0);
+    expect(() => parsePort('0')).toThrow(/not a port/);
+    expect(() => parsePort('65536')).toThrow(/not a port/);
+    expect(() => parsePort('80a')).toThrow(/not an integer/);
+    expect(parsePositiveInt('12')).toBe(12);
+    expect(() => parsePositiveInt('0')).toThrow(/positive/);
+    expect(() => parsePositiveInt('1.5')).toThrow(/integer/);
+  });
+
+  it('parses durations with units, combinations and bare milliseconds', () => {
+    expect(parseDurationMs('250')).toBe(250);
+    expect(parseDurationMs('250ms')).toBe(250);
+    expect(parseDurationMs('30s')).toBe(30_000);
+    expect(parseDurationMs('5m')).toBe(300_000);
+    expect(parseDurationMs('1h')).toBe(3_600_000);
+    expect(parseDurationMs('7d')).toBe(604_800_000);
+    expect(parseDurationMs('1m30s')).toBe(90_000);
+    expect(parseDurationMs('1.5s')).toBe(1500);
+    expect(() => parseDurationMs('soon')).toThrow(/not a duration/);
+    expect(() => parseDurationMs('5 minutes')).toThrow(/not a duration/);
+    expect(() => parseDurationMs('')).toThrow(/not a duration/);
+  });
+
+  it('accepts legal topic names only', () => {
+    expect(parseTopicName('sensor.readings')).toBe('sensor.readings');
+    expect(parseTopicName('a_b-C.9')).toBe('a_b-C.9');
+    expect(() => parseTopicName('has space')).toThrow(/only a-z/);
+    expect(() => parseTopicName('..')).toThrow(/not a topic name/);
+    expect(() => parseTopicName('x'.repeat(250))).toThrow(/1-249/);
+  });
+
+  it('parses booleans and enumerations', () => {
+    expect(parseBoolean('TRUE')).toBe(true);
+    expect(parseBoolean('0')).toBe(false);
+    expect(() => parseBoolean('maybe')).toThrow(/not a boolean/);
+    expect(oneOf(['a', 'b'] as const)('b')).toBe('b');
+    expect(() => oneOf(['a', 'b'] as const)('c')).toThrow('"c" is not one of a, b');
+  });
+});
