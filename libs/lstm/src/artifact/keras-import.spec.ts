@@ -83,12 +83,13 @@ describe('importKerasModel', () => {
       w('lstm_LSTMCell1/kernel', [4, 12], 2),
       w('lstm_LSTMCell1/recurrent_kernel', [3, 12], 3),
       w('lstm_LSTMCell1/bias', [12], 4),
-      w('dense_Dense1/kernel', [3, 2], 5),
+      w('dense_Dense1/kernel_1', [3, 2], 5), // tfjs de-duplicated name
       w('dense_Dense1/bias', [2], 6),
     ];
     const m = importKerasModel(seq(textLayers(), 'tfjs-layers 4.22.0'), weights);
     expect(m.spec.recurrent[0].kernel[0]).toBe(2);
     expect(m.spec.head[0].bias![0]).toBe(6);
+    expect(m.spec.head[0].kernel[0]).toBe(5);
   });
 
   it('maps stacked LSTM → GRU (reset_after both ways), hard_sigmoid and bias-free layers', () => {

@@ -347,7 +347,11 @@ function roleOf(name: string): { owners: string[]; role: string } {
   if (/^\d+$/.test(last) && segments[segments.length - 2] === 'vars') {
     return { owners: segments.slice(0, -2), role: `#${last}` };
   }
-  return { owners: segments.slice(0, -1), role: last };
+  // tfjs de-duplicates variable names with a numeric suffix (`kernel_1`).
+  return {
+    owners: segments.slice(0, -1),
+    role: last.replace(/^(kernel|recurrent_kernel|bias|embeddings)_\d+$/, '$1'),
+  };
 }
 
 function shapeFits(expected: readonly (number | null)[], actual: readonly number[]): boolean {

@@ -33,7 +33,8 @@ function pythonNumber(n: number): string {
   if (n === Infinity) return 'Infinity';
   if (n === -Infinity) return '-Infinity';
   if (Number.isInteger(n)) return String(n);
-  // Python repr of a float; JS shortest round-trip agrees except for exponent formatting.
+  // Non-integers are written as JS does; Python's repr differs for very small/large magnitudes
+  // (1e-05 vs 0.00001). Tokenizer JSON holds only integers and strings.
   const s = String(n);
   return s.replace(/e([+-])(\d)$/, 'e$10$2');
 }
