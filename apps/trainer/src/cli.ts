@@ -84,7 +84,7 @@ async function train(argv: string[]): Promise<void> {
   });
   if (!o.file) throw new UsageError('--file is required');
   if (o.task !== 'forecast' && o.task !== 'classify') throw new UsageError('--task must be forecast or classify');
-  if (!['if-better', 'always', 'never'].includes(o.activate!)) throw new UsageError('--activate must be if-better, always or never');
+  if (!['if-better', 'always', 'never'].includes(o.activate)) throw new UsageError('--activate must be if-better, always or never');
   const raw: Partial<Record<keyof TrainParams, number | undefined>> = {
     epochs: num(o.epochs, 'epochs'), hiddenUnits: num(o['hidden-units'], 'hidden-units'), layers: num(o.layers, 'layers'),
     batchSize: num(o['batch-size'], 'batch-size'), learningRate: num(o['learning-rate'], 'learning-rate'),

@@ -27,7 +27,7 @@ export async function createTrainerApp(
   infra?: TrainerInfra,
 ): Promise<{ app: INestApplication; infra: TrainerInfra }> {
   const connected = infra ?? (await connectInfra(config));
-  const app = await NestFactory.create<NestExpressApplication>(TrainerModule.forRoot(config, connected), {
+  const app = await NestFactory.create<NestExpressApplication>(TrainerModule.forRoot(config, connected, { closeInfra: !infra }), {
     logger: ['error', 'warn', 'log'],
     bodyParser: false,
   });
@@ -45,6 +45,10 @@ export async function createTrainerApp(
   );
   app.useGlobalFilters(new RegistryErrorFilter());
   app.enableShutdownHooks();
+  // Outlive typical client/load-balancer idle timeouts so a reused keep-alive socket is not reset.
+  const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -55,10 +59,5 @@ export async function createTrainerApp(
       .build(),
   );
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs-json' });
-  const close = app.close.bind(app);
-  app.close = async () => {
-    await close();
-    if (!infra) await connected.close();
-  };
   return { app, infra: connected };
 }

@@ -10,21 +10,28 @@ import type { TrainerInfra } from './infra';
 import { JobRunner } from './jobs/job-runner';
 import { JobStore } from './jobs/job-store';
 
+const CLOSE_INFRA = Symbol('CLOSE_INFRA');
+
 /** Marks interrupted jobs failed at boot; kills running children at shutdown. */
 class JobLifecycle implements OnModuleInit, OnApplicationShutdown {
-  constructor(@Inject(JobRunner) private readonly runner: JobRunner) {}
+  constructor(
+    @Inject(JobRunner) private readonly runner: JobRunner,
+    @Inject(TRAINER_INFRA) private readonly infra: TrainerInfra,
+    @Inject(CLOSE_INFRA) private readonly closeInfra: boolean,
+  ) {}
   async onModuleInit(): Promise<void> {
     await this.runner.startSweeping();
   }
   async onApplicationShutdown(): Promise<void> {
     await this.runner.shutdown();
+    if (this.closeInfra) await this.infra.close();
   }
 }
 
 /** Root module of the trainer: admin HTTP, registry, job runner. */
 @Module({})
 export class TrainerModule {
-  static forRoot(config: TrainerConfig, infra: TrainerInfra): DynamicModule {
+  static forRoot(config: TrainerConfig, infra: TrainerInfra, opts: { closeInfra: boolean } = { closeInfra: true }): DynamicModule {
     return {
       module: TrainerModule,
       global: true,
@@ -37,6 +44,7 @@ export class TrainerModule {
       providers: [
         { provide: TRAINER_CONFIG, useValue: config },
         { provide: TRAINER_INFRA, useValue: infra },
+        { provide: CLOSE_INFRA, useValue: opts.closeInfra },
         TrainerMetrics,
         {
           provide: JobRunner,

@@ -30,7 +30,7 @@ function modelName(name: string): string {
   try {
     assertModelName(name);
   } catch (err) {
-    throw new BadRequestException(`name: ${(err as Error).message}`);
+    throw new BadRequestException([`name: ${(err as Error).message}`]);
   }
   return name;
 }

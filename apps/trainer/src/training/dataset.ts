@@ -36,7 +36,7 @@ export function readingFromObject(o: Record<string, unknown>, fallbackKey?: stri
   if (!key || ts === null) return null;
   let values: number[] | null = null;
   if (typeof o.value === 'number') values = [o.value];
-  else if (Array.isArray(o.values) && o.values.every((v) => typeof v === 'number')) values = o.values as number[];
+  else if (Array.isArray(o.values) && o.values.every((v) => typeof v === 'number')) values = o.values;
   if (!values || values.length === 0 || !values.every(Number.isFinite)) return null;
   return { key, ts, values };
 }

@@ -102,7 +102,8 @@ export async function readKafkaRange(
       });
       await consumer.run({
         autoCommit: false,
-        eachBatch: async ({ batch, heartbeat }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
           const p = batch.partition;
           const s = start.get(p)!;
           const e = end.get(p)!;
@@ -120,7 +121,7 @@ export async function readKafkaRange(
             consumer.pause([{ topic: range.topic, partitions: [p] }]);
             if (pending.size === 0) finish();
           }
-          await heartbeat();
+          await payload.heartbeat();
         },
       });
       for (const p of pending) consumer.seek({ topic: range.topic, partition: p, offset: String(start.get(p)!) });
