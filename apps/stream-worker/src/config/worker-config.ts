@@ -1,7 +1,72 @@
+import {
+  EnvValidationError,
+  env,
+  parseDurationMs,
+  parseNonNegativeInt,
+  validateEnv,
+  type EnvVarSpec,
+} from '@app/config';
+
 /**
- * The worker's environment (WORKER-CONTRACT.md), validated once at boot. A bad value throws a
- * {@link ConfigError} naming the variable; main.ts prints it and exits 1.
+ * The worker's environment (WORKER-CONTRACT.md) as an @app/config spec: validated once at boot;
+ * a bad value fails with an {@link EnvValidationError} naming the variable.
  */
+export const WORKER_ENV = {
+  KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
+  REDIS_URL: env.redisUrl('Redis URL, redis://host:port[/db]'),
+  KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
+  KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
+  SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
+  TEXT_TOPIC: env.topic('text events in', 'text.events'),
+  FORECAST_TOPIC: env.topic('forecasts out', 'predictions.forecasts'),
+  CLASSIFICATION_TOPIC: env.topic('classifications out', 'predictions.classifications'),
+  DLQ_TOPIC: env.topic('dead letters out', 'streamcell.dlq'),
+  MODELS_TOPIC: env.topic('model activation events (compacted)', 'streamcell.models'),
+  FORECAST_MODEL: modelName('registry model serving SENSOR_TOPIC', 'forecaster'),
+  CLASSIFY_MODEL: modelName('registry model serving TEXT_TOPIC', 'classifier'),
+  HTTP_PORT: env.port('port of /health, /health/ready and /metrics (0 = any free port)', 9464),
+  STATE_TTL_MS: ms('idle TTL of a key state (0 = never expires)', '604800000'),
+  MAX_EVENT_GAP_MS: ms('an event-time gap above this resets the key state (0 = off)', '0'),
+  ALLOWED_LATENESS_MS: {
+    parse: (raw: string) => {
+      const n = Number(raw.trim());
+      if (!/^-?\d+$/.test(raw.trim()) || n < -1) throw new Error(`"${raw}" must be -1 (off) or a number of milliseconds`);
+      return n;
+    },
+    default: '0',
+    description: 'events older than the key last event time minus this go to the DLQ as late_event (-1 = off)',
+  } satisfies EnvVarSpec<number>,
+  MAX_TEXT_LENGTH: env.positiveInt('longest text in characters', 10_000),
+  MAX_PAYLOAD_BYTES: env.positiveInt('largest message value in bytes', 65_536),
+  REWARM_STEPS: {
+    parse: (raw: string) => {
+      const n = parseNonNegativeInt(raw);
+      if (n > 65_535) throw new Error(`"${raw}" is larger than 65535`);
+      return n;
+    },
+    default: '16',
+    description: 'inputs kept per key for the rewarm swap policy',
+  } satisfies EnvVarSpec<number>,
+  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'log level', 'info'),
+} as const;
+
+function modelName(description: string, def: string): EnvVarSpec<string> {
+  return {
+    parse: (raw) => {
+      const v = raw.trim();
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) throw new Error(`"${raw}" is not a model name`);
+      return v;
+    },
+    default: def,
+    description,
+  };
+}
+
+function ms(description: string, def: string): EnvVarSpec<number> {
+  return { parse: parseDurationMs, default: def, description };
+}
+
+/** Typed worker configuration. */
 export interface WorkerConfig {
   readonly kafkaBrokers: readonly string[];
   readonly redisUrl: string;
@@ -25,95 +90,31 @@ export interface WorkerConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
-/** A configuration problem; the message names the variable. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
+export { EnvValidationError as ConfigError };
 
-type Env = Readonly<Record<string, string | undefined>>;
-
-function str(env: Env, name: string, def?: string): string {
-  const v = env[name];
-  if (v === undefined || v.trim() === '') {
-    if (def === undefined) throw new ConfigError(name, 'is required');
-    return def;
-  }
-  return v.trim();
-}
-
-function int(env: Env, name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return def;
-  const t = raw.trim();
-  if (!/^-?\d+$/.test(t)) throw new ConfigError(name, `must be an integer, got '${raw}'`);
-  const n = Number(t);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function topic(env: Env, name: string, def: string): string {
-  const v = str(env, name, def);
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(v)) throw new ConfigError(name, `'${v}' is not a valid Kafka topic name`);
-  return v;
-}
-
-function modelName(env: Env, name: string, def: string): string {
-  const v = str(env, name, def);
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(v)) throw new ConfigError(name, `'${v}' is not a valid model name`);
-  return v;
-}
-
-/** Parses and validates the environment. */
-export function loadWorkerConfig(env: Env = process.env): WorkerConfig {
-  const brokersRaw = str(env, 'KAFKA_BROKERS');
-  const kafkaBrokers = brokersRaw.split(',').map((b) => b.trim());
-  for (const b of kafkaBrokers) {
-    const m = /^([^:\s]+):(\d{1,5})$/.exec(b);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-      throw new ConfigError('KAFKA_BROKERS', `'${b}' is not host:port (expected host:port[,host:port])`);
-    }
-  }
-  const redisUrl = str(env, 'REDIS_URL');
-  let u: URL;
-  try {
-    u = new URL(redisUrl);
-  } catch {
-    throw new ConfigError('REDIS_URL', `'${redisUrl}' is not a URL (expected redis://host:port[/db])`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new ConfigError('REDIS_URL', `'${redisUrl}' must start with redis:// or rediss://`);
-  }
-  if (!u.hostname) throw new ConfigError('REDIS_URL', `'${redisUrl}' has no host`);
-  const level = str(env, 'LOG_LEVEL', 'info').toLowerCase();
-  if (level !== 'debug' && level !== 'info' && level !== 'warn' && level !== 'error') {
-    throw new ConfigError('LOG_LEVEL', `must be debug, info, warn or error, got '${level}'`);
-  }
+/** Parses and validates the environment; throws naming every bad variable. */
+export function loadWorkerConfig(source: Record<string, string | undefined> = process.env): WorkerConfig {
+  const e = validateEnv(WORKER_ENV, source);
   return {
-    kafkaBrokers,
-    redisUrl,
-    kafkaClientId: str(env, 'KAFKA_CLIENT_ID', 'streamcell-worker'),
-    kafkaGroupId: str(env, 'KAFKA_GROUP_ID', 'streamcell-worker'),
-    sensorTopic: topic(env, 'SENSOR_TOPIC', 'sensor.readings'),
-    textTopic: topic(env, 'TEXT_TOPIC', 'text.events'),
-    forecastTopic: topic(env, 'FORECAST_TOPIC', 'predictions.forecasts'),
-    classificationTopic: topic(env, 'CLASSIFICATION_TOPIC', 'predictions.classifications'),
-    dlqTopic: topic(env, 'DLQ_TOPIC', 'streamcell.dlq'),
-    modelsTopic: topic(env, 'MODELS_TOPIC', 'streamcell.models'),
-    forecastModel: modelName(env, 'FORECAST_MODEL', 'forecaster'),
-    classifyModel: modelName(env, 'CLASSIFY_MODEL', 'classifier'),
-    httpPort: int(env, 'HTTP_PORT', 9464, 0, 65535),
-    stateTtlMs: int(env, 'STATE_TTL_MS', 604_800_000, 0),
-    maxEventGapMs: int(env, 'MAX_EVENT_GAP_MS', 0, 0),
-    allowedLatenessMs: int(env, 'ALLOWED_LATENESS_MS', 0, -1),
-    maxTextLength: int(env, 'MAX_TEXT_LENGTH', 10_000, 1),
-    maxPayloadBytes: int(env, 'MAX_PAYLOAD_BYTES', 65_536, 1),
-    rewarmSteps: int(env, 'REWARM_STEPS', 16, 0, 65_535),
-    logLevel: level,
+    kafkaBrokers: e.KAFKA_BROKERS,
+    redisUrl: e.REDIS_URL,
+    kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaGroupId: e.KAFKA_GROUP_ID,
+    sensorTopic: e.SENSOR_TOPIC,
+    textTopic: e.TEXT_TOPIC,
+    forecastTopic: e.FORECAST_TOPIC,
+    classificationTopic: e.CLASSIFICATION_TOPIC,
+    dlqTopic: e.DLQ_TOPIC,
+    modelsTopic: e.MODELS_TOPIC,
+    forecastModel: e.FORECAST_MODEL,
+    classifyModel: e.CLASSIFY_MODEL,
+    httpPort: e.HTTP_PORT,
+    stateTtlMs: e.STATE_TTL_MS,
+    maxEventGapMs: e.MAX_EVENT_GAP_MS,
+    allowedLatenessMs: e.ALLOWED_LATENESS_MS,
+    maxTextLength: e.MAX_TEXT_LENGTH,
+    maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    rewarmSteps: e.REWARM_STEPS,
+    logLevel: e.LOG_LEVEL,
   };
 }

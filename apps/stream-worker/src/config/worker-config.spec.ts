@@ -1,0 +1,59 @@
+import { ConfigError, loadWorkerConfig } from './worker-config';
+
+const base = { KAFKA_BROKERS: '127.0.0.1:9092', REDIS_URL: 'redis://127.0.0.1:6379' };
+
+describe('loadWorkerConfig', () => {
+  it('applies the contract defaults', () => {
+    const c = loadWorkerConfig(base);
+    expect(c).toMatchObject({
+      kafkaBrokers: ['127.0.0.1:9092'],
+      kafkaGroupId: 'streamcell-worker',
+      sensorTopic: 'sensor.readings',
+      textTopic: 'text.events',
+      forecastTopic: 'predictions.forecasts',
+      classificationTopic: 'predictions.classifications',
+      dlqTopic: 'streamcell.dlq',
+      modelsTopic: 'streamcell.models',
+      forecastModel: 'forecaster',
+      classifyModel: 'classifier',
+      httpPort: 9464,
+      stateTtlMs: 604_800_000,
+      maxEventGapMs: 0,
+      allowedLatenessMs: 0,
+      maxTextLength: 10_000,
+      maxPayloadBytes: 65_536,
+      rewarmSteps: 16,
+      logLevel: 'info',
+    });
+  });
+
+  it('accepts overrides (port 0, lateness -1, durations)', () => {
+    const c = loadWorkerConfig({ ...base, HTTP_PORT: '0', ALLOWED_LATENESS_MS: '-1', MAX_EVENT_GAP_MS: '5m', REWARM_STEPS: '0' });
+    expect(c.httpPort).toBe(0);
+    expect(c.allowedLatenessMs).toBe(-1);
+    expect(c.maxEventGapMs).toBe(300_000);
+    expect(c.rewarmSteps).toBe(0);
+  });
+
+  it.each([
+    [{ KAFKA_BROKERS: undefined }, 'KAFKA_BROKERS'],
+    [{ KAFKA_BROKERS: 'nohost' }, 'KAFKA_BROKERS'],
+    [{ REDIS_URL: 'http://x:1' }, 'REDIS_URL'],
+    [{ HTTP_PORT: '70000' }, 'HTTP_PORT'],
+    [{ ALLOWED_LATENESS_MS: '-5' }, 'ALLOWED_LATENESS_MS'],
+    [{ MAX_TEXT_LENGTH: '0' }, 'MAX_TEXT_LENGTH'],
+    [{ SENSOR_TOPIC: 'bad topic' }, 'SENSOR_TOPIC'],
+    [{ FORECAST_MODEL: '-x' }, 'FORECAST_MODEL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+  ])('names the bad variable %#', (override, variable) => {
+    let err: unknown;
+    try {
+      loadWorkerConfig({ ...base, ...override });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as Error).message).toContain(variable);
+  });
+});
