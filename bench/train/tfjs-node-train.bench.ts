@@ -6,13 +6,14 @@
  *   recurrent activation) -> Dense(1, sigmoid), sequence length 50, batch 32;
  * - forecaster: LSTM(32) over length-50 windows of one feature -> Dense(1), batch 32.
  *
- * Each case trains one epoch on random data after a short warm-up fit (two batches, not timed)
+ * Each case trains one epoch on random data after a short warm-up fit (--warmup batches, default
+ * 5, not timed: the first batches pay for JIT and kernel set-up)
  * and reports examples per second. `@tensorflow/tfjs-node` is optional: install it with
  * `scripts/tfjs-node/install.sh`; without it only the cpu backend is measured.
  *
  * Usage:
  *   node -r @swc-node/register bench/train/tfjs-node-train.bench.ts \
- *     [--variants tensorflow:fused:flat-adam,tensorflow:fused,tensorflow:layers,cpu:layers] \
+ *     [--variants tensorflow:fused,tensorflow:layers,cpu:layers] [--warmup 5] \
  *     [--text 2000] [--forecast 8000] \
  *     [--layers-text 2000] [--layers-forecast 2000] [--cpu-text 64] [--cpu-forecast 640] \
  *     [--batch 32] [--json out.json]
@@ -154,7 +155,7 @@ async function runCase(
   const opt = makeOptimizer(tf, optimizerName);
   const m = model === 'text-classifier' ? textModel(tf, factory, opt) : forecastModel(tf, factory, opt);
   const { x, y } = model === 'text-classifier' ? textData(tf, examples) : forecastData(tf, examples);
-  const warm = Math.min(examples, 2 * batchSize);
+  const warm = Math.min(examples, Number(arg('warmup', '5')) * batchSize);
   const xw = x.slice(0, warm);
   const yw = y.slice(0, warm);
   let t0 = process.hrtime.bigint();
@@ -267,10 +268,7 @@ function checkFlatAdam(tf: Tf): number {
 async function main(): Promise<void> {
   const { tf, native, nativeError } = loadTf();
   const batch = Number(arg('batch', '32'));
-  const variants = arg(
-    'variants',
-    native ? 'tensorflow:fused:flat-adam,tensorflow:fused,tensorflow:layers,cpu:layers' : 'cpu:layers',
-  )
+  const variants = arg('variants', native ? 'tensorflow:fused,tensorflow:layers,cpu:layers' : 'cpu:layers')
     .split(',')
     .map((v) => {
       const [backend, lstm, optimizer] = v.split(':');
