@@ -254,7 +254,6 @@ async function main(): Promise<void> {
       FORECAST_MODEL: model,
       CLASSIFY_MODEL: `bench-${s}-cl`,
       REWARM_STEPS,
-      LOG_LEVEL: 'warn',
     });
     workers.push(worker);
     const t0 = performance.now();
