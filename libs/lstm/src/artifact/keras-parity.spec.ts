@@ -110,6 +110,38 @@ describe.each(kernels)('Keras parity, kernel %s', (kernel) => {
   });
 });
 
+describe.each(kernels)('Keras 2 Functional with Masking, kernel %s', (kernel) => {
+  it('keras-functional-masked: skipping all-mask_value steps (inputMaskValue) = model.predict', async () => {
+    const art = await loadArtifact(path.join(FIXTURES, 'keras-functional-masked'));
+    expect(art.inputMaskValue).toBe(0);
+    expect(art.spec.recurrent.map((r) => [r.kind, r.units])).toEqual([
+      ['lstm', 5],
+      ['lstm', 4],
+    ]);
+    expect(art.spec.head[0].activation).toBe('tanh'); // Activation layer folded into the Dense
+    const exp = expected('keras-functional-masked');
+    const model = new RecurrentModel(art.spec, { kernel });
+    const inputs = exp.inputs as number[][][];
+    const B = inputs.length;
+    const state = model.createState(B);
+    const x = new Float32Array(B * 3);
+    const mask = new Uint8Array(B);
+    let skipped = 0;
+    for (let t = 0; t < inputs[0].length; t++) {
+      inputs.forEach((w, b) => {
+        x.set(w[t], b * 3);
+        mask[b] = w[t].every((v) => v === art.inputMaskValue) ? 0 : 1;
+        skipped += 1 - mask[b];
+      });
+      model.step(B, x, state, mask);
+    }
+    expect(skipped).toBeGreaterThan(0);
+    const out = new Float32Array(B * 3);
+    model.head(B, state, out);
+    expect(maxAbsDiff(out, (exp.predictions as number[][]).flat())).toBeLessThanOrEqual(TOL);
+  });
+});
+
 describe('uint8-quantized weights (converter --quantize_uint8)', () => {
   it('dequantize to within half a quantization step of the float32 weights', async () => {
     const f = await loadArtifact(path.join(FIXTURES, 'keras3-forecaster'));
