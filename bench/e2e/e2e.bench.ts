@@ -295,15 +295,13 @@ async function main(): Promise<void> {
       `latency run at half the worker rate (${Math.round(workerRate / 2)} events/s) for ${LATENCY_SECONDS}s`,
     );
     const rate = Math.max(10, workerRate / 2);
-    const tickMs = 20;
-    const perTick = rate / (1000 / tickMs);
+    const tickMs = 50;
     let sent = 0;
-    let due = 0;
     const startWall = Date.now();
     const latencyFrom = collector.count(t.forecasts);
     while (Date.now() - startWall < LATENCY_SECONDS * 1000) {
-      due += perTick;
-      const n = Math.floor(due - sent);
+      // Catch up to the schedule (rate × elapsed), however long the last send took.
+      const n = Math.floor((rate * (Date.now() - startWall)) / 1000) - sent;
       if (n > 0) {
         const now = Date.now();
         // ts = send time, so a prediction's own ts gives its event's send time.
@@ -326,8 +324,10 @@ async function main(): Promise<void> {
       .messages(t.forecasts)
       .slice(latencyFrom)
       .map((m) => {
-        const body = JSON.parse(m.value!.toString('utf8')) as { ts: number };
-        return { received: m.receivedAt - body.ts, produced: m.timestamp - body.ts };
+        const body = JSON.parse(m.value!.toString('utf8')) as { ts: number | string };
+        // The worker may echo ts as an ISO string; both forms carry the send time in ms.
+        const sentAt = typeof body.ts === 'number' ? body.ts : Date.parse(body.ts);
+        return { received: m.receivedAt - sentAt, produced: m.timestamp - sentAt };
       });
     const rec = lat.map((l) => l.received).sort((a, b) => a - b);
     const prod = lat.map((l) => l.produced).sort((a, b) => a - b);
