@@ -1,0 +1,114 @@
+/**
+ * Boot contract of both apps (libs/config/README.md): a missing or invalid variable, an
+ * unreachable Kafka or an unreachable Redis each end the built app (dist/) with a non-zero exit
+ * within 30 s and a stderr message naming the variable, the broker list or the Redis URL.
+ * The other dependency is the real one from the harness, so each case has exactly one problem.
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { freePort } from './support/e2e-stack';
+import { e2eAddresses } from './support/e2e-env';
+
+const ROOT = path.resolve(__dirname, '..');
+const APPS = {
+  'stream-worker': path.join(ROOT, 'dist/apps/stream-worker/src/main.js'),
+  trainer: path.join(ROOT, 'dist/apps/trainer/src/main.js'),
+} as const;
+type AppName = keyof typeof APPS;
+const BOOT_LIMIT_MS = 30_000;
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  stdout: string;
+  tookMs: number;
+}
+
+/** Runs an app with exactly `env` (plus PATH/HOME); kills it if it outlives the boot limit. */
+function boot(app: AppName, env: Record<string, string>): Promise<Exit> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [APPS[app]], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), BOOT_LIMIT_MS + 5_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stderr, stdout, tookMs: Date.now() - started });
+    });
+  });
+}
+
+/** Variables each app needs besides Kafka and Redis. */
+const APP_ENV: Record<AppName, Record<string, string>> = {
+  'stream-worker': { HTTP_PORT: '0', KAFKA_GROUP_ID: 'boot-config-e2e' },
+  trainer: { TRAINER_PORT: '0', TRAINER_HOST: '127.0.0.1', ADMIN_TOKEN: 'boot-config-e2e-token-0123456789' },
+};
+
+/** A port nothing listens on. */
+async function closedPort(): Promise<number> {
+  return freePort();
+}
+
+function expectFailedBoot(exit: Exit): void {
+  expect({ signal: exit.signal, failed: exit.code !== null && exit.code !== 0 }).toEqual({ signal: null, failed: true });
+  expect(exit.tookMs).toBeLessThan(BOOT_LIMIT_MS);
+}
+
+describe.each(Object.keys(APPS) as AppName[])('%s boot checks', (app) => {
+  let brokers: string;
+  let redisUrl: string;
+
+  beforeAll(() => {
+    if (!fs.existsSync(APPS[app])) throw new Error(`${APPS[app]} is missing: run 'npm run build' first`);
+    const a = e2eAddresses();
+    brokers = a.brokers.join(',');
+    redisUrl = a.redisUrl;
+  });
+
+  it('exits non-zero naming the broker list when Kafka is unreachable', async () => {
+    const wrong = `127.0.0.1:${await closedPort()}`;
+    const exit = await boot(app, { ...APP_ENV[app], KAFKA_BROKERS: wrong, REDIS_URL: redisUrl });
+    expectFailedBoot(exit);
+    expect(exit.stderr).toContain(wrong);
+    expect(exit.stderr).toMatch(/kafka/i);
+  });
+
+  it('exits non-zero naming the Redis URL when Redis is unreachable', async () => {
+    const wrong = `redis://127.0.0.1:${await closedPort()}`;
+    const exit = await boot(app, { ...APP_ENV[app], KAFKA_BROKERS: brokers, REDIS_URL: wrong });
+    expectFailedBoot(exit);
+    expect(exit.stderr).toContain(wrong);
+    expect(exit.stderr).toMatch(/redis/i);
+  });
+
+  it('names a missing variable', async () => {
+    const exit = await boot(app, { ...APP_ENV[app], REDIS_URL: redisUrl });
+    expectFailedBoot(exit);
+    expect(exit.stderr).toContain('KAFKA_BROKERS');
+  });
+
+  it('names an invalid broker list, Redis URL and port', async () => {
+    const badBrokers = await boot(app, { ...APP_ENV[app], KAFKA_BROKERS: 'kafka-without-port', REDIS_URL: redisUrl });
+    expectFailedBoot(badBrokers);
+    expect(badBrokers.stderr).toContain('KAFKA_BROKERS');
+
+    const badRedis = await boot(app, { ...APP_ENV[app], KAFKA_BROKERS: brokers, REDIS_URL: 'localhost:6379' });
+    expectFailedBoot(badRedis);
+    expect(badRedis.stderr).toContain('REDIS_URL');
+
+    const portVar = app === 'trainer' ? 'TRAINER_PORT' : 'HTTP_PORT';
+    const badPort = await boot(app, { ...APP_ENV[app], [portVar]: 'eighty', KAFKA_BROKERS: brokers, REDIS_URL: redisUrl });
+    expectFailedBoot(badPort);
+    expect(badPort.stderr).toContain(portVar);
+  });
+});
