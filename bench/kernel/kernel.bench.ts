@@ -3,14 +3,16 @@
  * kernels, against tfjs-layers doing the same work (one predict per step on a stateful layer, batch
  * B, sequence length 1) on the tfjs cpu and wasm backends.
  *
- *   npm run bench:kernel            (env BENCH_KERNEL_SECONDS: minimum timed seconds per case, default 0.4)
+ *   npm run bench:kernel     (env BENCH_KERNEL_SECONDS: timing budget per case, default 0.4 s)
  *
- * Prints one JSON line per case and a summary line; also appends them to
+ * Rates are from the fastest of up to 3 timing windows (process.hrtime.bigint); cpuKeyStepsPerSec
+ * divides by this process's CPU time instead, which stays meaningful when other work shares the
+ * machine. Prints one JSON line per case and a summary line; also appends them to
  * .bench-results/kernel-<timestamp>.jsonl. One thread, D = 8. GFLOP/s counts the matrix products
  * only: 2·G·H·(D + H) per key-step, G = 4 (LSTM) or 3 (GRU); element-wise work comes on top.
  *
  * Grid: ours H ∈ {32, 64, 128, 256} × B ∈ {1, 32, 256, 2048}, LSTM and GRU (reset_after=true).
- * tfjs-wasm: same H, B ∈ {1, 32, 256}; tfjs-cpu: same H, B ∈ {1, 32, 256}; GRU with
+ * tfjs-wasm: same H, B ∈ {1, 32, 256}; tfjs-cpu: H ∈ {32, 64, 128}, B ∈ {1, 32, 256}; GRU with
  * reset_after=false there (tfjs-layers has no reset_after=true), which costs the same FLOPs.
  */
 import { mkdirSync, appendFileSync } from 'node:fs';
@@ -42,6 +44,8 @@ const D = 8;
 const HS = [32, 64, 128, 256];
 const BS = [1, 32, 256, 2048];
 const TFJS_BS = [1, 32, 256];
+// tfjs-cpu needs seconds per step at H=256; its grid stops at 128.
+const TFJS_CPU_HS = [32, 64, 128];
 const MIN_SECONDS = Number(process.env.BENCH_KERNEL_SECONDS ?? 0.4);
 const outDir = join(process.cwd(), '.bench-results');
 mkdirSync(outDir, { recursive: true });
@@ -61,28 +65,39 @@ interface Timing {
   cpuSeconds: number;
 }
 
-/** Warms up, then runs `step` until MIN_SECONDS have passed (at least 2 steps). */
+/**
+ * Warms up, then times up to 3 windows of MIN_SECONDS / 2 each (at least one step per window, and
+ * no new window once 2·MIN_SECONDS have passed) and keeps the fastest window: on a shared machine
+ * the least-disturbed window is the best estimate of the kernel's own speed.
+ */
 function timeSteps(step: () => void): Timing {
   const warmEnd = process.hrtime.bigint() + BigInt(Math.round(MIN_SECONDS * 0.25e9));
   let w = 0;
-  while (w < 2 || process.hrtime.bigint() < warmEnd) {
+  while (w < 1 || process.hrtime.bigint() < warmEnd) {
     step();
     w++;
   }
-  const c0 = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  const limit = BigInt(Math.round(MIN_SECONDS * 1e9));
-  let steps = 0;
-  let dt = 0n;
+  const windowNs = BigInt(Math.round(MIN_SECONDS * 0.5e9));
+  const budgetEnd = process.hrtime.bigint() + 2n * BigInt(Math.round(MIN_SECONDS * 1e9));
   // Check the clock every few steps so that tiny steps are not dominated by hrtime calls.
-  const chunk = Math.max(1, Math.min(64, w >> 2));
-  while (steps < 2 || dt < limit) {
-    for (let i = 0; i < chunk; i++) step();
-    steps += chunk;
-    dt = process.hrtime.bigint() - t0;
+  const chunk = Math.max(1, Math.min(64, w >> 3));
+  let best: Timing | null = null;
+  for (let win = 0; win < 3; win++) {
+    if (win > 0 && process.hrtime.bigint() > budgetEnd) break;
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    let steps = 0;
+    let dt = 0n;
+    while (steps < 1 || dt < windowNs) {
+      for (let i = 0; i < chunk; i++) step();
+      steps += chunk;
+      dt = process.hrtime.bigint() - t0;
+    }
+    const cpu = process.cpuUsage(c0);
+    const t: Timing = { steps, seconds: Number(dt) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    if (!best || t.steps / t.seconds > best.steps / best.seconds) best = t;
   }
-  const cpu = process.cpuUsage(c0);
-  return { steps, seconds: Number(dt) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+  return best!;
 }
 
 function record(cell: Cell, kernel: BenchKernel, H: number, B: number, t: Timing): Row {
@@ -163,7 +178,9 @@ async function main(): Promise<void> {
     await tf.setBackend(backend);
     await tf.ready();
     for (const cell of ['lstm', 'gru'] as const) {
-      for (const H of HS) for (const B of TFJS_BS) rows.push(benchTfjs(cell, `tfjs-${backend}`, H, B));
+      for (const H of backend === 'cpu' ? TFJS_CPU_HS : HS) {
+        for (const B of TFJS_BS) rows.push(benchTfjs(cell, `tfjs-${backend}`, H, B));
+      }
     }
   }
   const find = (kernel: BenchKernel, cell: Cell) =>
