@@ -263,6 +263,36 @@ function storeUnits(dst: usize, u: usize, hBytes: usize, v: v128): void {
   }
 }
 
+/**
+ * LSTM row with Keras' default activations (tanh, sigmoid), sharing divisions: with
+ * σ(x) = 1/(1 + e^−x) and tanh(x) = sign(x)(1 − t)/(1 + t), t = e^−2|x|,
+ *   i·tanh(g) = sign(g)(1 − t_g) / ((1 + a_i)(1 + t_g)),  f·c₋₁ = c₋₁ / (1 + a_f),
+ *   h = o·tanh(c) = sign(c)(1 − t_c) / ((1 + a_o)(1 + t_c)),
+ * three divisions per 4 units instead of five. Products stay finite: a ≤ e^87, 1 + t ≤ 2.
+ */
+@inline
+function lstmTanhSigmoidRow(gr: usize, hb: usize, cp: usize, hp: usize, hBytes: usize): void {
+  const one = v128.load(C, 192);
+  const sign = v128.load(C, 272);
+  const m2 = v128.load(C, 224);
+  for (let u: usize = 0; u < hb; u += 16) {
+    const ai = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + u))));
+    const af = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + hb + u))));
+    const xg = v128.load(gr + 2 * hb + u);
+    const ao = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + 3 * hb + u))));
+    const tg = exp4(f32x4.mul(v128.andnot(xg, sign), m2));
+    const ig = v128.or(
+      f32x4.div(f32x4.sub(one, tg), f32x4.mul(ai, f32x4.add(one, tg))),
+      v128.and(xg, sign),
+    );
+    const c = f32x4.add(f32x4.div(v128.load(cp + u), af), ig);
+    const tc = exp4(f32x4.mul(v128.andnot(c, sign), m2));
+    const h = v128.or(f32x4.div(f32x4.sub(one, tc), f32x4.mul(ao, f32x4.add(one, tc))), v128.and(c, sign));
+    storeUnits(cp, u, hBytes, c);
+    storeUnits(hp, u, hBytes, h);
+  }
+}
+
 /** LSTM: gates i,f,c,o in g (n rows of 4·Hp) → c and h of key idx[j] in its state row. */
 export function lstmPointwise(
   n: i32, idx: usize, g: usize, Hp: i32, H: i32, state: usize, S: i32, hOff: i32, cOff: i32,
@@ -277,6 +307,10 @@ export function lstmPointwise(
     const sp = state + <usize>load<i32>(idx + (<usize>j << 2)) * sS;
     const cp = sp + (<usize>cOff << 2);
     const hp = sp + (<usize>hOff << 2);
+    if (act == 1 && rec == 2) {
+      lstmTanhSigmoidRow(gr, hb, cp, hp, hBytes);
+      continue;
+    }
     for (let u: usize = 0; u < hb; u += 16) {
       const i = act4(v128.load(gr + u), rec);
       const f = act4(v128.load(gr + hb + u), rec);
