@@ -2,13 +2,12 @@ import {
   buildDlqRecord,
   decodeSensorReading,
   decodeTextEvent,
-  encodeClassificationPrediction,
-  encodeForecastPrediction,
   type DlqReason,
 } from '@app/contracts';
 import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
+import { encodeClassification, encodeForecast, rawTsOf } from './prediction-encoding';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
 
 /** One consumed message as the processor sees it (kafkajs fields). */
@@ -423,9 +422,9 @@ export class BatchProcessor {
           }
           fx.hasForecast = true;
           fx.lastForecast0 = forecast[0];
-          value = encodeForecastPrediction({
+          value = encodeForecast({
             sensorId: slot.key,
-            ts: ev.timeMs,
+            ts: rawTsOf(m.value!, ev.timeMs),
             model: model.name,
             modelVersion: model.versionLabel,
             forecast,
@@ -445,9 +444,9 @@ export class BatchProcessor {
           } else {
             scores = Float64Array.from(out.subarray(base, base + model.engine.outputDim));
           }
-          value = encodeClassificationPrediction({
+          value = encodeClassification({
             streamId: slot.key,
-            ts: ev.timeMs,
+            ts: rawTsOf(m.value!, ev.timeMs),
             model: model.name,
             modelVersion: model.versionLabel,
             labels: task.labels,
