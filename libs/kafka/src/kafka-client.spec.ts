@@ -1,0 +1,63 @@
+import { logLevel } from 'kafkajs';
+import { kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
+import { BatchProducer } from './batch-producer';
+import { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
+
+describe('kafka log mapping', () => {
+  it('maps level names to kafkajs levels', () => {
+    expect(toKafkaJsLogLevel('nothing')).toBe(logLevel.NOTHING);
+    expect(toKafkaJsLogLevel('error')).toBe(logLevel.ERROR);
+    expect(toKafkaJsLogLevel('debug')).toBe(logLevel.DEBUG);
+  });
+
+  it('routes entries to the sink by level with namespace and extra fields', () => {
+    const lines: string[] = [];
+    const sink = {
+      error: (m: string) => lines.push(`E ${m}`),
+      warn: (m: string) => lines.push(`W ${m}`),
+      log: (m: string) => lines.push(`I ${m}`),
+    };
+    const log = kafkaLogCreator(sink)(logLevel.DEBUG);
+    const entry = (level: logLevel, message: string, extra: Record<string, unknown> = {}) =>
+      log({ namespace: 'Connection', level, label: '', log: { message, timestamp: 'x', ...extra } });
+    entry(logLevel.ERROR, 'boom', { broker: 'b:1' });
+    entry(logLevel.WARN, 'careful');
+    entry(logLevel.INFO, 'hello');
+    entry(logLevel.DEBUG, 'detail');
+    expect(lines).toEqual([
+      'E [kafkajs Connection] boom {"timestamp":"x","broker":"b:1"}',
+      'W [kafkajs Connection] careful {"timestamp":"x"}',
+      'I [kafkajs Connection] hello {"timestamp":"x"}',
+      // No debug method on the sink: debug lines go to log().
+      'I [kafkajs Connection] detail {"timestamp":"x"}',
+    ]);
+  });
+});
+
+describe('DlqPublisher.toMessages', () => {
+  it('builds contract envelopes keyed by the original key, with the reason header', () => {
+    const fakeProducer = {} as BatchProducer;
+    const dlq = new DlqPublisher(fakeProducer, 'dead.letters');
+    const [m] = dlq.toMessages([
+      {
+        reason: 'invalid_json',
+        detail: 'Unexpected token',
+        source: { topic: 'sensor.readings', partition: 3, offset: '42' },
+        key: Buffer.from('pump-7'),
+        value: Buffer.from('{oops'),
+        at: 0,
+      },
+    ]);
+    expect(m.topic).toBe('dead.letters');
+    expect(m.key).toEqual(Buffer.from('pump-7'));
+    expect(m.headers).toEqual({ [DLQ_REASON_HEADER]: 'invalid_json' });
+    expect(JSON.parse(m.value as string)).toEqual({
+      reason: 'invalid_json',
+      detail: 'Unexpected token',
+      source: { topic: 'sensor.readings', partition: 3, offset: '42' },
+      key: Buffer.from('pump-7').toString('base64'),
+      value: Buffer.from('{oops').toString('base64'),
+      at: '1970-01-01T00:00:00.000Z',
+    });
+  });
+});
