@@ -292,6 +292,7 @@ describe('trainer admin API', () => {
     const job = await waitJob(((await res.json()) as { jobId: string }).jobId);
     expect(job.error).toBeNull();
     expect(job.result!.trainExamples).toBe(400);
+    expect(job.backend).toBe('wasm');
     expect(job.result!.metrics.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(job.result!.activated).toBe(true);
 
@@ -372,6 +373,7 @@ describe('trainer admin API', () => {
       status: 'running',
       phase: 'training',
       owner: 'trainer-restarted',
+      backend: null,
       createdAt: new Date().toISOString(),
       startedAt: new Date().toISOString(),
       finishedAt: null,

@@ -93,7 +93,7 @@ async function train(argv: string[]): Promise<void> {
     maxlen: num(o.maxlen, 'maxlen'),
   };
   const params = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) as Partial<TrainParams>;
-  const backend = await initTrainingBackend(o.task === 'classify' ? 'cpu' : 'wasm');
+  const backend = await initTrainingBackend('wasm');
   console.error(`backend: ${backend}`);
   const onEpoch = (e: { epoch: number; epochs: number; loss: number; valLoss: number | null; examplesPerSecond: number }) =>
     console.error(`epoch ${e.epoch}/${e.epochs} loss ${e.loss.toFixed(4)}${e.valLoss !== null ? ` val_loss ${e.valLoss.toFixed(4)}` : ''} (${e.examplesPerSecond.toFixed(0)} examples/s)`);

@@ -14,8 +14,10 @@ export interface TrainerConfig {
   readonly dataDir: string | null;
   readonly instanceId: string;
   readonly maxUploadBytes: number;
-  /** Default tfjs backend for forecasters (text models always use cpu: wasm lacks the Embedding gradient). */
+  /** tfjs backend for forecasters. */
   readonly forecastBackend: 'wasm' | 'cpu';
+  /** tfjs backend for text models (wasm with the trainer's UnsortedSegmentSum kernel, or cpu). */
+  readonly textBackend: 'wasm' | 'cpu';
 }
 
 /** Raised with a message naming the offending variable. */
@@ -53,8 +55,11 @@ export function loadTrainerConfig(env: NodeJS.ProcessEnv = process.env): Trainer
     throw new ConfigError('ADMIN_TOKEN is required (set ADMIN_AUTH_DISABLED=true to run the admin API without auth, for local development only)');
   }
   if (token !== '' && token.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
-  const backend = (env.TRAINER_FORECAST_BACKEND ?? 'wasm').trim();
-  if (backend !== 'wasm' && backend !== 'cpu') throw new ConfigError(`TRAINER_FORECAST_BACKEND must be wasm or cpu, got ${JSON.stringify(backend)}`);
+  const backendOf = (name: string): 'wasm' | 'cpu' => {
+    const v = (env[name] ?? 'wasm').trim();
+    if (v !== 'wasm' && v !== 'cpu') throw new ConfigError(`${name} must be wasm or cpu, got ${JSON.stringify(v)}`);
+    return v;
+  };
   return {
     port: int(env, 'TRAINER_PORT', 3001, 0, 65535),
     host: env.TRAINER_HOST?.trim() || '0.0.0.0',
@@ -66,7 +71,8 @@ export function loadTrainerConfig(env: NodeJS.ProcessEnv = process.env): Trainer
     dataDir: env.TRAINER_DATA_DIR?.trim() || null,
     instanceId: env.TRAINER_INSTANCE_ID?.trim() || hostname(),
     maxUploadBytes: int(env, 'TRAINER_MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    forecastBackend: backend,
+    forecastBackend: backendOf('TRAINER_FORECAST_BACKEND'),
+    textBackend: backendOf('TRAINER_TEXT_BACKEND'),
   };
 }
 

@@ -17,6 +17,8 @@ export interface JobRecord {
   status: JobStatus;
   phase: JobPhase | 'queued' | 'activating' | 'done';
   readonly owner: string;
+  /** tfjs backend the job trains on (cpu | wasm | node). */
+  backend: string | null;
   readonly createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

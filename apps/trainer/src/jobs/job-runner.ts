@@ -98,6 +98,7 @@ export class JobRunner {
       status: 'queued',
       phase: 'queued',
       owner: this.config.instanceId,
+      backend: null,
       createdAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
@@ -145,7 +146,8 @@ export class JobRunner {
     child.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'phase':
-          if (m.phase !== 'backend') rec.phase = m.phase as JobRecord['phase'];
+          if (m.phase === 'backend') rec.backend = m.detail ?? null;
+          else rec.phase = m.phase as JobRecord['phase'];
           void this.persist(local);
           break;
         case 'epoch':
@@ -175,6 +177,7 @@ export class JobRunner {
       redisUrl: this.config.redisUrl,
       brokers: this.config.kafkaBrokers,
       forecastBackend: this.config.forecastBackend,
+      textBackend: this.config.textBackend,
     };
     child.send(start);
   }

@@ -14,6 +14,7 @@ export interface WorkerStart {
   readonly redisUrl: string;
   readonly brokers: string[];
   readonly forecastBackend: 'cpu' | 'wasm';
+  readonly textBackend: 'cpu' | 'wasm';
 }
 
 /** Child → parent. */
@@ -32,7 +33,7 @@ async function run(msg: WorkerStart): Promise<void> {
   try {
     // The child only stores the version; activation (and its event) is the parent's.
     const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
-    const backend = await initTrainingBackend(msg.spec.task === 'classify' ? 'cpu' : msg.forecastBackend);
+    const backend = await initTrainingBackend(msg.spec.task === 'classify' ? msg.textBackend : msg.forecastBackend);
     await send({ type: 'phase', phase: 'backend', detail: backend });
     const result = await runTrainJob(msg.spec, {
       registry,
