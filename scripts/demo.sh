@@ -5,8 +5,11 @@
 # live predictions for DEMO_SECONDS (default 60; 0 = until Ctrl-C). At the end it stops exactly
 # what it started: its processes by pid, its containers by id.
 #
+# Half-way through (when DEMO_SECONDS >= 40) the trainer retrains the forecaster from the sensor
+# topic and activates it: the view shows the worker switching versions without a restart.
+#
 # Env: DEMO_SECONDS (60), DEMO_SKIP_BUILD=1 (reuse dist/ when present), DEMO_LOG_DIR
-# (default .cache/demo), DEMO_KEEP_LOGS=1 (print where the logs are, always kept).
+# (default .cache/demo; worker, trainer, producer and build logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
@@ -106,6 +109,13 @@ if [ -f dist/apps/trainer/src/main.js ]; then
     node dist/apps/trainer/src/main.js >"$LOG_DIR/trainer.log" 2>&1 &
   pids+=("$!")
   say "trainer pid ${pids[-1]}: admin API http://127.0.0.1:$TRAINER_PORT/v1 (Authorization: Bearer $ADMIN_TOKEN)"
+  # Half-way through, retrain the forecaster from the topic history and hot-swap it in.
+  if [ "$DEMO_SECONDS" = "0" ] || [ "$DEMO_SECONDS" -ge 40 ]; then
+    retrain_after=$(( DEMO_SECONDS > 0 ? DEMO_SECONDS / 2 : 30 ))
+    TRAINER_URL="http://127.0.0.1:$TRAINER_PORT" ADMIN_TOKEN="$ADMIN_TOKEN" DEMO_RETRAIN_AFTER="$retrain_after" \
+      node dist/scripts/demo/retrain.js &
+    pids+=("$!")
+  fi
 fi
 
 # 5. Sample streams and the live view.
