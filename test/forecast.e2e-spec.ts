@@ -60,7 +60,10 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     await seedModel(stack.redisUrl, producer, topics.models, modelName, built.files, 'forecast');
     collector = new TopicCollector(kafka, [topics.forecasts, topics.dlq]);
     await collector.start();
-    worker = await WorkerProcess.start(
+  });
+
+  const startWorker = () =>
+    WorkerProcess.start(
       'forecast',
       workerEnv(stack, {
         KAFKA_GROUP_ID: `${suffix}-workers`,
@@ -74,7 +77,6 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
         CLASSIFY_MODEL: `classifier-${suffix}`,
       }),
     );
-  });
 
   afterAll(async () => {
     if (worker && !worker.exit) await worker.stop('SIGKILL');
@@ -105,11 +107,20 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
         messages.push({ key, value: JSON.stringify(body) });
       }
     }
+    // The first fifth live (worker running), the rest as a backlog the worker drains at full
+    // speed after a restart: that drain is the throughput measured.
+    worker = await startWorker();
+    const live = (SENSORS * READINGS) / 5;
+    await produceAll(producer, topics.sensor, messages.slice(0, live));
+    await collector.waitFor(topics.forecasts, live, 120_000);
+    const stopped = await worker.stop('SIGTERM', 12_000);
+    expect(stopped.code).toBe(0);
+    await produceAll(producer, topics.sensor, messages.slice(live));
+    worker = await startWorker();
     const t0 = Date.now();
-    await produceAll(producer, topics.sensor, messages);
-    const produced = Date.now();
     const got = await collector.waitFor(topics.forecasts, SENSORS * READINGS, 180_000);
     const seconds = (Date.now() - t0) / 1000;
+    const backlog = SENSORS * READINGS - live;
     expect(collector.of(topics.dlq)).toEqual([]);
 
     // The reference: all 200 histories through tfjs-layers in one predict call.
@@ -180,21 +191,21 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     expect(scored).toBe(SENSORS * (READINGS - 3));
 
     // Metrics and readiness while running.
-    const ready = await worker!.http('/health/ready');
+    const ready = await worker.http('/health/ready');
     expect(ready.status).toBe(200);
-    const metrics = (await worker!.http('/metrics')).body;
+    const metrics = (await worker.http('/metrics')).body;
     const count = Number(/streamcell_batch_size_count (\d+)/.exec(metrics)?.[1] ?? NaN);
     const sum = Number(/streamcell_batch_size_sum (\d+)/.exec(metrics)?.[1] ?? NaN);
-    expect(sum).toBeGreaterThanOrEqual(SENSORS * READINGS);
-    expect(metrics).toMatch(new RegExp(`streamcell_events_in_total\\{topic="${topics.sensor.replace(/\./g, '\\.')}"\\} ${SENSORS * READINGS}`));
+    expect(sum).toBeGreaterThanOrEqual(backlog);
+    expect(metrics).toMatch(new RegExp(`streamcell_events_in_total\\{topic="${topics.sensor.replace(/\./g, '\\.')}"\\} ${backlog}`));
     expect(metrics).toMatch(new RegExp(`streamcell_model_version\\{model="${modelName}"\\} 1`));
     console.log(
       JSON.stringify({
         suite: 'forecast',
         events: SENSORS * READINGS,
-        produceMs: produced - t0,
-        seconds,
-        eventsPerSecond: Math.round((SENSORS * READINGS) / seconds),
+        backlog,
+        drainSeconds: seconds,
+        eventsPerSecond: Math.round(backlog / seconds),
         batches: count,
         avgBatchSize: Math.round(sum / count),
         maxAbsError: maxErr,
@@ -203,7 +214,7 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     );
 
     // SIGTERM: finish, commit, exit 0 within 10 s.
-    const exit = await worker!.stop('SIGTERM', 12_000);
+    const exit = await worker.stop('SIGTERM', 12_000);
     expect(exit.code).toBe(0);
     expect(exit.ms).toBeLessThan(10_000);
   });

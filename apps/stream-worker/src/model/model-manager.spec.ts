@@ -32,9 +32,11 @@ function setup(active: Record<string, ActivePointer | null>) {
 }
 
 describe('ModelManager', () => {
-  it('loads every active model at boot and waits for required ones without a version', async () => {
+  it('loads the topic models at boot (all active ones on request) and waits for one without a version', async () => {
     const { manager, loads, logs } = setup({ forecaster: pointer(2), other: pointer(1), classifier: null });
     await manager.loadAllActive(['forecaster', 'classifier']);
+    expect(loads.sort()).toEqual(['forecaster@2/reset']);
+    await manager.loadAllActive(['forecaster', 'classifier'], true);
     expect(loads.sort()).toEqual(['forecaster@2/reset', 'other@1/reset']);
     expect(manager.get('forecaster')?.version).toBe(2);
     expect(manager.get('classifier')).toBeUndefined();

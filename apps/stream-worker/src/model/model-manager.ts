@@ -71,14 +71,17 @@ export class ModelManager implements ModelSource {
   }
 
   /**
-   * Loads the active version of every model in the registry (and of `required`, which may have
-   * none yet: its events then wait). A model that fails to load is logged and skipped.
+   * Loads the active version of the topic models `required` (one may have none yet: its events
+   * then wait), and with `all`, of every model in the registry. Other models load on demand
+   * ({@link resolve}) or when their activation arrives. A model that fails to load is logged and
+   * skipped.
    */
-  async loadAllActive(required: readonly string[]): Promise<void> {
-    let summaries: ModelSummary[] = [];
-    summaries = await this.registry.listModels();
+  async loadAllActive(required: readonly string[], all = false): Promise<void> {
     const names = new Set<string>(required);
-    for (const s of summaries) if (s.activeVersion !== null) names.add(s.name);
+    if (all) {
+      const summaries: ModelSummary[] = await this.registry.listModels();
+      for (const s of summaries) if (s.activeVersion !== null) names.add(s.name);
+    }
     for (const name of [...names].sort()) {
       const pointer = await this.registry.getActive(name);
       if (pointer === null) {
