@@ -48,6 +48,15 @@ debian_mirror() {
   echo "$uri"
 }
 
+# Unmounts whatever debootstrap left mounted inside the rootfs, then removes it without
+# crossing into other filesystems. Never fails.
+remove_rootfs() {
+  local dir="$1" mounts
+  mounts="$(awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r || true)"
+  if [ -n "$mounts" ]; then echo "$mounts" | xargs -r -n1 umount -l 2>/dev/null || true; fi
+  rm -rf --one-file-system "$dir" || true
+}
+
 build_base() {
   if ! ours "$BASE_IMAGE"; then sc_log "base: using provided $BASE_IMAGE"; return; fi
   if [ "${FORCE_REBUILD:-0}" != "1" ] && sc_image_exists "$BASE_IMAGE"; then
@@ -57,12 +66,9 @@ build_base() {
   local mirror rootfs
   mirror="$(debian_mirror)"
   rootfs="$(mktemp -d /var/tmp/streamcell-rootfs.XXXXXX)"
-  # debootstrap mounts proc/sys inside the rootfs: unmount before removing, never cross into them.
-  # shellcheck disable=SC2064
-  trap "grep -o \" $rootfs/[^ ]*\" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null; rm -rf --one-file-system '$rootfs'" RETURN
   sc_log "base: debootstrap minbase bookworm (mirror from apt sources) into $rootfs"
   debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 \
-    || { tail -n 40 "$rootfs.log" >&2; sc_die "debootstrap failed (log $rootfs.log)"; }
+    || { tail -n 40 "$rootfs.log" >&2; remove_rootfs "$rootfs"; sc_die "debootstrap failed (log $rootfs.log)"; }
   rm -f "$rootfs.log"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/tmp/*
   # Images are small and short-lived: no docs, no recommends.
@@ -70,6 +76,8 @@ build_base() {
   tar -C "$rootfs" --numeric-owner -c . | sc_docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+  # debootstrap may leave proc/sys mounted inside the rootfs: unmount first, never cross into them.
+  remove_rootfs "$rootfs"
   sc_log "base: built $BASE_IMAGE"
 }
 
@@ -89,16 +97,15 @@ build_kafka() {
   if up_to_date "$KAFKA_IMAGE" "$recipe"; then sc_log "kafka: $KAFKA_IMAGE present, reused"; return; fi
   command -v mvn >/dev/null || sc_die "kafka: Maven (mvn) is needed to fetch the Kafka jars"
   local ctx; ctx="$(mktemp -d /var/tmp/streamcell-kafka.XXXXXX)"
-  # shellcheck disable=SC2064
-  trap "rm -rf '$ctx'" RETURN
   sc_log "kafka: fetching jars with Maven (~/.m2 caches them)"
   mvn -B -q -f "$IMAGES_DIR/kafka/pom.xml" dependency:copy-dependencies "-Dkafka.libs.dir=$ctx/libs" >"$ctx.mvn.log" 2>&1 \
-    || { tail -n 40 "$ctx.mvn.log" >&2; sc_die "kafka: Maven could not fetch the jars (log $ctx.mvn.log)"; }
+    || { tail -n 40 "$ctx.mvn.log" >&2; rm -rf "$ctx"; sc_die "kafka: Maven could not fetch the jars (log $ctx.mvn.log)"; }
   rm -f "$ctx.mvn.log"
   cp "$IMAGES_DIR/kafka/Dockerfile" "$IMAGES_DIR/kafka/entrypoint.sh" "$IMAGES_DIR/kafka/log4j2.xml" "$ctx/"
   sc_log "kafka: building $KAFKA_IMAGE ($(ls "$ctx/libs" | wc -l) jars)"
   sc_docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$RECIPE_LABEL=$recipe" \
-    -t "$KAFKA_IMAGE" "$ctx" >/dev/null
+    -t "$KAFKA_IMAGE" "$ctx" >/dev/null || { rm -rf "$ctx"; sc_die "kafka: docker build failed"; }
+  rm -rf "$ctx"
   sc_log "kafka: built $KAFKA_IMAGE"
 }
 
