@@ -39,7 +39,9 @@ describe('crash/replay: SIGKILL at random moments', () => {
     );
     const kills: { atPredictions: number; jitterMs: number; restartReadyMs: number }[] = [];
     for (const point of points) {
-      await waitFor(`${point} predictions`, () => run.predicted() >= point || !victim.running, 200_000, 10);
+      // The restarted incarnation must have made progress before it is killed again.
+      const floor = Math.max(point, (kills[kills.length - 1]?.atPredictions ?? 0) + 1);
+      await waitFor(`${floor} predictions`, () => run.predicted() >= floor || !victim.running, 200_000, 10);
       expect(victim.running).toBe(true);
       const jitterMs = Math.floor(rnd() * 120);
       await sleep(jitterMs);
