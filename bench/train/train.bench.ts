@@ -9,6 +9,8 @@
  * gradients checked against tfjs-layers); tfjs `cpu`; tfjs `wasm` (text only with the UnsortedSegmentSum kernel the trainer
  * registers, see apps/trainer/src/training/wasm-kernels.ts; reported as failing without it).
  * Each case: warm-up fit on 2 batches (not timed), then one timed epoch on random data.
+ * Reports wall-clock examples/s and examples per CPU-second of this process (the latter is the
+ * comparable figure on a shared, loaded machine: each case runs on one thread).
  *
  *   node -r @swc-node/register bench/train/train.bench.ts [--cases cpu:text,cpu:forecast,wasm:text,wasm:forecast,wasm-nokernel:text]
  *        [--n-cpu-text 96] [--n-text 640] [--n-forecast 1280] [--out bench/train/results.jsonl]
@@ -78,12 +80,15 @@ function runJs(model: 'text' | 'forecast', n: number): Record<string, unknown> {
   const per = model === 'text' ? LEN : LEN;
   const batch = (i: number) => [x.subarray(i * BATCH * per, (i + 1) * BATCH * per), y.subarray(i * BATCH, (i + 1) * BATCH)] as const;
   for (let i = 0; i < 2; i++) trainer.trainBatch(...batch(i), BATCH, LEN, 1e-3);
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let loss = 0;
   const nb = Math.floor(n / BATCH);
   for (let i = 0; i < nb; i++) loss = trainer.trainBatch(...batch(i), BATCH, LEN, 1e-3);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { ok: true, examples: nb * BATCH, seconds, examplesPerSecond: (nb * BATCH) / seconds, loss };
+  const cu = process.cpuUsage(c0);
+  const cpuSeconds = (cu.user + cu.system) / 1e6;
+  return { ok: true, examples: nb * BATCH, seconds, cpuSeconds, examplesPerSecond: (nb * BATCH) / seconds, examplesPerCpuSecond: (nb * BATCH) / cpuSeconds, loss };
 }
 
 async function runCase(backend: string, model: 'text' | 'forecast', n: number): Promise<Record<string, unknown>> {
@@ -101,10 +106,13 @@ async function runCase(backend: string, model: 'text' | 'forecast', n: number): 
     const w0 = Date.now();
     await m.fit(wx, wy, { epochs: 1, batchSize: BATCH, verbose: 0 });
     const warmupSeconds = (Date.now() - w0) / 1000;
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const h = await m.fit(x, y, { epochs: 1, batchSize: BATCH, verbose: 0, shuffle: false });
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    return { ...base, ok: true, examples: n, seconds, warmupSeconds, examplesPerSecond: n / seconds, loss: h.history.loss[0] };
+    const cu = process.cpuUsage(c0);
+    const cpuSeconds = (cu.user + cu.system) / 1e6;
+    return { ...base, ok: true, examples: n, seconds, cpuSeconds, warmupSeconds, examplesPerSecond: n / seconds, examplesPerCpuSecond: n / cpuSeconds, loss: h.history.loss[0] };
   } catch (err) {
     return { ...base, ok: false, error: (err as Error).message.split('\n')[0] };
   } finally {
