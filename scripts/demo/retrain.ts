@@ -73,7 +73,7 @@ async function main(): Promise<void> {
     last = line;
     if (status === 'succeeded' || status === 'failed' || status === 'cancelled') {
       if (j.result !== undefined) say(`result: ${JSON.stringify(j.result).slice(0, 300)}`);
-      if (j.error !== undefined) say(`error: ${JSON.stringify(j.error).slice(0, 300)}`);
+      if (j.error !== undefined && j.error !== null) say(`error: ${JSON.stringify(j.error).slice(0, 300)}`);
       return;
     }
   }

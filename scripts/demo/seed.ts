@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     }),
   };
 
-  const kafka = new Kafka({ clientId: 'streamcell-demo-seed', brokers, logLevel: logLevel.ERROR });
+  const kafka = new Kafka({ clientId: 'streamcell-demo-seed', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   const existing = new Set(await admin.listTopics());

@@ -3,7 +3,7 @@
  * until SIGINT/SIGTERM or DEMO_SECONDS.
  *
  * Env: KAFKA_BROKERS, SENSOR_TOPIC, TEXT_TOPIC, FORECAST_TOPIC, CLASSIFICATION_TOPIC, DLQ_TOPIC,
- * DEMO_SECONDS (0 = until stopped), DEMO_ANOMALY_Z (default 3).
+ * DEMO_SECONDS (0 = until stopped), DEMO_ANOMALY_Z (default 3.5).
  */
 import { Kafka, logLevel } from 'kafkajs';
 
@@ -16,7 +16,10 @@ const topics = {
   dlq: process.env.DLQ_TOPIC ?? 'streamcell.dlq',
 };
 const seconds = Number(process.env.DEMO_SECONDS ?? 0);
-const anomalyZ = Number(process.env.DEMO_ANOMALY_Z ?? 3);
+const anomalyZ = Number(process.env.DEMO_ANOMALY_Z ?? 3.5);
+/** Residual statistics of a sensor's first few forecasts are too thin to call anything an anomaly. */
+const ANOMALY_WARMUP = 10;
+const seenPerSensor = new Map<string, number>();
 const color = process.stdout.isTTY;
 const paint = (code: string, s: string): string => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
 
@@ -42,7 +45,9 @@ function show(topic: string, body: Record<string, unknown>): void {
     counts.forecasts++;
     const f = body.forecast as number[];
     const z = body.anomalyScore as number | undefined;
-    const flagged = z !== undefined && Math.abs(z) >= anomalyZ;
+    const seen = (seenPerSensor.get(String(body.sensorId)) ?? 0) + 1;
+    seenPerSensor.set(String(body.sensorId), seen);
+    const flagged = z !== undefined && seen > ANOMALY_WARMUP && Math.abs(z) >= anomalyZ;
     if (flagged) counts.anomalies++;
     const value = input && typeof input.value === 'number' ? num(input.value) : '     ?';
     const line =
