@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
+import { ensureModelsTopic } from './infra';
 import { prepareImport } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
 import { runTrainJob, type ActivateMode } from './training/train-job';
@@ -49,9 +50,12 @@ async function connect(needPublish: boolean): Promise<Conn> {
       redis.disconnect();
       throw new UsageError('KAFKA_BROKERS is required to activate (workers learn about activations from the models topic)');
     }
-    producer = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.ERROR }).producer();
+    const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING });
+    const topic = process.env.MODELS_TOPIC || 'streamcell.models';
+    await ensureModelsTopic(kafka.admin(), topic);
+    producer = kafka.producer();
     await producer.connect();
-    publisher = new KafkaModelEventPublisher(producer, process.env.MODELS_TOPIC || 'streamcell.models');
+    publisher = new KafkaModelEventPublisher(producer, topic);
   }
   return {
     registry: new ModelRegistry(redis, publisher),

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { TrainerConfig } from './config/trainer-config';
 
 /** The trainer's connections: one Redis client and one Kafka producer. */
@@ -8,6 +8,21 @@ export interface TrainerInfra {
   readonly kafka: Kafka;
   readonly producer: Producer;
   close(): Promise<void>;
+}
+
+/** Creates the compacted models topic when it is missing (connects and disconnects `admin`). */
+export async function ensureModelsTopic(admin: Admin, topic: string): Promise<void> {
+  await admin.connect();
+  try {
+    if (!(await admin.listTopics()).includes(topic)) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Fails with a message naming what did not answer. */
@@ -47,15 +62,7 @@ export async function connectInfra(config: TrainerConfig, probeTimeoutMs = 15_00
   try {
     await withTimeout(
       (async () => {
-        await admin.connect();
-        const topics = await admin.listTopics();
-        if (!topics.includes(config.modelsTopic)) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: [{ topic: config.modelsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-          });
-        }
-        await admin.disconnect();
+        await ensureModelsTopic(admin, config.modelsTopic);
         await producer.connect();
       })(),
       probeTimeoutMs,
