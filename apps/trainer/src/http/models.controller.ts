@@ -152,11 +152,7 @@ export class ModelsController {
       files.set(file, Buffer.from(b64, 'base64'));
     }
     if (files.size === 0) throw new BadRequestException(['files must contain model.json, weights and a sidecar or tokenizer.json']);
-    // multipart sends every field as a string
-    const labels = typeof body.labels === 'string' ? (JSON.parse(body.labels) as string[]) : body.labels;
-    const scaler = typeof body.scaler === 'string' ? (JSON.parse(body.scaler) as { mean: number[]; scale: number[] }) : body.scaler;
-    const maxlen = body.maxlen !== undefined ? Number(body.maxlen) : undefined;
-    const window = body.window !== undefined ? Number(body.window) : undefined;
+    const { labels, scaler, maxlen, window } = body;
     let prepared;
     try {
       prepared = await prepareImport(files, {
@@ -182,7 +178,7 @@ export class ModelsController {
       policy: body.policy ?? 'reset',
       params: body.note ? { note: body.note } : {},
     });
-    const activate = body.activate === true || body.activate === 'true';
+    const activate = body.activate === true;
     const active = activate ? await this.registry.activate(name, version) : null;
     if (active) this.metrics.activations.inc();
     return { model: name, version, task: prepared.task, active, meta: await this.registry.getVersion(name, version) };

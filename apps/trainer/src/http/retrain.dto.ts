@@ -1,6 +1,25 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+
+/** Multipart form fields arrive as strings: parse JSON (arrays, objects), keep anything else. */
+function jsonField({ value }: { value: unknown }): unknown {
+  if (typeof value !== 'string') return value;
+  const t = value.trim();
+  if (t.startsWith('[') || t.startsWith('{')) {
+    try {
+      return JSON.parse(t);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function numberField({ value }: { value: unknown }): unknown {
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
+}
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -132,24 +151,31 @@ export class ImportVersionDto {
   @IsObject()
   files?: Record<string, string>;
 
-  @ApiPropertyOptional({ type: [String], description: 'classify: label names by output index' })
+  @ApiPropertyOptional({ type: [String], description: 'classify: label names by output index (multipart: JSON array or comma list)' })
   @IsOptional()
+  @Transform(({ value }) => {
+    const v = jsonField({ value });
+    return typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
+  })
   @IsString({ each: true })
   labels?: string[];
 
   @ApiPropertyOptional({ description: 'classify: padded sequence length used in training' })
   @IsOptional()
+  @Transform(numberField)
   @IsInt()
   @Min(1)
   maxlen?: number;
 
   @ApiPropertyOptional({ description: 'forecast: scaler {mean:[], scale:[]}' })
   @IsOptional()
+  @Transform(jsonField)
   @IsObject()
   scaler?: { mean: number[]; scale: number[] };
 
   @ApiPropertyOptional({ description: 'forecast: window length used in training' })
   @IsOptional()
+  @Transform(numberField)
   @IsInt()
   @Min(1)
   window?: number;
@@ -161,7 +187,9 @@ export class ImportVersionDto {
 
   @ApiPropertyOptional({ description: 'activate the imported version right away' })
   @IsOptional()
-  activate?: boolean | string;
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  activate?: boolean;
 
   @ApiPropertyOptional({ description: 'free-form note stored in the version params' })
   @IsOptional()
