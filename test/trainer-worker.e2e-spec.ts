@@ -1,0 +1,161 @@
+/**
+ * Trainer → registry → running stream-worker: sensor history in Kafka, POST retrain, the job
+ * completes, the new version is active, and a running worker's forecasts carry it; a second
+ * retrain (activate=always) switches the same running worker to version 2.
+ */
+import { randomBytes } from 'node:crypto';
+import type { INestApplication } from '@nestjs/common';
+import { loadTrainerConfig } from '../apps/trainer/src/config/trainer-config';
+import type { JobRecord } from '../apps/trainer/src/jobs/job-record';
+import { createTrainerApp } from '../apps/trainer/src/trainer-app';
+import { faultStack, uniqueSuffix, waitFor } from './support/fault-env';
+import { FaultKafka, type Collector } from './support/fault-kafka';
+import { FaultWorker } from './support/fault-worker';
+
+describe('trainer and a running stream-worker', () => {
+  const stack = faultStack();
+  const s = uniqueSuffix();
+  const token = randomBytes(24).toString('hex');
+  const t = {
+    sensor: `tw-sensor-${s}`,
+    text: `tw-text-${s}`,
+    forecasts: `tw-forecasts-${s}`,
+    classes: `tw-classes-${s}`,
+    dlq: `tw-dlq-${s}`,
+    models: `tw-models-${s}`,
+  };
+  const forecaster = `tw-pump-${s}`;
+  const classifier = `tw-text-${s}`;
+  const kafka = new FaultKafka(stack.brokers, `tw-${s}`);
+  let app: INestApplication;
+  let base: string;
+  let worker: FaultWorker;
+  let collector: Collector;
+  const t0 = Math.floor(Date.now() / 1000) * 1000 - 2 * 3600_000;
+  let step = 0;
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+
+  async function retrain(model: string, body: Record<string, unknown>): Promise<JobRecord> {
+    const r = await call('POST', `/v1/models/${model}/retrain`, body);
+    expect(r.status).toBe(202);
+    const id = r.json.jobId as string;
+    let job!: JobRecord;
+    await waitFor(`job ${id}`, async () => {
+      job = (await call('GET', `/v1/jobs/${id}`)).json as unknown as JobRecord;
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status);
+    }, 240_000);
+    expect(job.error).toBeNull();
+    expect(job.status).toBe('succeeded');
+    return job;
+  }
+
+  /** `n` readings per sensor, continuing the series. */
+  function readings(n: number) {
+    const out: { key: string; value: string; partition: number }[] = [];
+    for (let i = 0; i < n; i++, step++) {
+      for (let k = 0; k < 3; k++) {
+        const key = `tw-${k}-${s}`;
+        const v = Math.round((20 + 5 * Math.sin(step / 6 + k)) * 1000) / 1000;
+        out.push({ key, value: JSON.stringify({ sensorId: key, ts: t0 + step * 60_000, value: v }), partition: k % 2 });
+      }
+    }
+    return out;
+  }
+
+  beforeAll(async () => {
+    await kafka.connect();
+    await kafka.createTopics([
+      { topic: t.sensor, partitions: 2 },
+      { topic: t.text, partitions: 1 },
+      { topic: t.forecasts, partitions: 1 },
+      { topic: t.classes, partitions: 1 },
+      { topic: t.dlq, partitions: 1 },
+      { topic: t.models, partitions: 1, compact: true },
+    ]);
+    const config = loadTrainerConfig({
+      REDIS_URL: stack.redisUrl,
+      KAFKA_BROKERS: stack.brokers,
+      ADMIN_TOKEN: token,
+      MODELS_TOPIC: t.models,
+      TRAINER_INSTANCE_ID: `tw-${s}`,
+    });
+    ({ app } = await createTrainerApp(config));
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  });
+
+  afterAll(async () => {
+    await worker?.dispose();
+    await kafka.disconnect();
+    await app?.close();
+  });
+
+  it('a retrained version reaches a running worker, and so does the next one', async () => {
+    await kafka.produce(t.sensor, readings(80));
+    const job1 = await retrain(forecaster, {
+      task: 'forecast',
+      source: { kind: 'kafka', topic: t.sensor },
+      hiddenUnits: 8,
+      epochs: 2,
+      window: 12,
+      activate: 'always',
+    });
+    expect(job1.result).toMatchObject({ version: 1, activated: true });
+    // The worker serves a classifier too; a tiny one trained from an upload.
+    const texts = ['text,label'];
+    for (let i = 0; i < 40; i++) texts.push(i % 2 ? `good great item ${i},pos` : `bad awful item ${i},neg`);
+    const job2 = await retrain(classifier, {
+      task: 'classify',
+      source: { kind: 'upload', content: texts.join('\n'), format: 'csv' },
+      vocabSize: 100,
+      maxlen: 6,
+      embeddingDim: 4,
+      hiddenUnits: 4,
+      epochs: 1,
+    });
+    expect(job2.result).toMatchObject({ version: 1, activated: true });
+
+    collector = await kafka.collect([t.forecasts], `tw-collector-${s}`);
+    worker = new FaultWorker(`trainer-worker-${s}`, {
+      KAFKA_BROKERS: stack.brokers,
+      REDIS_URL: stack.redisUrl,
+      KAFKA_GROUP_ID: `tw-${s}`,
+      SENSOR_TOPIC: t.sensor,
+      TEXT_TOPIC: t.text,
+      FORECAST_TOPIC: t.forecasts,
+      CLASSIFICATION_TOPIC: t.classes,
+      DLQ_TOPIC: t.dlq,
+      MODELS_TOPIC: t.models,
+      FORECAST_MODEL: forecaster,
+      CLASSIFY_MODEL: classifier,
+    });
+    worker.start();
+    await worker.ready();
+    const versions = () => collector.json<{ model: string; modelVersion: number | string }>(t.forecasts).map((f) => Number(f.modelVersion));
+    await waitFor('forecasts of version 1', () => versions().filter((v) => v === 1).length >= 3 * 80, 120_000);
+    expect(new Set(versions())).toEqual(new Set([1]));
+
+    const job3 = await retrain(forecaster, {
+      task: 'forecast',
+      source: { kind: 'kafka', topic: t.sensor },
+      hiddenUnits: 8,
+      epochs: 2,
+      window: 12,
+      seed: 7,
+      activate: 'always',
+    });
+    expect(job3.result).toMatchObject({ version: 2, activated: true });
+    await kafka.produce(t.sensor, readings(20));
+    await waitFor('forecasts of version 2', () => versions().filter((v) => v === 2).length >= 3 * 10, 120_000);
+    const all = collector.json<{ modelVersion: number | string; model: string }>(t.forecasts);
+    expect(all.every((f) => f.model === forecaster)).toBe(true);
+  });
+});
