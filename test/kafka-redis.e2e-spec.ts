@@ -163,6 +163,8 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
       groupId: uniqueName('foundation-retry'),
       topics: [topic],
       retryDelayMs: 100,
+      // Short long-polls, so a resumed partition is fetched again at once.
+      consumerConfig: { maxWaitTimeInMs: 200 },
       handler: async (batch) => {
         delivered.push(batch.messages.map((m) => m.value!.toString()));
         if (failuresLeft > 0) {
