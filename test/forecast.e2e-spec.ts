@@ -208,6 +208,9 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
         eventsPerSecond: Math.round(backlog / seconds),
         batches: count,
         avgBatchSize: Math.round(sum / count),
+        // wall time inside the worker's batch handler (decode → state write), all batches
+        batchSecondsSum: Number(/streamcell_batch_seconds_sum\{[^}]*\} ([\d.e-]+)/.exec(metrics)?.[1] ?? NaN),
+        stepSecondsSum: Number(/streamcell_step_seconds_sum ([\d.e-]+)/.exec(metrics)?.[1] ?? NaN),
         maxAbsError: maxErr,
         maxAnomalyRelError: maxScoreErr,
       }),

@@ -36,7 +36,8 @@ export function rawTsOf(value: Buffer, fallbackMs: number): RawTs {
 }
 
 function num(x: number): string {
-  return Number.isFinite(x) ? JSON.stringify(x) : 'null';
+  // String(x) prints the same shortest round-trip digits as JSON.stringify for finite numbers, faster.
+  return Number.isFinite(x) ? String(x) : 'null';
 }
 
 function source(s: SourceCoordinates): string {
