@@ -360,6 +360,30 @@ describe('trainer admin API', () => {
     expect((await waitJob(((await next.json()) as { jobId: string }).jobId)).status).toBe('succeeded');
   });
 
+  it('stops a job cancelled through another replica (its model lock is gone)', async () => {
+    const model = `remote-cancel-${run}`;
+    const rows = ['sensorId,ts,value'];
+    for (let i = 0; i < 400; i++) rows.push(`s1,${i * 1000},${Math.cos(i / 5)}`);
+    const res = await call('POST', `/v1/models/${model}/retrain`, {
+      task: 'forecast',
+      source: { kind: 'upload', content: rows.join('\n'), format: 'csv' },
+      epochs: 500,
+      window: 20,
+    });
+    const { jobId } = (await res.json()) as { jobId: string };
+    const other = new JobRunner(new JobStore(redis), new ModelRegistry(redis, new InMemoryModelEventPublisher()), { ...config, instanceId: 'other-replica' });
+    expect((await other.cancel(jobId))!.status).toBe('cancelled');
+    // The owning replica notices at its next lease renewal and kills the training process.
+    const job = await waitJob(jobId, 30_000);
+    expect(job.status).toBe('cancelled');
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(((await (await call('GET', `/v1/jobs/${jobId}`)).json()) as JobRecord).status).toBe('cancelled');
+    expect(await registryHasModel(model)).toBe(false);
+    const next = await call('POST', `/v1/models/${model}/retrain`, { task: 'forecast', source: { kind: 'upload', content: rows.join('\n'), format: 'csv' }, epochs: 1, window: 20 });
+    expect(next.status).toBe(202);
+    expect((await waitJob(((await next.json()) as { jobId: string }).jobId)).status).toBe('succeeded');
+  });
+
   async function registryHasModel(model: string): Promise<boolean> {
     return (await new ModelRegistry(redis, new InMemoryModelEventPublisher()).getModel(model)) !== null;
   }

@@ -120,12 +120,28 @@ export class JobRunner {
       record,
       child: null,
       subject: new Subject<JobRecord>(),
-      renew: setInterval(() => void this.store.renewLock(spec.model, id, LEASE_MS).catch(() => undefined), RENEW_MS),
+      renew: setInterval(() => void this.renew(local), RENEW_MS),
       cancelled: false,
     };
     this.local.set(id, local);
     this.launch(local, full);
     return record;
+  }
+
+  /**
+   * Renews the model lock. Losing it means the job was cancelled through another replica (or
+   * this one was cut off for longer than the lease): stop, so two jobs never store versions for
+   * one model at once.
+   */
+  private async renew(local: LocalJob): Promise<void> {
+    try {
+      if (await this.store.renewLock(local.record.model, local.record.id, LEASE_MS)) return;
+    } catch {
+      return; // Redis hiccup: the lease is 3 renew periods long
+    }
+    local.cancelled = true;
+    if (await this.store.cancelRequested(local.record.id).catch(() => false)) await this.finish(local, 'cancelled', 'cancelled by request');
+    else await this.finish(local, 'failed', 'interrupted: the job lost its model lock');
   }
 
   private launch(local: LocalJob, spec: TrainJobSpec): void {
@@ -240,7 +256,9 @@ export class JobRunner {
     }
     const rec = await this.store.get(id);
     if (!rec || isTerminal(rec.status)) return rec;
-    // Runs on another replica: that replica notices the lock is gone and the record cancelled.
+    // Runs on another replica: it notices at its next lease renewal that the lock is gone and a
+    // cancel was requested. The record is marked here too, in case that replica is dead.
+    await this.store.requestCancel(id);
     rec.status = 'cancelled';
     rec.phase = 'done';
     rec.error = 'cancelled by request';

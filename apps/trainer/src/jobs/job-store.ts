@@ -56,6 +56,16 @@ export class JobStore {
     return this.redis.get(this.lockKey(model));
   }
 
+  /** Records that a job was cancelled (read by the replica that runs it). */
+  async requestCancel(id: string): Promise<void> {
+    await this.redis.set(`${this.prefix}:cancel:${id}`, '1', 'EX', 24 * 3600);
+  }
+
+  /** True when {@link requestCancel} was called for the job. */
+  async cancelRequested(id: string): Promise<boolean> {
+    return (await this.redis.exists(`${this.prefix}:cancel:${id}`)) === 1;
+  }
+
   async save(job: JobRecord): Promise<void> {
     const m = this.redis.multi().set(this.jobKey(job.id), JSON.stringify(job), 'EX', JOB_TTL_SECONDS);
     if (job.status === 'queued' || job.status === 'running') m.sadd(this.activeSet(), job.id);
