@@ -39,8 +39,14 @@ sc_phase_end() {
   local dt=$(( $(date +%s) - SC_PHASE_T0 ))
   SC_PHASES+=("$(printf '%-12s %5ss' "$SC_PHASE_NAME" "$dt")")
   sc_log "=== $SC_PHASE_NAME done in ${dt}s"
+  SC_PHASE_NAME=""
 }
 sc_phase_report() {
+  # A phase still open here is the one that failed.
+  if [ -n "${SC_PHASE_NAME:-}" ]; then
+    SC_PHASES+=("$(printf '%-12s %5ss (failed)' "$SC_PHASE_NAME" "$(( $(date +%s) - SC_PHASE_T0 ))")")
+    SC_PHASE_NAME=""
+  fi
   echo "--- phase timings ---" >&2
   local p
   for p in "${SC_PHASES[@]}"; do echo "  $p" >&2; done
