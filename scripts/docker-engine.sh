@@ -19,6 +19,12 @@ exec 9>/tmp/streamcell-docker-engine.lock
 flock 9
 
 if command -v docker >/dev/null 2>&1 && engine_answers; then
+  # The image build still needs debootstrap even where someone else runs the engine.
+  if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+    say "installing debootstrap with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+  fi
   say "engine answers; nothing to do"
   exit 0
 fi
