@@ -225,6 +225,7 @@ describe('decodeTextEvent', () => {
     expect(e).toEqual({
       key: 'ticket-42',
       ts: Date.UTC(2026, 10, 27, 10, 0, 1),
+      rawTs: '2026-11-27T10:00:01Z',
       text: 'The pump is broken again',
       reset: false,
     });

@@ -25,6 +25,8 @@ export interface SensorReadingEvent {
   readonly key: string;
   /** Event time, epoch milliseconds. */
   readonly ts: number;
+  /** `ts` as the producer sent it (ISO string or epoch ms); predictions echo it unchanged. */
+  readonly rawTs: string | number;
   /** Features (`value` becomes a length-1 array). */
   readonly values: Float64Array;
   /** Start the key's sequence afresh. */
@@ -39,6 +41,8 @@ export interface TextEvent {
   readonly key: string;
   /** Event time, epoch milliseconds. */
   readonly ts: number;
+  /** `ts` as the producer sent it (ISO string or epoch ms); predictions echo it unchanged. */
+  readonly rawTs: string | number;
   readonly text: string;
   readonly reset: boolean;
   readonly model?: string;
@@ -168,7 +172,8 @@ export function decodeSensorReading(
   if (!validators.sensorReading(body)) {
     return fail('schema_violation', describeErrors(validators.sensorReading.errors));
   }
-  const ts = toEpochMs(body.ts);
+  const rawTs = body.ts as string | number;
+  const ts = toEpochMs(rawTs);
   if (Number.isNaN(ts)) return fail('schema_violation', '/ts is not a representable date-time');
   let values: Float64Array;
   if (typeof body.value === 'number') {
@@ -188,8 +193,8 @@ export function decodeSensorReading(
   if (modelFailure) return modelFailure;
   const event: SensorReadingEvent =
     body.model === undefined
-      ? { key: keyStr, ts, values, reset: body.reset === true }
-      : { key: keyStr, ts, values, reset: body.reset === true, model: body.model as string };
+      ? { key: keyStr, ts, rawTs, values, reset: body.reset === true }
+      : { key: keyStr, ts, rawTs, values, reset: body.reset === true, model: body.model as string };
   return { ok: true, event };
 }
 
@@ -212,7 +217,8 @@ export function decodeTextEvent(
   if (nonFinite !== null) return fail('non_finite', nonFinite);
   if (!validators.textEvent(body))
     return fail('schema_violation', describeErrors(validators.textEvent.errors));
-  const ts = toEpochMs(body.ts);
+  const rawTs = body.ts as string | number;
+  const ts = toEpochMs(rawTs);
   if (Number.isNaN(ts)) return fail('schema_violation', '/ts is not a representable date-time');
   const text = body.text as string;
   const maxChars = limits.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
@@ -226,8 +232,8 @@ export function decodeTextEvent(
   if (modelFailure) return modelFailure;
   const event: TextEvent =
     body.model === undefined
-      ? { key: keyStr, ts, text, reset: body.reset === true }
-      : { key: keyStr, ts, text, reset: body.reset === true, model: body.model as string };
+      ? { key: keyStr, ts, rawTs, text, reset: body.reset === true }
+      : { key: keyStr, ts, rawTs, text, reset: body.reset === true, model: body.model as string };
   return { ok: true, event };
 }
 

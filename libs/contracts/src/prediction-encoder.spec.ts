@@ -1,4 +1,5 @@
 import { argmax, encodeClassificationPrediction, encodeForecastPrediction } from './prediction-encoder';
+import { validators } from './schema-validators';
 import { validateMessage } from './schema-validators';
 
 const source = { topic: 'sensor.readings', partition: 3, offset: '9007199254740993' };
@@ -7,7 +8,7 @@ describe('encodeForecastPrediction', () => {
   it('produces the documented field order and valid JSON', () => {
     const json = encodeForecastPrediction({
       sensorId: 'pump-7',
-      ts: Date.UTC(2026, 10, 27, 10, 0, 0),
+      ts: '2026-11-27T10:00:00Z',
       model: 'temp',
       modelVersion: '3',
       forecast: new Float32Array([21.5, 0.1]),
@@ -15,7 +16,7 @@ describe('encodeForecastPrediction', () => {
       source,
     });
     expect(json).toBe(
-      '{"sensorId":"pump-7","ts":"2026-11-27T10:00:00.000Z","model":"temp","modelVersion":"3",' +
+      '{"sensorId":"pump-7","ts":"2026-11-27T10:00:00Z","model":"temp","modelVersion":"3",' +
         `"forecast":[21.5,${Math.fround(0.1)}],"anomalyScore":1.25,` +
         '"source":{"topic":"sensor.readings","partition":3,"offset":"9007199254740993"}}',
     );
@@ -61,7 +62,7 @@ describe('encodeClassificationPrediction', () => {
   it('encodes scores in label order with the argmax label', () => {
     const json = encodeClassificationPrediction({
       streamId: 'ticket-42',
-      ts: Date.UTC(2026, 10, 27, 10, 0, 1, 5),
+      ts: 1795000000005,
       model: 'tickets',
       modelVersion: '1',
       labels: ['ok', 'broken', 'other'],
@@ -69,7 +70,7 @@ describe('encodeClassificationPrediction', () => {
       source: { topic: 'text.events', partition: 0, offset: '0' },
     });
     expect(json).toBe(
-      '{"streamId":"ticket-42","ts":"2026-11-27T10:00:01.005Z","model":"tickets","modelVersion":"1","label":"broken",' +
+      '{"streamId":"ticket-42","ts":1795000000005,"model":"tickets","modelVersion":"1","label":"broken",' +
         '"scores":{"ok":0.25,"broken":0.5,"other":0.25},"source":{"topic":"text.events","partition":0,"offset":"0"}}',
     );
     expect(validateMessage('classificationPrediction', JSON.parse(json))).toBeNull();
@@ -96,5 +97,25 @@ describe('encodeClassificationPrediction', () => {
     expect(argmax([1, 3, 3])).toBe(1);
     expect(argmax([NaN, 0.1])).toBe(1);
     expect(argmax([])).toBe(-1);
+  });
+});
+
+describe('prediction schemas', () => {
+  const source = { topic: 'sensor.readings', partition: 1, offset: '42' };
+  it.each([['2026-11-27T10:00:00Z'], [1795000000000]])('accept the ts the input carried (%p)', (ts) => {
+    const f = encodeForecastPrediction({ sensorId: 's', ts, model: 'm', modelVersion: '3', forecast: [1.5], source });
+    expect(JSON.parse(f).ts).toBe(ts);
+    expect(validators.forecastPrediction(JSON.parse(f))).toBe(true);
+    const c = encodeClassificationPrediction({
+      streamId: 's',
+      ts,
+      model: 'm',
+      modelVersion: '1',
+      labels: ['neg', 'pos'],
+      scores: [0.25, 0.75],
+      source,
+    });
+    expect(JSON.parse(c).ts).toBe(ts);
+    expect(validators.classificationPrediction(JSON.parse(c))).toBe(true);
   });
 });

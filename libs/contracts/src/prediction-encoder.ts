@@ -9,8 +9,8 @@ export interface SourceCoordinates {
 /** Input of {@link encodeForecastPrediction}. */
 export interface ForecastPredictionInput {
   readonly sensorId: string;
-  /** The input event's time, epoch ms (encoded as an ISO-8601 UTC string). */
-  readonly ts: number;
+  /** The input event's `ts` as received (ISO-8601 string or epoch ms), echoed unchanged. */
+  readonly ts: string | number;
   readonly model: string;
   readonly modelVersion: string;
   /** De-scaled forecast values (Float32Array, Float64Array or number[]). */
@@ -23,7 +23,8 @@ export interface ForecastPredictionInput {
 /** Input of {@link encodeClassificationPrediction}. */
 export interface ClassificationPredictionInput {
   readonly streamId: string;
-  readonly ts: number;
+  /** The input event's `ts` as received (ISO-8601 string or epoch ms), echoed unchanged. */
+  readonly ts: string | number;
   readonly model: string;
   readonly modelVersion: string;
   /** Label names in the model's order; `scores[i]` belongs to `labels[i]`. */
@@ -37,7 +38,7 @@ export interface ClassificationPredictionInput {
 /** Parsed `predictions.forecasts` message. */
 export interface ForecastPrediction {
   readonly sensorId: string;
-  readonly ts: string;
+  readonly ts: string | number;
   readonly model: string;
   readonly modelVersion: string;
   readonly forecast: (number | null)[];
@@ -48,7 +49,7 @@ export interface ForecastPrediction {
 /** Parsed `predictions.classifications` message. */
 export interface ClassificationPrediction {
   readonly streamId: string;
-  readonly ts: string;
+  readonly ts: string | number;
   readonly model: string;
   readonly modelVersion: string;
   readonly label: string;
@@ -62,8 +63,10 @@ function num(x: number): string {
   return Number.isFinite(x) ? JSON.stringify(x) : 'null';
 }
 
-function isoTime(ts: number): string {
-  return new Date(ts).toISOString();
+// Echoing the producer's own token (not a reformatted time) lets consumers join predictions to
+// inputs by `ts` as well as by `source`.
+function tsToken(ts: string | number): string {
+  return typeof ts === 'string' ? JSON.stringify(ts) : num(ts);
 }
 
 function source(s: SourceCoordinates): string {
@@ -83,7 +86,7 @@ export function encodeForecastPrediction(p: ForecastPredictionInput): string {
       ? ''
       : `,"anomalyScore":${p.anomalyScore === null ? 'null' : num(p.anomalyScore)}`;
   return (
-    `{"sensorId":${JSON.stringify(p.sensorId)},"ts":"${isoTime(p.ts)}","model":${JSON.stringify(p.model)},` +
+    `{"sensorId":${JSON.stringify(p.sensorId)},"ts":${tsToken(p.ts)},"model":${JSON.stringify(p.model)},` +
     `"modelVersion":${JSON.stringify(p.modelVersion)},"forecast":${forecast}${score},"source":${source(p.source)}}`
   );
 }
@@ -117,7 +120,7 @@ export function encodeClassificationPrediction(p: ClassificationPredictionInput)
   }
   scores += '}';
   return (
-    `{"streamId":${JSON.stringify(p.streamId)},"ts":"${isoTime(p.ts)}","model":${JSON.stringify(p.model)},` +
+    `{"streamId":${JSON.stringify(p.streamId)},"ts":${tsToken(p.ts)},"model":${JSON.stringify(p.model)},` +
     `"modelVersion":${JSON.stringify(p.modelVersion)},"label":${JSON.stringify(label)},"scores":${scores},` +
     `"source":${source(p.source)}}`
   );

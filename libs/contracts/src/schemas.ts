@@ -98,7 +98,7 @@ export const FORECAST_PREDICTION_SCHEMA = {
   required: ['sensorId', 'ts', 'model', 'modelVersion', 'forecast', 'source'],
   properties: {
     sensorId: { type: 'string', minLength: 1 },
-    ts: { type: 'string', format: 'date-time', description: "The input's event time (UTC, ms precision)." },
+    ts: { ...TS_SCHEMA, description: "The input's event time, exactly as the input carried it." },
     model: { type: 'string', minLength: 1 },
     modelVersion: { type: 'string', minLength: 1 },
     forecast: {
@@ -127,7 +127,7 @@ export const CLASSIFICATION_PREDICTION_SCHEMA = {
   required: ['streamId', 'ts', 'model', 'modelVersion', 'label', 'scores', 'source'],
   properties: {
     streamId: { type: 'string', minLength: 1 },
-    ts: { type: 'string', format: 'date-time' },
+    ts: { ...TS_SCHEMA, description: "The input's event time, exactly as the input carried it." },
     model: { type: 'string', minLength: 1 },
     modelVersion: { type: 'string', minLength: 1 },
     label: { type: 'string', description: 'The label with the highest score (first on ties).' },

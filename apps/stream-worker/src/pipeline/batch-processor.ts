@@ -2,12 +2,13 @@ import {
   buildDlqRecord,
   decodeSensorReading,
   decodeTextEvent,
+  encodeClassificationPrediction,
+  encodeForecastPrediction,
   type DlqReason,
 } from '@app/contracts';
 import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
-import { encodeClassification, encodeForecast, rawTsOf } from './prediction-encoding';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
 
 /** One consumed message as the processor sees it (kafkajs fields). */
@@ -110,6 +111,8 @@ interface ValidEvent {
   readonly key: string;
   readonly offset: bigint;
   readonly timeMs: number;
+  /** `ts` as the input carried it; predictions echo it. */
+  readonly rawTs: string | number;
   readonly reset: boolean;
   /** Forecast: raw values; classify: unused. */
   readonly values: Float64Array | null;
@@ -218,6 +221,7 @@ export class BatchProcessor {
         key: ev.key,
         offset: BigInt(m.offset),
         timeMs: ev.ts,
+        rawTs: ev.rawTs,
         reset: ev.reset,
         values,
         tokens,
@@ -422,9 +426,9 @@ export class BatchProcessor {
           }
           fx.hasForecast = true;
           fx.lastForecast0 = forecast[0];
-          value = encodeForecast({
+          value = encodeForecastPrediction({
             sensorId: slot.key,
-            ts: rawTsOf(m.value!, ev.timeMs),
+            ts: ev.rawTs,
             model: model.name,
             modelVersion: model.versionLabel,
             forecast,
@@ -444,9 +448,9 @@ export class BatchProcessor {
           } else {
             scores = Float64Array.from(out.subarray(base, base + model.engine.outputDim));
           }
-          value = encodeClassification({
+          value = encodeClassificationPrediction({
             streamId: slot.key,
-            ts: rawTsOf(m.value!, ev.timeMs),
+            ts: ev.rawTs,
             model: model.name,
             modelVersion: model.versionLabel,
             labels: task.labels,
