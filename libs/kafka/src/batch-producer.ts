@@ -20,6 +20,46 @@ export interface BatchProducerOptions {
   readonly timeoutMs?: number;
   /** Transactional id; when set, {@link BatchProducer.producer} can run transactions. */
   readonly transactionalId?: string;
+  /**
+   * Upper bound of one produce request's payload, bytes (default 512 KiB). kafkajs puts all of a
+   * partition's messages of one call into one record batch, and the broker refuses a record batch
+   * over `message.max.bytes` (1 MiB by default) on every retry: a large backlog drained in one
+   * batch would then stall its partition forever. Larger sends are split into sequential requests.
+   */
+  readonly maxRequestBytes?: number;
+}
+
+/** Default of {@link BatchProducerOptions.maxRequestBytes}. */
+export const DEFAULT_MAX_REQUEST_BYTES = 512 * 1024;
+
+// Record overhead beyond key and value (varints, attributes, headers count), an upper bound.
+const RECORD_OVERHEAD_BYTES = 32;
+
+function byteLength(v: Buffer | string | null | undefined): number {
+  if (v == null) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}
+
+/**
+ * Splits messages, in order, into runs whose estimated size stays within `maxBytes` (a single
+ * message over the bound forms a run of its own).
+ */
+export function chunkBySize<T extends OutgoingMessage>(messages: readonly T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const bytes = byteLength(m.key) + byteLength(m.value) + RECORD_OVERHEAD_BYTES;
+    if (current.length > 0 && size + bytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(m);
+    size += bytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 /**
@@ -31,6 +71,7 @@ export class BatchProducer {
   readonly producer: Producer;
   private readonly compression: CompressionTypes;
   private readonly timeoutMs: number;
+  private readonly maxRequestBytes: number;
 
   constructor(kafka: Kafka, options: BatchProducerOptions = {}) {
     this.producer = kafka.producer({
@@ -41,6 +82,7 @@ export class BatchProducer {
     });
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.timeoutMs = options.timeoutMs ?? 30000;
+    this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   }
 
   connect(): Promise<void> {
@@ -52,11 +94,20 @@ export class BatchProducer {
   }
 
   /**
-   * Sends all messages in one call (one request per broker) and resolves once every in-sync
-   * replica has them. Messages keep their relative order per topic-partition.
+   * Sends all messages (one request per broker, or a few sequential ones when they exceed
+   * {@link BatchProducerOptions.maxRequestBytes}) and resolves once every in-sync replica has
+   * them. Messages keep their relative order per topic-partition.
    */
   async sendBatch(messages: readonly OutgoingMessage[]): Promise<RecordMetadata[]> {
     if (messages.length === 0) return [];
+    const chunks = chunkBySize(messages, this.maxRequestBytes);
+    if (chunks.length === 1) return this.sendChunk(messages);
+    const metadata: RecordMetadata[] = [];
+    for (const chunk of chunks) metadata.push(...(await this.sendChunk(chunk)));
+    return metadata;
+  }
+
+  private sendChunk(messages: readonly OutgoingMessage[]): Promise<RecordMetadata[]> {
     const byTopic = new Map<string, { key?: Buffer | string | null; value: Buffer | string | null; partition?: number; headers?: IHeaders; timestamp?: string }[]>();
     for (const m of messages) {
       let list = byTopic.get(m.topic);

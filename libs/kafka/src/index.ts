@@ -18,7 +18,13 @@ export { createKafkaClient, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-c
 /** Idempotent topic creation. */
 export { ensureTopics, type TopicSpec, type TopicBootstrapResult } from './topic-bootstrap';
 /** One-call multi-topic idempotent producer. */
-export { BatchProducer, type BatchProducerOptions, type OutgoingMessage } from './batch-producer';
+export {
+  BatchProducer,
+  chunkBySize,
+  DEFAULT_MAX_REQUEST_BYTES,
+  type BatchProducerOptions,
+  type OutgoingMessage,
+} from './batch-producer';
 /** Dead-letter publisher (`streamcell.dlq` envelopes from `@app/contracts`). */
 export { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
 /** Commit-after-handler partition batch consumer. */
