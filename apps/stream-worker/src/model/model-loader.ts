@@ -48,6 +48,7 @@ export async function loadServingModel(
         mean: Float64Array.from(scaler.mean),
         scale: Float64Array.from(scaler.scale),
         horizon,
+        maskValue: artifact.inputMaskValue,
       },
       initialState: new Float32Array(engine.stateSize),
     };

@@ -29,6 +29,11 @@ export interface ForecastTask {
   readonly scale: Float64Array;
   /** Forecast length (= engine.outputDim). */
   readonly horizon: number;
+  /**
+   * Keras `Masking(mask_value)` in front of the recurrent layers: a step whose scaled features
+   * all equal it leaves the state unchanged, as Keras skips masked timesteps. Null without one.
+   */
+  readonly maskValue?: number | null;
 }
 
 /** Classify task parameters (sidecar task `classify`). */

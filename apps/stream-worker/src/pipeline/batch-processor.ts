@@ -566,6 +566,9 @@ export class BatchProcessor {
     const headState = new Float32Array(Math.max(1, plan.headCount) * S);
     const x = new Float32Array(Math.max(1, n * D));
     const ids = new Int32Array(Math.max(1, n));
+    // Keras compares the float32 input against the mask value: do the same on the scaled row.
+    const maskValue = task.kind === 'forecast' && task.maskValue != null ? Math.fround(task.maskValue) : null;
+    const stepMask = maskValue === null ? undefined : new Uint8Array(Math.max(1, n));
     const init = model.initialState;
     for (let b = 0; b <= plan.stepCount; b++) {
       for (const a of plan.boundaries[b]) {
@@ -577,7 +580,14 @@ export class BatchProcessor {
       const t0 = process.hrtime.bigint();
       if (task.kind === 'forecast') {
         for (let i = 0; i < nb; i++) x.set(seqF[i].subarray(b * D, b * D + D), i * D);
-        engine.step(nb, x, state);
+        if (stepMask) {
+          for (let i = 0; i < nb; i++) {
+            let live = 0;
+            for (let j = 0; j < D; j++) if (x[i * D + j] !== maskValue) live = 1;
+            stepMask[i] = live;
+          }
+        }
+        engine.step(nb, x, state, stepMask);
       } else {
         for (let i = 0; i < nb; i++) ids[i] = seqT[i][b];
         engine.stepTokens(nb, ids, state);
