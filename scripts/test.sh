@@ -9,7 +9,12 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib/common.sh"
 cd "$SC_ROOT"
 
 T_START=$(date +%s)
-export STREAMCELL_TEST_STATE_FILE="${STREAMCELL_TEST_STATE_FILE:-$(mktemp -d /tmp/streamcell-test.XXXXXX)/stack.json}"
+SC_TEST_TMP=""
+if [ -z "${STREAMCELL_TEST_STATE_FILE:-}" ]; then
+  SC_TEST_TMP="$(mktemp -d /tmp/streamcell-test.XXXXXX)"
+  STREAMCELL_TEST_STATE_FILE="$SC_TEST_TMP/stack.json"
+fi
+export STREAMCELL_TEST_STATE_FILE
 export TESTCONTAINERS_RYUK_DISABLED="${TESTCONTAINERS_RYUK_DISABLED:-true}"
 
 finish() {
@@ -25,6 +30,7 @@ finish() {
       docker rm -f -v $ids >/dev/null 2>&1 || true
     fi
   fi
+  if [ -n "$SC_TEST_TMP" ]; then rm -rf "$SC_TEST_TMP"; fi
   sc_phase_report
   echo "  total        $(( $(date +%s) - T_START ))s" >&2
   if [ "$rc" -eq 0 ]; then sc_log "npm test: PASSED"; else sc_log "npm test: FAILED (exit $rc)"; fi

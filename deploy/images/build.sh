@@ -129,6 +129,7 @@ build_app() {
   mkdir -p "$empty/wasm"
   local wasm_src=("-C" "$empty" "wasm")
   [ -d libs/lstm/wasm/build ] && wasm_src=("-C" "$SC_ROOT/libs/lstm" "wasm/build")
+  local previous; previous="$(sc_docker image inspect --format '{{.Id}}' "$APP_IMAGE" 2>/dev/null || true)"
   sc_log "app: building $APP_IMAGE ($content)"
   # The build context is streamed as a tar: only what the image needs, no staging copy.
   tar -c \
@@ -139,6 +140,10 @@ build_app() {
     | sc_docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "CONTENT_HASH=$content" \
         -t "$APP_IMAGE" - >/dev/null
   rm -rf "$empty" "$mods"
+  # The image this tag pointed to before is ours and now untagged: remove it (by id) unless in use.
+  if [ -n "$previous" ] && [ "$previous" != "$(sc_docker image inspect --format '{{.Id}}' "$APP_IMAGE")" ]; then
+    sc_docker rmi "$previous" >/dev/null 2>&1 || true
+  fi
   sc_log "app: built $APP_IMAGE"
 }
 
