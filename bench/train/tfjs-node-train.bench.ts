@@ -1,3 +1,4 @@
+import { seededRandom } from '@app/lstm';
 /**
  * Training-speed benchmark: tfjs-node (native TensorFlow backend) against the tfjs cpu backend,
  * in one process, on the two reference models of the trainer:
@@ -73,18 +74,6 @@ function loadTf(): { tf: Tf; native: boolean; nativeError?: string } {
   }
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so every backend sees the same data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type LstmFactory = (opts: { units: number; inputShape?: number[] }) => TfNs.layers.Layer;
 
 function lstmFactory(tf: Tf, impl: LstmImpl): LstmFactory {
@@ -114,7 +103,7 @@ function forecastModel(tf: Tf, lstm: LstmFactory, optimizer: TfNs.Optimizer) {
 }
 
 function textData(tf: Tf, n: number) {
-  const r = rng(7);
+  const r = seededRandom(7);
   const ids = new Int32Array(n * SEQ_LEN);
   const labels = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -125,7 +114,7 @@ function textData(tf: Tf, n: number) {
 }
 
 function forecastData(tf: Tf, n: number) {
-  const r = rng(11);
+  const r = seededRandom(11);
   const xs = new Float32Array(n * SEQ_LEN);
   const ys = new Float32Array(n);
   for (let i = 0; i < n; i++) {

@@ -30,17 +30,10 @@ export function uniqueSuffix(): string {
   return `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
 }
 
-/** Deterministic PRNG (mulberry32) so a failing run can be reproduced from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@app/lstm';
+
+/** The project's seeded PRNG (mulberry32), shared with the engine's random specs. */
+export { seededRandom };
 
 /** Resolves after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {

@@ -10,20 +10,19 @@
 import * as tf from '@tensorflow/tfjs';
 import Redis from 'ioredis';
 import type { Producer } from 'kafkajs';
-import { Tokenizer, WEIGHTS_FILE, artifactToBuffers, saveTfjsModelToBuffers, type SidecarDraft } from '@app/lstm';
+import {
+  Tokenizer,
+  WEIGHTS_FILE,
+  artifactToBuffers,
+  saveTfjsModelToBuffers,
+  type SidecarDraft,
+} from '@app/lstm';
 import { KafkaModelEventPublisher, ModelRegistry, type ModelTask, type SwapPolicy } from '@app/registry';
 
-/** Deterministic PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@app/lstm';
+
+/** The project's seeded PRNG (mulberry32), shared with the engine's random specs. */
+export { seededRandom };
 
 function seedWeights(model: tf.LayersModel, seed: number, scale: number): void {
   const rnd = seededRandom(seed);
@@ -66,10 +65,15 @@ async function artifact(model: tf.LayersModel, sidecar: SidecarDraft): Promise<M
 }
 
 /** Builds and packages a seeded forecaster. */
-export async function buildForecaster(name: string, spec: ForecasterSpec): Promise<BuiltModel<ForecasterSpec>> {
+export async function buildForecaster(
+  name: string,
+  spec: ForecasterSpec,
+): Promise<BuiltModel<ForecasterSpec>> {
   const width = spec.features.length + (spec.includeTimeDelta ? 1 : 0);
   const input = tf.input({ shape: [null, width], name: 'readings' });
-  const h = tf.layers.lstm({ units: spec.units, recurrentActivation: 'sigmoid', name: 'lstm' }).apply(input) as tf.SymbolicTensor;
+  const h = tf.layers
+    .lstm({ units: spec.units, recurrentActivation: 'sigmoid', name: 'lstm' })
+    .apply(input) as tf.SymbolicTensor;
   const out = tf.layers.dense({ units: spec.horizon, name: 'head' }).apply(h) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'forecaster' });
   seedWeights(model, spec.seed, spec.weightScale ?? 0.3);
@@ -108,8 +112,12 @@ export async function buildClassifier(
   const e = tf.layers
     .embedding({ inputDim: tokenizer.vocabularySize, outputDim: spec.embedDim, name: 'embedding' })
     .apply(input) as tf.SymbolicTensor;
-  const h = tf.layers.lstm({ units: spec.units, recurrentActivation: 'sigmoid', name: 'lstm' }).apply(e) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ units: 1, activation: 'sigmoid', name: 'head' }).apply(h) as tf.SymbolicTensor;
+  const h = tf.layers
+    .lstm({ units: spec.units, recurrentActivation: 'sigmoid', name: 'lstm' })
+    .apply(e) as tf.SymbolicTensor;
+  const out = tf.layers
+    .dense({ units: 1, activation: 'sigmoid', name: 'head' })
+    .apply(h) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out, name: 'classifier' });
   seedWeights(model, spec.seed, spec.weightScale ?? 0.5);
   const files = await artifact(model, {
@@ -130,7 +138,10 @@ export async function buildClassifier(
  * the same Dense head applied to every step. `inputs`: [keys][steps][features] (forecast) or
  * [keys][steps] token ids (classify); all sequences must have the same length.
  */
-export function sequenceOutputs(model: tf.LayersModel, inputs: readonly (readonly (readonly number[] | number)[])[]): Float32Array[][] {
+export function sequenceOutputs(
+  model: tf.LayersModel,
+  inputs: readonly (readonly (readonly number[] | number)[])[],
+): Float32Array[][] {
   return tf.tidy(() => {
     const lstm = model.getLayer('lstm');
     const head = model.getLayer('head');
@@ -146,11 +157,18 @@ export function sequenceOutputs(model: tf.LayersModel, inputs: readonly (readonl
       embedding = null;
     }
     if (embedding) {
-      const ids = tf.tensor2d(inputs.map((r) => r.map((v) => v as number)), [keys, steps], 'int32');
+      const ids = tf.tensor2d(
+        inputs.map((r) => r.map((v) => v as number)),
+        [keys, steps],
+        'int32',
+      );
       x = embedding.apply(ids) as tf.Tensor;
     } else {
       const d = (inputs[0][0] as readonly number[]).length;
-      x = tf.tensor3d(inputs.map((r) => r.map((row) => [...(row as readonly number[])])), [keys, steps, d]);
+      x = tf.tensor3d(
+        inputs.map((r) => r.map((row) => [...(row as readonly number[])])),
+        [keys, steps, d],
+      );
     }
     twin.apply(x); // builds the layer
     twin.setWeights(lstm.getWeights());
@@ -161,7 +179,8 @@ export function sequenceOutputs(model: tf.LayersModel, inputs: readonly (readonl
     const out: Float32Array[][] = [];
     for (let k = 0; k < keys; k++) {
       const rows: Float32Array[] = [];
-      for (let t = 0; t < steps; t++) rows.push(flat.slice((k * steps + t) * units, (k * steps + t + 1) * units));
+      for (let t = 0; t < steps; t++)
+        rows.push(flat.slice((k * steps + t) * units, (k * steps + t + 1) * units));
       out.push(rows);
     }
     return out;
@@ -184,7 +203,11 @@ export async function seedModel(
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   try {
     const registry = new ModelRegistry(redis, new KafkaModelEventPublisher(producer, modelsTopic));
-    const version = await registry.createVersion(name, files, { task, source: 'imported', policy: opts.policy ?? 'reset' });
+    const version = await registry.createVersion(name, files, {
+      task,
+      source: 'imported',
+      policy: opts.policy ?? 'reset',
+    });
     if (opts.activate ?? true) await registry.activate(name, version, opts.policy);
     return version;
   } finally {

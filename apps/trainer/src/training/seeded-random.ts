@@ -1,14 +1,7 @@
-/** mulberry32: a small, fast, seeded PRNG in [0, 1). Same seed, same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '@app/lstm';
+
+/** The project's seeded PRNG (mulberry32), shared with the engine's random specs. */
+export { seededRandom };
 
 /** Fisher-Yates with a seeded PRNG; returns a new array. */
 export function seededShuffle<T>(items: readonly T[], seed: number): T[] {

@@ -1,16 +1,9 @@
 import type { ServingModel, StepEngine, SwapPolicy } from '../../model/serving-model';
 
-/** Small seeded PRNG (mulberry32) for reproducible test weights. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as mulberry32 } from '@app/lstm';
+
+/** The project's seeded PRNG (mulberry32), under the name these tests use. */
+export { mulberry32 };
 
 /**
  * A deterministic Elman RNN engine (h' = tanh(W·x + U·h + b), state = h) with a linear or
@@ -113,7 +106,10 @@ export function toyForecaster(version = 1, policy: SwapPolicy = 'reset', seed = 
 /** A binary classify ServingModel around a ToyEngine (word ids: position in `vocab`, 1-based). */
 export function toyClassifier(version = 1, seed = 2): ServingModel {
   const words = ['pump', 'broken', 'fine', 'again', 'ok', 'bad'];
-  const engine = new ToyEngine({ units: 3, inputDim: 2, outputDim: 1, vocab: words.length + 1, sigmoidHead: true }, seed);
+  const engine = new ToyEngine(
+    { units: 3, inputDim: 2, outputDim: 1, vocab: words.length + 1, sigmoidHead: true },
+    seed,
+  );
   return {
     name: 'classifier',
     version,
