@@ -9,7 +9,6 @@ import {
   ensureTopics,
   probeKafka,
   type PartitionBatch as KafkaBatch,
-  type BatchContext,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { StateStore, type RedisLike } from '@app/state';
@@ -134,7 +133,7 @@ export class WorkerRuntime {
       groupId: cfg.kafkaGroupId,
       topics: [cfg.sensorTopic, cfg.textTopic],
       fromBeginning: true,
-      partitionsConsumedConcurrently: 2,
+      partitionsConsumedConcurrently: 4,
       retryDelayMs: 200,
       maxRetryDelayMs: 5000,
       consumerConfig: {
@@ -144,7 +143,7 @@ export class WorkerRuntime {
         maxWaitTimeInMs: 100,
         allowAutoTopicCreation: false,
       },
-      handler: (batch, ctx) => this.handle(processor, batch, ctx),
+      handler: (batch) => this.handle(processor, batch),
       onError: (error, batch, attempt) => {
         const kind = error instanceof ModelNotReadyError ? 'model_not_ready' : errorKind(error);
         this.metrics.retry(kind);
@@ -220,7 +219,7 @@ export class WorkerRuntime {
     log.log('stopped');
   }
 
-  private async handle(processor: BatchProcessor, batch: KafkaBatch, ctx: BatchContext): Promise<void> {
+  private async handle(processor: BatchProcessor, batch: KafkaBatch): Promise<void> {
     const t0 = process.hrtime.bigint();
     const res = await processor.process(batch);
     this.totals.batches++;
@@ -242,22 +241,9 @@ export class WorkerRuntime {
       skipped: res.skipped,
       ms: Math.round(seconds * 1000),
     });
-    // Predictions and states are durable now: commit explicitly (the consumer's own resolve does
-    // not commit with autoCommit off). Not committing is always safe, so a revoked partition or a
-    // failing commit only means a replay, whose events the state offsets skip.
-    if (ctx.isActive() && this.consumer) {
-      try {
-        await this.consumer.consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: next.toString() },
-        ]);
-      } catch (e) {
-        this.batchLog.warn('offset commit failed; the batch may be replayed (its events will be skipped)', {
-          topic: batch.topic,
-          partition: batch.partition,
-          error: (e as Error).message,
-        });
-      }
-    }
+    // Predictions and states are durable now; the BatchConsumer commits the next offset when this
+    // handler returns (not for a revoked partition: the replay's events are skipped by the state
+    // offsets), so a second commit round trip here would only add latency.
   }
 
   private async startModelEvents(): Promise<void> {
