@@ -283,6 +283,11 @@ class WasmStepper implements Stepper {
   private readonly tokIn = new ViewCache<Int32Array>();
   private stOutLen = -1;
   private stOut: Float32Array | null = null;
+  /**
+   * Keys per tile (a multiple of 4): small enough that a tile's gathered [x; h] rows and gate rows
+   * stay in L1/L2 between the matrix product and the pointwise pass at any batch size.
+   */
+  private readonly tile = 32;
 
   constructor(
     module: CompiledWasmModule,
@@ -419,7 +424,22 @@ class WasmStepper implements Stepper {
     if (n === 0) return;
     const len = batch * S;
     this.f32.set(this.stIn.get(state, len), this.ST >> 2);
-    const IDX = this.IDX;
+    // Keys go through all layers a tile at a time, so a tile's gathered inputs and gate rows stay
+    // in L1 between the matrix product and the pointwise pass instead of round-tripping through
+    // L2/L3 for the whole batch. Each key's arithmetic is the same whatever its tile.
+    const T = this.tile;
+    for (let t0 = 0; t0 < n; t0 += T) this.runTile(Math.min(T, n - t0), this.IDX + t0 * 4, tokens);
+    if (this.stOutLen !== len || !this.stOut) {
+      this.stOut = this.f32.subarray(this.ST >> 2, (this.ST >> 2) + len);
+      this.stOutLen = len;
+    }
+    state.set(this.stOut);
+  }
+
+  /** Steps the n keys listed at IDX (a multiple of 4 keys into the index) through every layer. */
+  private runTile(n: number, IDX: number, tokens: boolean): void {
+    const k = this.k;
+    const S = this.S;
     const ST = this.ST;
     let prev: LayerPlan | null = null;
     for (const L of this.layers) {
@@ -458,11 +478,6 @@ class WasmStepper implements Stepper {
       }
       prev = p;
     }
-    if (this.stOutLen !== len || !this.stOut) {
-      this.stOut = this.f32.subarray(ST >> 2, (ST >> 2) + len);
-      this.stOutLen = len;
-    }
-    state.set(this.stOut);
   }
 }
 

@@ -264,31 +264,122 @@ function storeUnits(dst: usize, u: usize, hBytes: usize, v: v128): void {
 }
 
 /**
+ * exp4 of four independent vectors, their instructions interleaved so the CPU overlaps the four
+ * dependency chains (one exp4 chain alone is latency-bound). Each lane takes exactly exp4's
+ * operations in exp4's order, so the results are bit-identical to four exp4 calls.
+ */
+@inline
+function exp4x4(x0: v128, x1: v128, x2: v128, x3: v128, d0: usize, d1: usize, d2: usize, d3: usize): void {
+  const lo = v128.load(C, 0);
+  const hi = v128.load(C, 16);
+  const l2e = v128.load(C, 32);
+  const magic = v128.load(C, 48);
+  const y0 = f32x4.pmin(f32x4.pmax(x0, lo), hi);
+  const y1 = f32x4.pmin(f32x4.pmax(x1, lo), hi);
+  const y2 = f32x4.pmin(f32x4.pmax(x2, lo), hi);
+  const y3 = f32x4.pmin(f32x4.pmax(x3, lo), hi);
+  const f0 = f32x4.sub(f32x4.add(f32x4.mul(y0, l2e), magic), magic);
+  const f1 = f32x4.sub(f32x4.add(f32x4.mul(y1, l2e), magic), magic);
+  const f2 = f32x4.sub(f32x4.add(f32x4.mul(y2, l2e), magic), magic);
+  const f3 = f32x4.sub(f32x4.add(f32x4.mul(y3, l2e), magic), magic);
+  const ln2h = v128.load(C, 64);
+  const ln2l = v128.load(C, 80);
+  let r0 = f32x4.sub(y0, f32x4.mul(f0, ln2h));
+  let r1 = f32x4.sub(y1, f32x4.mul(f1, ln2h));
+  let r2 = f32x4.sub(y2, f32x4.mul(f2, ln2h));
+  let r3 = f32x4.sub(y3, f32x4.mul(f3, ln2h));
+  r0 = f32x4.sub(r0, f32x4.mul(f0, ln2l));
+  r1 = f32x4.sub(r1, f32x4.mul(f1, ln2l));
+  r2 = f32x4.sub(r2, f32x4.mul(f2, ln2l));
+  r3 = f32x4.sub(r3, f32x4.mul(f3, ln2l));
+  let c = v128.load(C, 96);
+  let p0 = c, p1 = c, p2 = c, p3 = c;
+  for (let k: usize = 112; k <= 176; k += 16) {
+    // Unrolled by the optimiser (constant trip count): p = p·r + coefficient k.
+    c = v128.load(C + k);
+    p0 = f32x4.add(f32x4.mul(p0, r0), c);
+    p1 = f32x4.add(f32x4.mul(p1, r1), c);
+    p2 = f32x4.add(f32x4.mul(p2, r2), c);
+    p3 = f32x4.add(f32x4.mul(p3, r3), c);
+  }
+  const one = v128.load(C, 192);
+  const q0 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p0, r0), r0), r0), one);
+  const q1 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p1, r1), r1), r1), one);
+  const q2 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p2, r2), r2), r2), one);
+  const q3 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p3, r3), r3), r3), one);
+  const bias = v128.load(C, 208);
+  v128.store(d0, f32x4.mul(q0, i32x4.shl(f32x4.add(f0, bias), 23)));
+  v128.store(d1, f32x4.mul(q1, i32x4.shl(f32x4.add(f1, bias), 23)));
+  v128.store(d2, f32x4.mul(q2, i32x4.shl(f32x4.add(f2, bias), 23)));
+  v128.store(d3, f32x4.mul(q3, i32x4.shl(f32x4.add(f3, bias), 23)));
+}
+
+/**
  * LSTM row with Keras' default activations (tanh, sigmoid), sharing divisions: with
  * σ(x) = 1/(1 + e^−x) and tanh(x) = sign(x)(1 − t)/(1 + t), t = e^−2|x|,
  *   i·tanh(g) = sign(g)(1 − t_g) / ((1 + a_i)(1 + t_g)),  f·c₋₁ = c₋₁ / (1 + a_f),
  *   h = o·tanh(c) = sign(c)(1 − t_c) / ((1 + a_o)(1 + t_c)),
  * three divisions per 4 units instead of five. Products stay finite: a ≤ e^87, 1 + t ≤ 2.
+ *
+ * Done in passes over the gate row gr (4 blocks of hb bytes), which serves as scratch, so that
+ * independent exponentials run interleaved instead of as one long dependency chain per vector:
+ *   A: a_i, a_f, a_o and t_g (t_g carrying g's sign bit; an exp is never negative) in place;
+ *   B: c from them → state and the f block;  C: t_c → the i block, four vectors at a time;
+ *   D: h (sign from the f block's c) → state.
+ * Every lane takes the same operations in the same order as a single-pass evaluation would.
  */
 @inline
 function lstmTanhSigmoidRow(gr: usize, hb: usize, cp: usize, hp: usize, hBytes: usize): void {
   const one = v128.load(C, 192);
   const sign = v128.load(C, 272);
   const m2 = v128.load(C, 224);
+  const gf = gr + hb;
+  const gg = gr + 2 * hb;
+  const go = gr + 3 * hb;
   for (let u: usize = 0; u < hb; u += 16) {
-    const ai = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + u))));
-    const af = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + hb + u))));
-    const xg = v128.load(gr + 2 * hb + u);
-    const ao = f32x4.add(one, exp4(f32x4.neg(v128.load(gr + 3 * hb + u))));
-    const tg = exp4(f32x4.mul(v128.andnot(xg, sign), m2));
-    const ig = v128.or(
-      f32x4.div(f32x4.sub(one, tg), f32x4.mul(ai, f32x4.add(one, tg))),
-      v128.and(xg, sign),
+    const xg = v128.load(gg + u);
+    exp4x4(
+      f32x4.neg(v128.load(gr + u)),
+      f32x4.neg(v128.load(gf + u)),
+      f32x4.mul(v128.andnot(xg, sign), m2),
+      f32x4.neg(v128.load(go + u)),
+      gr + u, gf + u, gg + u, go + u,
     );
+    v128.store(gg + u, v128.or(v128.load(gg + u), v128.and(xg, sign)));
+  }
+  for (let u: usize = 0; u < hb; u += 16) {
+    const ai = f32x4.add(one, v128.load(gr + u));
+    const af = f32x4.add(one, v128.load(gf + u));
+    const v = v128.load(gg + u);
+    const tg = v128.andnot(v, sign);
+    const ig = v128.or(f32x4.div(f32x4.sub(one, tg), f32x4.mul(ai, f32x4.add(one, tg))), v128.and(v, sign));
     const c = f32x4.add(f32x4.div(v128.load(cp + u), af), ig);
-    const tc = exp4(f32x4.mul(v128.andnot(c, sign), m2));
-    const h = v128.or(f32x4.div(f32x4.sub(one, tc), f32x4.mul(ao, f32x4.add(one, tc))), v128.and(c, sign));
     storeUnits(cp, u, hBytes, c);
+    v128.store(gf + u, c);
+  }
+  // Groups of four vectors; a short last group repeats its last vector (same input, same output).
+  const last = hb - 16;
+  for (let u: usize = 0; u < hb; u += 64) {
+    const u1 = min(u + 16, last);
+    const u2 = min(u + 32, last);
+    const u3 = min(u + 48, last);
+    const c0 = v128.load(gf + u);
+    const c1 = v128.load(gf + u1);
+    const c2 = v128.load(gf + u2);
+    const c3 = v128.load(gf + u3);
+    exp4x4(
+      f32x4.mul(v128.andnot(c0, sign), m2),
+      f32x4.mul(v128.andnot(c1, sign), m2),
+      f32x4.mul(v128.andnot(c2, sign), m2),
+      f32x4.mul(v128.andnot(c3, sign), m2),
+      gr + u, gr + u1, gr + u2, gr + u3,
+    );
+  }
+  for (let u: usize = 0; u < hb; u += 16) {
+    const ao = f32x4.add(one, v128.load(go + u));
+    const c = v128.load(gf + u);
+    const tc = v128.load(gr + u);
+    const h = v128.or(f32x4.div(f32x4.sub(one, tc), f32x4.mul(ao, f32x4.add(one, tc))), v128.and(c, sign));
     storeUnits(hp, u, hBytes, h);
   }
 }
