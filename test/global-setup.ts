@@ -17,17 +17,18 @@ import {
   freePorts,
   imagePresent,
   removeContainers,
+  stackContainers,
   stackStateFile,
   writeStackState,
 } from './support/e2e-stack';
-
-const CLUSTER_ID = 'c3RyZWFtY2VsbC10ZXN0cw';
 
 export default async function globalSetup(): Promise<void> {
   const t0 = Date.now();
   if (process.env.STREAMCELL_TEST_KAFKA_BROKERS && process.env.STREAMCELL_TEST_REDIS_URL) {
     // An explicitly provided stack (debugging against a running one): nothing to start or stop.
-    log(`using provided Kafka ${process.env.STREAMCELL_TEST_KAFKA_BROKERS} and Redis ${process.env.STREAMCELL_TEST_REDIS_URL}`);
+    log(
+      `using provided Kafka ${process.env.STREAMCELL_TEST_KAFKA_BROKERS} and Redis ${process.env.STREAMCELL_TEST_REDIS_URL}`,
+    );
     writeStackState({ containerIds: [] });
     return;
   }
@@ -42,7 +43,7 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.TESTCONTAINERS_RYUK_DISABLED === undefined && !ryukPresent()) {
     process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
   }
-  const { GenericContainer, Wait } = await import('testcontainers');
+  const testcontainers = await import('testcontainers');
 
   const [kafkaPort, controllerPort, redisPort] = await freePorts(3);
   const ids: string[] = [];
@@ -53,49 +54,11 @@ export default async function globalSetup(): Promise<void> {
   };
 
   try {
-    // Same KAFKA_* convention as the official apache/kafka image, so KAFKA_IMAGE may point to it.
-    const kafka = new GenericContainer(E2E_IMAGES.kafka)
-      .withNetworkMode('host')
-      .withEnvironment({
-        CLUSTER_ID,
-        KAFKA_PORT: String(kafkaPort),
-        KAFKA_CONTROLLER_PORT: String(controllerPort),
-        KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
-        KAFKA_NODE_ID: '1',
-        KAFKA_PROCESS_ROLES: 'broker,controller',
-        KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort}`,
-        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-        KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
-        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-        KAFKA_CONTROLLER_QUORUM_VOTERS: `1@127.0.0.1:${controllerPort}`,
-        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-        KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '10',
-        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-        KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
-        KAFKA_LOG_DIRS: '/tmp/kraft-combined-logs',
-      })
-      .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
-      .withStartupTimeout(180_000);
-    const redis = new GenericContainer(E2E_IMAGES.redis)
-      .withNetworkMode('host')
-      .withCommand([
-        'redis-server',
-        '--port',
-        String(redisPort),
-        '--bind',
-        '127.0.0.1',
-        '--protected-mode',
-        'no',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-      ])
-      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
-      .withStartupTimeout(60_000);
+    const { kafka, redis } = stackContainers(testcontainers, {
+      kafka: kafkaPort,
+      controller: controllerPort,
+      redis: redisPort,
+    });
 
     // Start both at once; record each id as soon as it exists so a failure still cleans up.
     const started = await Promise.allSettled([
@@ -143,7 +106,10 @@ async function createTopics(brokers: string): Promise<void> {
 
 function ryukPresent(): boolean {
   try {
-    const out = execFileSync('docker', ['images', '-q', 'testcontainers/ryuk'], { encoding: 'utf8', timeout: 30_000 });
+    const out = execFileSync('docker', ['images', '-q', 'testcontainers/ryuk'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return out.trim().length > 0;
   } catch {
     return false;

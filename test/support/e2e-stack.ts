@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import type { GenericContainer as GenericContainerType, Wait as WaitType } from 'testcontainers';
 
 /** Images of the e2e stack; names are configuration (see deploy/images/build.sh). */
 export const E2E_IMAGES = {
@@ -11,14 +12,15 @@ export const E2E_IMAGES = {
 };
 
 /** Topics the global setup creates: the contract topics with several partitions, models compacted. */
-export const E2E_TOPICS: readonly { topic: string; partitions: number; configs?: Record<string, string> }[] = [
-  { topic: 'sensor.readings', partitions: 4 },
-  { topic: 'text.events', partitions: 4 },
-  { topic: 'predictions.forecasts', partitions: 4 },
-  { topic: 'predictions.classifications', partitions: 4 },
-  { topic: 'streamcell.dlq', partitions: 4 },
-  { topic: 'streamcell.models', partitions: 1, configs: { 'cleanup.policy': 'compact' } },
-];
+export const E2E_TOPICS: readonly { topic: string; partitions: number; configs?: Record<string, string> }[] =
+  [
+    { topic: 'sensor.readings', partitions: 4 },
+    { topic: 'text.events', partitions: 4 },
+    { topic: 'predictions.forecasts', partitions: 4 },
+    { topic: 'predictions.classifications', partitions: 4 },
+    { topic: 'streamcell.dlq', partitions: 4 },
+    { topic: 'streamcell.models', partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+  ];
 
 /** What the global setup leaves for the teardown (and for scripts/test.sh's cleanup trap). */
 export interface E2EStackState {
@@ -89,4 +91,67 @@ export async function freePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return [...ports];
+}
+
+/** The parts of the testcontainers module the stack definitions need (loaded lazily by callers). */
+export interface TestcontainersApi {
+  readonly GenericContainer: typeof GenericContainerType;
+  readonly Wait: typeof WaitType;
+}
+
+const CLUSTER_ID = 'c3RyZWFtY2VsbC10ZXN0cw';
+
+/**
+ * The single-node Kafka (KRaft broker + controller) and the Redis of a local stack, on host
+ * networking and the given loopback ports: shared by the e2e global setup and the benchmarks.
+ * Kafka is configured with the official apache/kafka image's KAFKA_* convention, so KAFKA_IMAGE
+ * may point to it.
+ */
+export function stackContainers(
+  tc: TestcontainersApi,
+  ports: { kafka: number; controller: number; redis: number },
+): { kafka: GenericContainerType; redis: GenericContainerType } {
+  const kafka = new tc.GenericContainer(E2E_IMAGES.kafka)
+    .withNetworkMode('host')
+    .withEnvironment({
+      CLUSTER_ID,
+      KAFKA_PORT: String(ports.kafka),
+      KAFKA_CONTROLLER_PORT: String(ports.controller),
+      KAFKA_HEAP_OPTS: '-Xms256m -Xmx512m',
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: `PLAINTEXT://127.0.0.1:${ports.kafka},CONTROLLER://127.0.0.1:${ports.controller}`,
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${ports.kafka}`,
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: `1@127.0.0.1:${ports.controller}`,
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: '10',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
+      KAFKA_LOG_DIRS: '/tmp/kraft-combined-logs',
+    })
+    .withWaitStrategy(tc.Wait.forLogMessage(/Kafka Server started/))
+    .withStartupTimeout(180_000);
+  const redis = new tc.GenericContainer(E2E_IMAGES.redis)
+    .withNetworkMode('host')
+    .withCommand([
+      'redis-server',
+      '--port',
+      String(ports.redis),
+      '--bind',
+      '127.0.0.1',
+      '--protected-mode',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ])
+    .withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/))
+    .withStartupTimeout(60_000);
+  return { kafka, redis };
 }
