@@ -1,26 +1,10 @@
 import { readFileSync, readdirSync } from 'fs';
 import * as path from 'path';
-import {
-  BatchProcessor,
-  type OutputRecord,
-  type StatePort,
-  type StateWrite,
-} from '../pipeline/batch-processor';
-import type { StateRecord } from '@app/state';
+import { BatchProcessor } from '../pipeline/batch-processor';
+import { MemorySink, MemoryState, processorConfig } from '../pipeline/testing/memory-ports';
 import { loadServingModel } from './model-loader';
 
 const FIXTURE = path.resolve(__dirname, '../../../../libs/lstm/fixtures/keras-functional-masked');
-
-class MemoryState implements StatePort {
-  readonly data = new Map<string, StateRecord>();
-  async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
-    return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
-  }
-  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
-    for (const w of writes) this.data.set(`${model}/${w.key}`, w.record);
-    return { conflicts: [] };
-  }
-}
 
 describe('a Keras model with Masking served by the worker', () => {
   it('skips all-mask_value readings like Keras and matches model.predict on every sequence', async () => {
@@ -36,23 +20,9 @@ describe('a Keras model with Masking served by the worker', () => {
     const masked = expected.inputs.flat().filter((row) => row.every((v) => v === 0)).length;
     expect(masked).toBeGreaterThan(0);
 
-    const sent: OutputRecord[] = [];
-    const sink = { sendBatch: async (r: readonly OutputRecord[]) => void sent.push(...r) };
+    const sink = new MemorySink();
     const p = new BatchProcessor(
-      {
-        sensorTopic: 'sensor.readings',
-        textTopic: 'text.events',
-        forecastTopic: 'predictions.forecasts',
-        classificationTopic: 'predictions.classifications',
-        dlqTopic: 'streamcell.dlq',
-        forecastModel: 'forecaster',
-        classifyModel: 'classifier',
-        maxGapMs: 0,
-        allowedLatenessMs: 0,
-        maxTextLength: 100,
-        maxPayloadBytes: 4096,
-        rewarmSteps: 4,
-      },
+      processorConfig,
       { get: (n: string) => (n === 'forecaster' ? model : undefined) },
       new MemoryState(),
       sink,
@@ -77,7 +47,7 @@ describe('a Keras model with Masking served by the worker', () => {
     await p.process({ topic: 'sensor.readings', partition: 0, messages });
 
     const last = new Map<string, number[]>();
-    for (const r of sent) {
+    for (const r of sink.all) {
       const j = JSON.parse(r.value) as { sensorId: string; forecast: number[] };
       last.set(j.sensorId, j.forecast);
     }

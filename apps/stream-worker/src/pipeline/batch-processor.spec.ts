@@ -1,68 +1,8 @@
-import {
-  BatchProcessor,
-  ModelNotReadyError,
-  type InputMessage,
-  type OutputRecord,
-  type ProcessorConfig,
-  type StatePort,
-  type StateWrite,
-} from './batch-processor';
-import type { StateRecord } from '@app/state';
+import { BatchProcessor, ModelNotReadyError, type InputMessage } from './batch-processor';
+import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { decodeExtras } from './task-extras';
 import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
 import type { ServingModel } from '../model/serving-model';
-
-const cfg: ProcessorConfig = {
-  sensorTopic: 'sensor.readings',
-  textTopic: 'text.events',
-  forecastTopic: 'predictions.forecasts',
-  classificationTopic: 'predictions.classifications',
-  dlqTopic: 'streamcell.dlq',
-  forecastModel: 'forecaster',
-  classifyModel: 'classifier',
-  maxGapMs: 0,
-  allowedLatenessMs: 0,
-  maxTextLength: 100,
-  maxPayloadBytes: 4096,
-  rewarmSteps: 4,
-};
-
-class MemoryState implements StatePort {
-  readonly data = new Map<string, StateRecord>();
-  loads = 0;
-  writes = 0;
-  failNextWrite = false;
-  async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
-    this.loads++;
-    return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
-  }
-  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
-    this.writes++;
-    if (this.failNextWrite) {
-      this.failNextWrite = false;
-      throw new Error('redis down');
-    }
-    const conflicts: string[] = [];
-    for (const w of writes) {
-      const cur = this.data.get(`${model}/${w.key}`) ?? null;
-      // the @app/state rule: same partition → only a strictly greater offset is written
-      const ok = cur === null || cur.partition !== w.record.partition || w.record.offset > cur.offset;
-      if (ok) this.data.set(`${model}/${w.key}`, w.record);
-      else conflicts.push(w.key);
-    }
-    return { conflicts };
-  }
-}
-
-class MemorySink {
-  readonly batches: OutputRecord[][] = [];
-  async sendBatch(records: readonly OutputRecord[]): Promise<void> {
-    this.batches.push([...records]);
-  }
-  get all(): OutputRecord[] {
-    return this.batches.flat();
-  }
-}
 
 function models(...ms: ServingModel[]) {
   const map = new Map(ms.map((m) => [m.name, m]));
@@ -100,7 +40,10 @@ function readings(nKeys: number, perKey: number, seed = 7): Reading[] {
 /** Each key alone, one step at a time, batch 1: what the processor must reproduce. */
 function referenceForecasts(model: ServingModel, rs: Reading[]) {
   const e = model.engine;
-  const states = new Map<string, { h: Float32Array; last: number | null; prev: number | null; n: number; mean: number; m2: number }>();
+  const states = new Map<
+    string,
+    { h: Float32Array; last: number | null; prev: number | null; n: number; mean: number; m2: number }
+  >();
   const res: { key: string; forecast: number[]; anomalyScore?: number }[] = [];
   for (const r of rs) {
     let s = states.get(r.key);
@@ -179,7 +122,9 @@ describe('BatchProcessor (forecast)', () => {
       outputs.push(sink.all.map((o) => o.value));
       states.push(
         JSON.stringify(
-          [...store.data.entries()].sort().map(([k, v]) => [k, Array.from(v.state), Array.from(v.extras), String(v.offset)]),
+          [...store.data.entries()]
+            .sort()
+            .map(([k, v]) => [k, Array.from(v.state), Array.from(v.extras), String(v.offset)]),
         ),
       );
     }
@@ -217,7 +162,9 @@ describe('BatchProcessor (forecast)', () => {
     const sink = new MemorySink();
     const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
     store.failNextWrite = true;
-    await expect(p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs })).rejects.toThrow('redis down');
+    await expect(p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs })).rejects.toThrow(
+      'redis down',
+    );
     await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs });
     expect(sink.batches.length).toBe(2);
     expect(sink.batches[1].map((o) => o.value)).toEqual(sink.batches[0].map((o) => o.value));
@@ -254,7 +201,9 @@ describe('BatchProcessor (forecast)', () => {
     ]);
     expect(dlq[0].source).toEqual({ topic: cfg.sensorTopic, partition: 2, offset: '1' });
     expect(Buffer.from(dlq[0].value, 'base64').toString()).toBe('{not json');
-    const preds = sink.all.filter((o) => o.topic === cfg.forecastTopic).map((o) => JSON.parse(o.value).source.offset);
+    const preds = sink.all
+      .filter((o) => o.topic === cfg.forecastTopic)
+      .map((o) => JSON.parse(o.value).source.offset);
     expect(preds).toEqual(['0', '9']);
     expect(res).toMatchObject({ events: 10, predictions: 2, deadLetters: 8, skipped: 0, lastOffset: '9' });
     expect(store.data.get('forecaster/a')!.offset).toBe(9n);
@@ -264,7 +213,11 @@ describe('BatchProcessor (forecast)', () => {
     const sink = new MemorySink();
     const p = new BatchProcessor(cfg, models(), new MemoryState(), sink);
     await expect(
-      p.process({ topic: cfg.sensorTopic, partition: 0, messages: [msg(0, 'a', { sensorId: 'a', ts: 1, value: 1 })] }),
+      p.process({
+        topic: cfg.sensorTopic,
+        partition: 0,
+        messages: [msg(0, 'a', { sensorId: 'a', ts: 1, value: 1 })],
+      }),
     ).rejects.toBeInstanceOf(ModelNotReadyError);
     expect(sink.all).toEqual([]);
   });
@@ -294,7 +247,12 @@ describe('BatchProcessor (forecast)', () => {
   it('applies gap resets and allowed lateness from the configuration', async () => {
     const sink = new MemorySink();
     const store = new MemoryState();
-    const p = new BatchProcessor({ ...cfg, maxGapMs: 10_000, allowedLatenessMs: -1 }, models(toyForecaster()), store, sink);
+    const p = new BatchProcessor(
+      { ...cfg, maxGapMs: 10_000, allowedLatenessMs: -1 },
+      models(toyForecaster()),
+      store,
+      sink,
+    );
     const rs: Reading[] = [
       { key: 'a', ts: 1000, value: 20 },
       { key: 'a', ts: 2000, value: 21 },
@@ -305,7 +263,9 @@ describe('BatchProcessor (forecast)', () => {
     const ref = referenceForecasts(toyForecaster(), [rs[0], rs[1], rs[2], { ...rs[3], reset: true }]);
     const got = sink.all.map((o) => JSON.parse(o.value));
     expect(got.length).toBe(4);
-    got.forEach((g, i) => g.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[i].forecast[j], 9)));
+    got.forEach((g, i) =>
+      g.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[i].forecast[j], 9)),
+    );
   });
 });
 

@@ -1,0 +1,57 @@
+import type { StateRecord } from '@app/state';
+import type { OutputRecord, ProcessorConfig, StatePort, StateWrite } from '../batch-processor';
+
+/** Processor settings of the unit specs: the contract topic names, small input limits. */
+export const processorConfig: ProcessorConfig = {
+  sensorTopic: 'sensor.readings',
+  textTopic: 'text.events',
+  forecastTopic: 'predictions.forecasts',
+  classificationTopic: 'predictions.classifications',
+  dlqTopic: 'streamcell.dlq',
+  forecastModel: 'forecaster',
+  classifyModel: 'classifier',
+  maxGapMs: 0,
+  allowedLatenessMs: 0,
+  maxTextLength: 100,
+  maxPayloadBytes: 4096,
+  rewarmSteps: 4,
+};
+
+/** An in-memory {@link StatePort} applying the @app/state compare-and-set rule. */
+export class MemoryState implements StatePort {
+  readonly data = new Map<string, StateRecord>();
+  loads = 0;
+  writes = 0;
+  failNextWrite = false;
+  async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
+    this.loads++;
+    return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
+  }
+  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
+    this.writes++;
+    if (this.failNextWrite) {
+      this.failNextWrite = false;
+      throw new Error('redis down');
+    }
+    const conflicts: string[] = [];
+    for (const w of writes) {
+      const cur = this.data.get(`${model}/${w.key}`) ?? null;
+      // the @app/state rule: same partition → only a strictly greater offset is written
+      const ok = cur === null || cur.partition !== w.record.partition || w.record.offset > cur.offset;
+      if (ok) this.data.set(`${model}/${w.key}`, w.record);
+      else conflicts.push(w.key);
+    }
+    return { conflicts };
+  }
+}
+
+/** Collects every producer call of the processor. */
+export class MemorySink {
+  readonly batches: OutputRecord[][] = [];
+  async sendBatch(records: readonly OutputRecord[]): Promise<void> {
+    this.batches.push([...records]);
+  }
+  get all(): OutputRecord[] {
+    return this.batches.flat();
+  }
+}
