@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.mjs', 'libs/lstm/wasm/**', 'deploy/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.cache/**', '**/*.js', '**/*.mjs', 'libs/lstm/wasm/**', 'deploy/images/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
