@@ -1,9 +1,11 @@
 /**
  * Per-key state on a real three-master Redis Cluster (the project's Redis image, cluster mode):
  * the state store's pipelined loads and compare-and-set writes spread over every master through
- * the (model, key) hash tags, and stale writes lose on every node.
+ * the (model, key) hash tags, and stale writes lose on every node; the model registry keeps each
+ * model's keys in one slot and works across models on different nodes.
  */
-import { createRedisClient, stateKey, StateStore, type RedisLike, type StateRecord } from '@app/state';
+import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
+import { clusterKeySlot, createRedisClient, stateKey, StateStore, type RedisLike, type StateRecord } from '@app/state';
 import { Cluster } from 'ioredis';
 import * as net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,5 +139,30 @@ describe('StateStore on a Redis Cluster', () => {
     // The same key on the stored node, read directly: the bytes are the store's.
     const direct = await (redis as Cluster).getBuffer(stateKey(model, keys[1]));
     expect(direct).not.toBeNull();
+  });
+
+  it('model registry: versions, files and active pointers of models on different nodes', async () => {
+    const events = new InMemoryModelEventPublisher();
+    const registry = new ModelRegistry(redis, events, { verifySidecar: false });
+    const names = Array.from({ length: 12 }, (_, i) => `cluster-model-${i}`);
+    for (const [i, name] of names.entries()) {
+      const files = new Map([
+        ['model.json', Buffer.from(JSON.stringify({ name, i }))],
+        ['group1-shard1of1.bin', Buffer.alloc(4096, i)],
+      ]);
+      expect(await registry.createVersion(name, files, { task: 'forecast' })).toBe(1);
+      expect(await registry.createVersion(name, files, { task: 'forecast', parentVersion: 1 })).toBe(2);
+      await registry.activate(name, 2, 'keep');
+    }
+    const listed = (await registry.listModels()).map((m) => m.name).filter((n) => names.includes(n));
+    expect(listed.sort()).toEqual([...names].sort());
+    for (const [i, name] of names.entries()) {
+      expect((await registry.getActive(name))?.version).toBe(2);
+      const files = await registry.loadVersionFiles(name, 1);
+      expect(files.get('group1-shard1of1.bin')).toEqual(Buffer.alloc(4096, i));
+    }
+    // The models' hash tags landed on more than one master.
+    const owners = new Set(names.map((n) => (redis as Cluster).slots[clusterKeySlot(`reg:{${n}}:versions`)][0]));
+    expect(owners.size).toBeGreaterThan(1);
   });
 });
