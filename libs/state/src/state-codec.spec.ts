@@ -5,6 +5,7 @@ import {
   encodeStateRecord,
   peekAppliedPosition,
   StateCodecError,
+  STATE_FORMAT_VERSION,
   STATE_HEADER_BYTES,
 } from './state-codec';
 import { isAlreadyApplied, NO_OFFSET, NO_PARTITION, pushInputRow, type StateRecord } from './state-record';
@@ -48,10 +49,11 @@ function codecError(fn: () => unknown): StateCodecError {
 }
 
 describe('state codec', () => {
-  it('round-trips every field bit-exactly', () => {
+  it.each([2, 1] as const)('round-trips every field bit-exactly (format %i)', (format) => {
     const r = sample();
-    const buf = encodeStateRecord(r);
-    expect(buf.length).toBe(encodedStateSize(r));
+    const buf = encodeStateRecord(r, format);
+    expect(buf[0]).toBe(format);
+    expect(buf.length).toBe(encodedStateSize(r, format));
     const d = decodeStateRecord(buf);
     expect(d.modelVersion).toBe(r.modelVersion);
     expect(d.partition).toBe(7);
@@ -109,8 +111,25 @@ describe('state codec', () => {
     expect(buf.readInt32LE(4)).toBe(7);
     expect(buf.readBigInt64LE(8)).toBe(9007199254740993n);
     expect(peekAppliedPosition(buf)).toEqual({ partition: 7, offset: 9007199254740993n });
-    expect(buf.readUInt16LE(2)).toBe(2);
-    expect(buf.toString('utf8', STATE_HEADER_BYTES, STATE_HEADER_BYTES + 2)).toBe('12');
+    expect(buf[0]).toBe(STATE_FORMAT_VERSION);
+    expect(buf[2]).toBe(2); // model version length
+    expect(buf[3]).toBe(5); // extras words
+    // steps ≥ 2^32: flag bit 1 and the high word right after the header
+    expect(buf[1]).toBe(0b11);
+    expect(buf.readUInt32LE(STATE_HEADER_BYTES)).toBe(2 ** 8);
+    expect(buf.toString('utf8', STATE_HEADER_BYTES + 4, STATE_HEADER_BYTES + 6)).toBe('12');
+    const v1 = encodeStateRecord(sample(), 1);
+    expect(peekAppliedPosition(v1)).toEqual(peekAppliedPosition(buf));
+  });
+
+  it('stores steps below 2^32 without the high word', () => {
+    const r = sample({ steps: 0xffffffff, ring: null });
+    const buf = encodeStateRecord(r);
+    expect(buf[1]).toBe(0);
+    expect(buf.length).toBe(encodedStateSize(r));
+    expect(buf.length).toBe(encodedStateSize(sample({ steps: 2 ** 32, ring: null })) - 4);
+    expect(decodeStateRecord(buf).steps).toBe(0xffffffff);
+    expect(decodeStateRecord(encodeStateRecord(sample({ steps: 2 ** 32 }))).steps).toBe(2 ** 32);
   });
 
   it('rejects every truncation with a truncated or checksum error, never garbage', () => {
@@ -137,9 +156,19 @@ describe('state codec', () => {
     const v9 = Buffer.from(buf);
     v9[0] = 9;
     expect(codecError(() => decodeStateRecord(v9))).toMatchObject({ code: 'unsupported_version' });
-    const hugeLen = Buffer.from(buf);
-    hugeLen.writeUInt32LE(0xffffffff, STATE_HEADER_BYTES + 2);
-    expect(codecError(() => decodeStateRecord(hugeLen)).code).toBe('truncated');
+    const hugeExtras = encodeStateRecord(sample({ state: new Float32Array(4) }));
+    hugeExtras[3] = 0xff;
+    expect(codecError(() => decodeStateRecord(hugeExtras)).code).toBe('truncated');
+    const hugeRing = Buffer.from(buf);
+    hugeRing.writeUInt16LE(0xffff, STATE_HEADER_BYTES + 4 + 2);
+    expect(codecError(() => decodeStateRecord(hugeRing)).code).toBe('truncated');
+    const v1 = encodeStateRecord(sample(), 1);
+    const v1HugeLen = Buffer.from(v1);
+    v1HugeLen.writeUInt32LE(0xffffffff, 32 + 2);
+    expect(codecError(() => decodeStateRecord(v1HugeLen)).code).toBe('truncated');
+    expect(codecError(() => decodeStateRecord(Buffer.concat([v1, Buffer.alloc(4)]))).code).toMatch(
+      /trailing_bytes|checksum/,
+    );
   });
 
   it('refuses records the format cannot hold', () => {
@@ -150,18 +179,77 @@ describe('state codec', () => {
       codecError(() => encodeStateRecord(sample({ ring: { count: 2, dim: 2, rows: new Float32Array(3) } })))
         .code,
     ).toBe('invalid');
+    // format 2 keeps the version length and the extras count in one byte each
+    expect(codecError(() => encodeStateRecord(sample({ modelVersion: 'v'.repeat(256) }))).code).toBe(
+      'invalid',
+    );
+    expect(codecError(() => encodeStateRecord(sample({ extras: new Float32Array(256) }))).code).toBe(
+      'invalid',
+    );
+    expect(
+      decodeStateRecord(encodeStateRecord(sample({ modelVersion: 'v'.repeat(256) }), 1)).modelVersion,
+    ).toBe('v'.repeat(256));
+    expect(codecError(() => encodeStateRecord(sample(), 3 as 2)).code).toBe('invalid');
   });
 
   it('costs 2·H·4 bytes of h and c plus a small fixed overhead', () => {
     const H = 64;
     const r = sample({
       modelVersion: '3',
+      steps: 1000,
       state: new Float32Array(2 * H),
-      extras: new Float32Array(3),
+      extras: new Float32Array(8),
       ring: null,
     });
-    // header 32 + version 1 + 4 + 512 + 4 + 12 + crc 4
-    expect(encodeStateRecord(r).length).toBe(32 + 1 + 4 + 2 * H * 4 + 4 + 12 + 4);
+    // header 28 + version 1 + 512 + 32 + crc 4, 12 bytes less than format 1
+    expect(encodeStateRecord(r).length).toBe(28 + 1 + 2 * H * 4 + 32 + 4);
+    expect(encodeStateRecord(r, 1).length).toBe(32 + 1 + 4 + 2 * H * 4 + 4 + 32 + 4);
+    expect(encodedStateSize(r, 1)).toBe(encodeStateRecord(r).length + 12);
+    // ≤ 634 bytes: with Redis' 6-byte sds header and NUL, the value fits jemalloc's 640-byte class
+    expect(encodeStateRecord(r).length).toBeLessThanOrEqual(634);
+  });
+
+  it('reads format 1 records as the previous release wrote them', () => {
+    // Bytes of the format 1 encoder (this lib before format 2) for the record below.
+    const golden = {
+      ring:
+        '0101010003000000921000000000000011000000000000000040ff65e51e7a4237040000000000003f000080be6f12833a000000800200' +
+        '00000000803f00000040020002000000a441000000000000aa410000803f7818c428',
+      plain:
+        '0100010003000000921000000000000011000000000000000040ff65e51e7a4237040000000000003f000080be6f12833a000000800200' +
+        '00000000803f000000402bc4ab35',
+    };
+    const r: StateRecord = {
+      modelVersion: '7',
+      partition: 3,
+      offset: 4242n,
+      steps: 17,
+      lastEventTs: 1795000000500,
+      state: Float32Array.of(0.5, -0.25, 1e-3, -0),
+      extras: Float32Array.of(1, 2),
+      ring: { count: 2, dim: 2, rows: Float32Array.of(20.5, 0, 21.25, 1) },
+    };
+    for (const [name, hex] of Object.entries(golden)) {
+      const buf = Buffer.from(hex, 'hex');
+      const want = name === 'ring' ? r : { ...r, ring: null };
+      expect(encodeStateRecord(want, 1).equals(buf)).toBe(true);
+      const d = decodeStateRecord(buf);
+      expect(d).toMatchObject({
+        modelVersion: '7',
+        partition: 3,
+        offset: 4242n,
+        steps: 17,
+        lastEventTs: 1795000000500,
+      });
+      expect(bitsOf(d.state)).toEqual(bitsOf(r.state));
+      expect(bitsOf(d.extras)).toEqual(bitsOf(r.extras));
+      if (name === 'ring') expect(Array.from(d.ring!.rows)).toEqual([20.5, 0, 21.25, 1]);
+      else expect(d.ring).toBeNull();
+      // re-encoded in format 2: same content, smaller
+      const v2 = encodeStateRecord(d);
+      expect(v2.length).toBe(buf.length - 12);
+      expect(decodeStateRecord(v2)).toEqual(d);
+    }
   });
 
   it('crc32 matches the IEEE check value', () => {

@@ -3,36 +3,51 @@ import * as zlib from 'node:zlib';
 import type { InputRing, StateRecord } from './state-record';
 
 /**
- * Binary state record, format version 1, little-endian:
+ * Binary state record, little-endian. Format version 2 (written):
  *
  * | bytes      | field                                                       |
  * |------------|-------------------------------------------------------------|
- * | 0          | u8 format version (1)                                       |
- * | 1          | u8 flags (bit 0: input ring present)                        |
- * | 2..3       | u16 model version length L (UTF-8 bytes)                    |
+ * | 0          | u8 format version (2)                                       |
+ * | 1          | u8 flags (bit 0: input ring present; bit 1: steps ≥ 2^32)   |
+ * | 2          | u8 model version length L (UTF-8 bytes, ≤ 255)              |
+ * | 3          | u8 extras length m (float32 words, ≤ 255)                   |
  * | 4..7       | i32 last applied partition (-1 none)                        |
  * | 8..15      | i64 last applied offset (-1 none)                           |
- * | 16..23     | u64 step count                                              |
- * | 24..31     | f64 last event time, epoch ms (NaN none)                    |
- * | 32..       | L bytes model version                                       |
- * |            | u32 n, n × f32 state (h, c of every layer)                  |
- * |            | u32 m, m × f32 extras                                       |
- * |            | if ring: u16 count, u16 dim, count × dim × f32 rows         |
+ * | 16..19     | u32 step count (low 32 bits)                                |
+ * | 20..27     | f64 last event time, epoch ms (NaN none)                    |
+ * | 28..       | if flag bit 1: u32 step count, high bits                    |
+ * |            | L bytes model version                                       |
+ * |            | if ring: u16 count, u16 dim                                 |
+ * |            | n × f32 state (h, c of every layer); n from the length      |
+ * |            | m × f32 extras                                              |
+ * |            | if ring: count × dim × f32 rows                             |
  * | last 4     | u32 CRC-32 of everything before it                          |
  *
- * Bytes 4..15 (partition, offset) stay at this position in every future format version: the
+ * Every size is in the header or follows from the record length, so no length prefix is stored:
+ * the record is 28 + L + 4·(n + m) + 4 bytes without a ring, 12 bytes less than format 1
+ * (u64 steps, u16 version length, two u32 lengths). Format 1 records ({@link decodeStateRecord}
+ * reads both) had a 32-byte header with u64 steps at 16..23, f64 time at 24..31, then
+ * `L, u32 n, n × f32, u32 m, m × f32, [u16 count, u16 dim, rows], CRC`.
+ *
+ * Bytes 4..15 (partition, offset) stay at this position in every format version: the
  * compare-and-set Lua script reads them from the stored and the new record without knowing the
- * rest of the layout.
+ * rest of the layout, so format 1 and 2 records compare correctly against each other.
  */
-export const STATE_FORMAT_VERSION = 1;
+export const STATE_FORMAT_VERSION = 2;
 
-/** Size of the fixed header (bytes before the model version). */
-export const STATE_HEADER_BYTES = 32;
+/** Format versions {@link decodeStateRecord} reads (and {@link encodeStateRecord} can write). */
+export type StateFormatVersion = 1 | 2;
+
+/** Size of the fixed header of the current format (bytes before the optional fields). */
+export const STATE_HEADER_BYTES = 28;
 /** Byte position of the partition (i32 LE) in every record; offset (i64 LE) follows at +4. */
 export const STATE_PARTITION_POS = 4;
 
 const FLAG_RING = 1;
-const MAX_VERSION_BYTES = 0xffff;
+const FLAG_STEPS_HIGH = 2;
+const V1_HEADER_BYTES = 32;
+const MAX_VERSION_BYTES = [0, 0xffff, 0xff] as const;
+const MAX_EXTRAS_V2 = 0xff;
 const MAX_RING_SIDE = 0xffff;
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
@@ -75,19 +90,15 @@ export function crc32(buf: Uint8Array, end: number = buf.length): number {
   return nativeCrc32 ? nativeCrc32(buf.subarray(0, end)) >>> 0 : crc32Js(buf, end);
 }
 
-/** Exact encoded size of a record, in bytes. */
-export function encodedStateSize(r: StateRecord): number {
+/** Exact encoded size of a record in `format` (default: the current one), in bytes. */
+export function encodedStateSize(r: StateRecord, format: StateFormatVersion = STATE_FORMAT_VERSION): number {
   const ring = r.ring;
-  return (
-    STATE_HEADER_BYTES +
-    Buffer.byteLength(r.modelVersion, 'utf8') +
-    4 +
-    r.state.length * 4 +
-    4 +
-    r.extras.length * 4 +
-    (ring ? 4 + ring.count * ring.dim * 4 : 0) +
-    4
-  );
+  const ringBytes = ring ? 4 + ring.count * ring.dim * 4 : 0;
+  const floats = (r.state.length + r.extras.length) * 4;
+  const versionBytes = Buffer.byteLength(r.modelVersion, 'utf8');
+  if (format === 1) return V1_HEADER_BYTES + versionBytes + 8 + floats + ringBytes + 4;
+  const stepsHigh = r.steps >= 0x100000000 ? 4 : 0;
+  return STATE_HEADER_BYTES + stepsHigh + versionBytes + floats + ringBytes + 4;
 }
 
 function writeFloats(out: Buffer, pos: number, f: Float32Array): number {
@@ -110,14 +121,18 @@ function readFloats(buf: Buffer, pos: number, n: number): Float32Array {
   return f;
 }
 
-/**
- * Encodes a record into a new Buffer of exactly {@link encodedStateSize} bytes. Float32 data is
- * copied bit-for-bit. Throws {@link StateCodecError} (`invalid`) for values the format cannot hold.
- */
-export function encodeStateRecord(r: StateRecord): Buffer {
+function validate(r: StateRecord, format: StateFormatVersion): void {
+  if (format !== 1 && format !== 2) throw new StateCodecError('invalid', `format version ${String(format)}`);
   const versionBytes = Buffer.byteLength(r.modelVersion, 'utf8');
-  if (versionBytes > MAX_VERSION_BYTES)
-    throw new StateCodecError('invalid', `model version is ${versionBytes} bytes`);
+  if (versionBytes > MAX_VERSION_BYTES[format]) {
+    throw new StateCodecError(
+      'invalid',
+      `model version is ${versionBytes} bytes (format ${format} holds ${MAX_VERSION_BYTES[format]})`,
+    );
+  }
+  if (format === 2 && r.extras.length > MAX_EXTRAS_V2) {
+    throw new StateCodecError('invalid', `${r.extras.length} extras words (format 2 holds ${MAX_EXTRAS_V2})`);
+  }
   if (!Number.isInteger(r.partition) || r.partition < -1 || r.partition > 0x7fffffff) {
     throw new StateCodecError('invalid', `partition ${r.partition}`);
   }
@@ -136,25 +151,64 @@ export function encodeStateRecord(r: StateRecord): Buffer {
       );
     }
   }
-  const size = encodedStateSize(r);
-  const out = Buffer.allocUnsafe(size);
-  out[0] = STATE_FORMAT_VERSION;
-  out[1] = ring ? FLAG_RING : 0;
-  out.writeUInt16LE(versionBytes, 2);
+}
+
+/** Bytes 4..27, shared by both formats: partition, offset, low 32 bits of steps, [v1: high bits]. */
+function writePosition(out: Buffer, r: StateRecord): void {
   out.writeInt32LE(r.partition, 4);
   out.writeBigInt64LE(r.offset, 8);
   out.writeUInt32LE(r.steps % 0x100000000, 16);
-  out.writeUInt32LE(Math.floor(r.steps / 0x100000000), 20);
-  out.writeDoubleLE(r.lastEventTs, 24);
-  let pos = STATE_HEADER_BYTES + out.write(r.modelVersion, STATE_HEADER_BYTES, 'utf8');
-  out.writeUInt32LE(r.state.length, pos);
-  pos = writeFloats(out, pos + 4, r.state);
-  out.writeUInt32LE(r.extras.length, pos);
-  pos = writeFloats(out, pos + 4, r.extras);
-  if (ring) {
-    out.writeUInt16LE(ring.count, pos);
-    out.writeUInt16LE(ring.dim, pos + 2);
-    pos = writeFloats(out, pos + 4, ring.rows);
+}
+
+/**
+ * Encodes a record into a new Buffer of exactly {@link encodedStateSize} bytes, in the current
+ * format unless `format` names an older one (format 1: for a rolling upgrade whose older workers
+ * read only format 1, and for tests). Float32 data is copied bit-for-bit. Throws
+ * {@link StateCodecError} (`invalid`) for values the format cannot hold.
+ */
+export function encodeStateRecord(r: StateRecord, format: StateFormatVersion = STATE_FORMAT_VERSION): Buffer {
+  validate(r, format);
+  const ring = r.ring;
+  const out = Buffer.allocUnsafe(encodedStateSize(r, format));
+  const versionBytes = Buffer.byteLength(r.modelVersion, 'utf8');
+  const stepsHigh = Math.floor(r.steps / 0x100000000);
+  out[0] = format;
+  writePosition(out, r);
+  let pos: number;
+  if (format === 1) {
+    out[1] = ring ? FLAG_RING : 0;
+    out.writeUInt16LE(versionBytes, 2);
+    out.writeUInt32LE(stepsHigh, 20);
+    out.writeDoubleLE(r.lastEventTs, 24);
+    pos = V1_HEADER_BYTES + out.write(r.modelVersion, V1_HEADER_BYTES, 'utf8');
+    out.writeUInt32LE(r.state.length, pos);
+    pos = writeFloats(out, pos + 4, r.state);
+    out.writeUInt32LE(r.extras.length, pos);
+    pos = writeFloats(out, pos + 4, r.extras);
+    if (ring) {
+      out.writeUInt16LE(ring.count, pos);
+      out.writeUInt16LE(ring.dim, pos + 2);
+      pos = writeFloats(out, pos + 4, ring.rows);
+    }
+  } else {
+    out[1] = (ring ? FLAG_RING : 0) | (stepsHigh > 0 ? FLAG_STEPS_HIGH : 0);
+    out[2] = versionBytes;
+    out[3] = r.extras.length;
+    out.writeDoubleLE(r.lastEventTs, 20);
+    pos = STATE_HEADER_BYTES;
+    if (stepsHigh > 0) {
+      out.writeUInt32LE(stepsHigh, pos);
+      pos += 4;
+    }
+    pos += out.write(r.modelVersion, pos, 'utf8');
+    if (ring) {
+      out.writeUInt16LE(ring.count, pos);
+      out.writeUInt16LE(ring.dim, pos + 2);
+      pos += 4;
+    }
+    pos = writeFloats(out, pos, r.state);
+    pos = writeFloats(out, pos, r.extras);
+    if (ring) pos = writeFloats(out, pos, ring.rows);
   }
   out.writeUInt32LE(crc32(out, pos), pos);
   return out;
@@ -170,47 +224,103 @@ function need(buf: Buffer, pos: number, bytes: number, field: string): void {
   }
 }
 
+/** Smallest record of each format: header, empty version, [v1: two lengths], CRC. */
+const MIN_BYTES = [0, V1_HEADER_BYTES + 8 + 4, STATE_HEADER_BYTES + 4] as const;
+
 /**
- * Decodes a record. Throws {@link StateCodecError}: `truncated` (a field runs past the end),
- * `unsupported_version`, `trailing_bytes`, or `checksum` (bytes changed).
+ * Decodes a record of format 1 or 2. Throws {@link StateCodecError}: `truncated` (a field runs
+ * past the end, or the sizes do not add up to the length), `unsupported_version`,
+ * `trailing_bytes` (format 1), or `checksum` (bytes changed).
  */
 export function decodeStateRecord(buf: Buffer): StateRecord {
-  if (buf.length < STATE_HEADER_BYTES + 4 + 4 + 4) {
-    throw new StateCodecError('truncated', `${buf.length} bytes is shorter than the smallest record (44)`);
+  const format = buf.length > 0 ? buf[0] : STATE_FORMAT_VERSION;
+  if (buf.length > 0 && format !== 1 && format !== 2) {
+    throw new StateCodecError('unsupported_version', `format version ${format}, this build reads 1 and 2`);
   }
-  if (buf[0] !== STATE_FORMAT_VERSION) {
+  const min = MIN_BYTES[format as StateFormatVersion];
+  if (buf.length < min) {
     throw new StateCodecError(
-      'unsupported_version',
-      `format version ${buf[0]}, this build reads ${STATE_FORMAT_VERSION}`,
+      'truncated',
+      `${buf.length} bytes is shorter than the smallest record (${min})`,
     );
   }
   const flags = buf[1];
-  const versionBytes = buf.readUInt16LE(2);
-  let pos = STATE_HEADER_BYTES;
-  need(buf, pos, versionBytes, 'model version');
-  const modelVersion = buf.toString('utf8', pos, pos + versionBytes);
-  pos += versionBytes;
-  need(buf, pos, 4, 'state length');
-  const n = buf.readUInt32LE(pos);
-  need(buf, pos + 4, n * 4, 'state');
-  const state = readFloats(buf, pos + 4, n);
-  pos += 4 + n * 4;
-  need(buf, pos, 4, 'extras length');
-  const m = buf.readUInt32LE(pos);
-  need(buf, pos + 4, m * 4, 'extras');
-  const extras = readFloats(buf, pos + 4, m);
-  pos += 4 + m * 4;
+  let modelVersion: string;
+  let stepsHigh: number;
+  let lastEventTs: number;
+  let state: Float32Array;
+  let extras: Float32Array;
   let ring: InputRing | null = null;
-  if (flags & FLAG_RING) {
-    need(buf, pos, 4, 'ring header');
-    const count = buf.readUInt16LE(pos);
-    const dim = buf.readUInt16LE(pos + 2);
-    need(buf, pos + 4, count * dim * 4, 'ring rows');
-    ring = { count, dim, rows: readFloats(buf, pos + 4, count * dim) };
-    pos += 4 + count * dim * 4;
-  }
-  if (pos + 4 !== buf.length) {
-    throw new StateCodecError('trailing_bytes', `${buf.length - pos - 4} unexpected bytes after the fields`);
+  let pos: number;
+  if (format === 1) {
+    stepsHigh = buf.readUInt32LE(20);
+    lastEventTs = buf.readDoubleLE(24);
+    const versionBytes = buf.readUInt16LE(2);
+    pos = V1_HEADER_BYTES;
+    need(buf, pos, versionBytes, 'model version');
+    modelVersion = buf.toString('utf8', pos, pos + versionBytes);
+    pos += versionBytes;
+    need(buf, pos, 4, 'state length');
+    const n = buf.readUInt32LE(pos);
+    need(buf, pos + 4, n * 4, 'state');
+    state = readFloats(buf, pos + 4, n);
+    pos += 4 + n * 4;
+    need(buf, pos, 4, 'extras length');
+    const m = buf.readUInt32LE(pos);
+    need(buf, pos + 4, m * 4, 'extras');
+    extras = readFloats(buf, pos + 4, m);
+    pos += 4 + m * 4;
+    if (flags & FLAG_RING) {
+      need(buf, pos, 4, 'ring header');
+      const count = buf.readUInt16LE(pos);
+      const dim = buf.readUInt16LE(pos + 2);
+      need(buf, pos + 4, count * dim * 4, 'ring rows');
+      ring = { count, dim, rows: readFloats(buf, pos + 4, count * dim) };
+      pos += 4 + count * dim * 4;
+    }
+    if (pos + 4 !== buf.length) {
+      throw new StateCodecError(
+        'trailing_bytes',
+        `${buf.length - pos - 4} unexpected bytes after the fields`,
+      );
+    }
+  } else {
+    lastEventTs = buf.readDoubleLE(20);
+    const versionBytes = buf[2];
+    const m = buf[3];
+    pos = STATE_HEADER_BYTES;
+    stepsHigh = 0;
+    if (flags & FLAG_STEPS_HIGH) {
+      need(buf, pos, 4, 'steps high bits');
+      stepsHigh = buf.readUInt32LE(pos);
+      pos += 4;
+    }
+    need(buf, pos, versionBytes, 'model version');
+    modelVersion = buf.toString('utf8', pos, pos + versionBytes);
+    pos += versionBytes;
+    let count = 0;
+    let dim = 0;
+    if (flags & FLAG_RING) {
+      need(buf, pos, 4, 'ring header');
+      count = buf.readUInt16LE(pos);
+      dim = buf.readUInt16LE(pos + 2);
+      pos += 4;
+    }
+    const stateBytes = buf.length - 4 - pos - (m + count * dim) * 4;
+    if (stateBytes < 0 || stateBytes % 4 !== 0) {
+      throw new StateCodecError(
+        'truncated',
+        `${buf.length} bytes do not hold ${m} extras words and a ${count}×${dim} ring after a whole number of state floats`,
+      );
+    }
+    const n = stateBytes / 4;
+    state = readFloats(buf, pos, n);
+    extras = readFloats(buf, pos + n * 4, m);
+    pos += (n + m) * 4;
+    if (flags & FLAG_RING) {
+      ring = { count, dim, rows: readFloats(buf, pos, count * dim) };
+      pos += count * dim * 4;
+    }
   }
   const stored = buf.readUInt32LE(pos);
   const actual = crc32(buf, pos);
@@ -224,8 +334,8 @@ export function decodeStateRecord(buf: Buffer): StateRecord {
     modelVersion,
     partition: buf.readInt32LE(4),
     offset: buf.readBigInt64LE(8),
-    steps: buf.readUInt32LE(16) + buf.readUInt32LE(20) * 0x100000000,
-    lastEventTs: buf.readDoubleLE(24),
+    steps: buf.readUInt32LE(16) + stepsHigh * 0x100000000,
+    lastEventTs,
     state,
     extras,
     ring,

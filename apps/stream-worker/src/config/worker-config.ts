@@ -45,7 +45,8 @@ export const WORKER_ENV = {
       return n;
     },
     default: '16',
-    description: 'inputs kept per key for the rewarm swap policy',
+    description:
+      'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
   LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'log level', 'info'),
 } as const;

@@ -121,7 +121,7 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   stateOps(op: 'load' | 'write' | 'conflict', n: number): void {
     this.stateOpsTotal.inc({ op: op === 'conflict' ? 'stale' : op }, n);
   }
-  policyApplied(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback', n: number): void {
+  policyApplied(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void {
     this.policyTotal.inc({ policy }, n);
   }
   versionServed(model: string, version: number): void {

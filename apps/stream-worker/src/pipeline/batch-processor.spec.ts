@@ -304,18 +304,24 @@ describe('BatchProcessor (classify)', () => {
 });
 
 describe('BatchProcessor (model swap policies)', () => {
-  async function primed(policy: 'reset' | 'rewarm' | 'keep', units = 4) {
+  async function primed(
+    policy: 'reset' | 'rewarm' | 'keep',
+    units = 4,
+    v1Policy: 'reset' | 'rewarm' = 'rewarm',
+  ) {
     const store = new MemoryState();
     const rs = readings(3, 6, 21);
-    const v1 = toyForecaster(1, 'reset', 1);
+    const v1 = toyForecaster(1, v1Policy, 1);
     await runInBatches(new BatchProcessor(cfg, models(v1), store, new MemorySink()), toMessages(rs), 50);
     const v2 = toyForecaster(2, policy, 99, units);
     const sink = new MemorySink();
-    const p = new BatchProcessor(cfg, models(v2), store, sink);
+    const policies: Record<string, number> = {};
+    const observer = { policyApplied: (p: string, n: number) => void (policies[p] = (policies[p] ?? 0) + n) };
+    const p = new BatchProcessor(cfg, models(v2), store, sink, observer);
     const next = [{ key: 's-0', ts: rs[rs.length - 1].ts + 10_000, value: 25 }];
     await p.process({ topic: cfg.sensorTopic, partition: 0, messages: toMessages(next, rs.length) });
     const before = rs.filter((r) => r.key === 's-0');
-    return { store, sink, v2, before, next, v1 };
+    return { store, sink, v2, before, next, v1, policies };
   }
 
   it('reset: the key starts from zeros under the new version', async () => {
@@ -327,7 +333,8 @@ describe('BatchProcessor (model swap policies)', () => {
   });
 
   it('rewarm: the last REWARM_STEPS stored inputs are replayed through the new version', async () => {
-    const { sink, v2, next, before, store } = await primed('rewarm');
+    const { sink, v2, next, before, store, policies } = await primed('rewarm');
+    expect(policies).toEqual({ rewarm: 1 });
     // reference: the last 4 readings of s-0 (with their original deltas) then the new one
     const e = v2.engine;
     const h = new Float32Array(e.stateSize);
@@ -347,8 +354,21 @@ describe('BatchProcessor (model swap policies)', () => {
     expect(extras?.kind === 'forecast' && extras.history.length).toBe(4);
   });
 
+  it('keeps no input ring for a model not served with rewarm; a rewarm swap from it resets', async () => {
+    const { sink, v2, next, store, policies } = await primed('rewarm', 4, 'reset');
+    // v1 (reset) stored no inputs for any key
+    for (const [k, rec] of store.data) if (k !== 'forecaster/s-0') expect(rec.ring).toBeNull();
+    expect(policies).toEqual({ rewarm_fallback: 1 });
+    const ref = referenceForecasts(v2, next);
+    const got = JSON.parse(sink.all[0].value);
+    got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(ref[0].forecast[j], 9));
+    // v2 is served with rewarm: from now on it keeps the key's inputs for the next swap
+    const rec = store.data.get('forecaster/s-0')!;
+    expect(rec.ring).toMatchObject({ count: 1, dim: 2 });
+  });
+
   it('keep: the stored state continues under the new weights; a size change falls back to reset', async () => {
-    const kept = await primed('keep');
+    const kept = await primed('keep', 4, 'reset');
     const e = kept.v2.engine;
     // continue v1's state for s-0 under v2
     const v1 = kept.v1.engine;
@@ -364,7 +384,7 @@ describe('BatchProcessor (model swap policies)', () => {
     const got = JSON.parse(kept.sink.all[0].value);
     got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(out[j] * 5 + 20, 9));
 
-    const fallback = await primed('keep', 6);
+    const fallback = await primed('keep', 6, 'reset');
     const ref = referenceForecasts(fallback.v2, fallback.next);
     JSON.parse(fallback.sink.all[0].value).forecast.forEach((v: number, j: number) =>
       expect(v).toBeCloseTo(ref[0].forecast[j], 9),

@@ -69,7 +69,8 @@ export interface ProcessorObserver {
   batchSize?(n: number): void;
   stepSeconds?(seconds: number, batch: number): void;
   stateOps?(op: 'load' | 'write' | 'conflict', n: number): void;
-  policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback', n: number): void;
+  /** `rewarm_fallback`: rewarm asked for, but the key stored no inputs (reset instead). */
+  policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void;
 }
 
 /** Worker knobs the processor needs. */
@@ -85,6 +86,11 @@ export interface ProcessorConfig {
   readonly allowedLatenessMs: number;
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
+  /**
+   * Inputs kept per key for the rewarm policy, by models served with policy `rewarm` only: the
+   * ring costs 4 bytes per feature per input in every key's record, so models that never rewarm
+   * store none.
+   */
   readonly rewarmSteps: number;
 }
 
@@ -294,7 +300,9 @@ export class BatchProcessor {
       string,
       { record: StateRecord | null; row: Float32Array | null; extras: TaskExtras; warm: Float32Array[] | number[]; baseSteps: number }
     >();
-    const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0 };
+    const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
+    // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
+    const ringCapacity = model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
     keys.forEach((key, k) => {
       const record = loaded[k];
       const history =
@@ -344,13 +352,19 @@ export class BatchProcessor {
         prepared.set(key, { record, row: null, extras, warm, baseSteps: warm.length });
         return;
       }
-      policyCounts.reset++;
+      if (policy === 'rewarm') policyCounts.rewarm_fallback++;
+      else policyCounts.reset++;
       extras.history = [];
       starts.set(key, { history, fresh: true, warmSteps: 0 });
       prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
     });
     for (const [p, n] of Object.entries(policyCounts)) {
       if (n > 0) this.observer.policyApplied?.(p as keyof typeof policyCounts, n);
+    }
+    if (policyCounts.rewarm_fallback > 0) {
+      this.logger.warn(
+        `rewarm policy: ${policyCounts.rewarm_fallback} keys of ${model.name} stored no inputs to replay (inputs are kept only while a version activated with rewarm is served, and REWARM_STEPS > 0); they start from the initial state`,
+      );
     }
 
     const plannerEvents: PlannerEvent[] = events.map((e) => ({
@@ -402,11 +416,13 @@ export class BatchProcessor {
         let value: string;
         if (task.kind === 'forecast') {
           const fx = extras as ForecastExtras;
-          const raw = new Float32Array(featureCount);
-          for (let j = 0; j < task.valueCount; j++) raw[j] = ev.values![j];
-          if (task.includeTimeDelta) raw[task.valueCount] = pe.deltaMs / 1000;
-          fx.history.push(raw);
-          if (fx.history.length > this.cfg.rewarmSteps) fx.history.splice(0, fx.history.length - this.cfg.rewarmSteps);
+          if (ringCapacity > 0) {
+            const raw = new Float32Array(featureCount);
+            for (let j = 0; j < task.valueCount; j++) raw[j] = ev.values![j];
+            if (task.includeTimeDelta) raw[task.valueCount] = pe.deltaMs / 1000;
+            fx.history.push(raw);
+            if (fx.history.length > ringCapacity) fx.history.splice(0, fx.history.length - ringCapacity);
+          }
           const forecast = new Float64Array(task.horizon);
           const base = pe.headRow * model.engine.outputDim;
           for (let j = 0; j < task.horizon; j++) forecast[j] = out[base + j] * task.scale[0] + task.mean[0];
@@ -438,8 +454,10 @@ export class BatchProcessor {
           outputs.push({ index: pe.index, record: { topic: this.cfg.forecastTopic, key: slot.key, value } });
         } else {
           const cx = extras as { kind: 'classify'; history: number[] };
-          for (let j = 0; j < ev.tokens!.length; j++) cx.history.push(ev.tokens![j]);
-          if (cx.history.length > this.cfg.rewarmSteps) cx.history.splice(0, cx.history.length - this.cfg.rewarmSteps);
+          if (ringCapacity > 0) {
+            for (let j = 0; j < ev.tokens!.length; j++) cx.history.push(ev.tokens![j]);
+            if (cx.history.length > ringCapacity) cx.history.splice(0, cx.history.length - ringCapacity);
+          }
           const base = pe.headRow * model.engine.outputDim;
           let scores: Float64Array;
           if (task.binarySigmoid) {
@@ -461,7 +479,7 @@ export class BatchProcessor {
         }
         predictions++;
       }
-      const enc = encodeExtras(extras, this.cfg.rewarmSteps);
+      const enc = encodeExtras(extras, ringCapacity);
       const record: StateRecord = {
         modelVersion: model.versionLabel,
         partition,

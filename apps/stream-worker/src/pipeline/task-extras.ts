@@ -3,13 +3,17 @@ import type { InputRing } from '@app/state';
 /**
  * Task extras kept in a key's state record next to h and c, mapped onto the @app/state record:
  *
- * - forecast `extras`: five float64 values (hasForecast, lastForecast0, residualCount,
- *   residualMean, residualM2) stored as the 10 float32 words of their bytes (the state codec
- *   copies float32 data bit for bit, so the running statistics keep full double precision and a
- *   replay reproduces them exactly); classify: no extras.
- * - `ring`: the last REWARM_STEPS inputs for the rewarm swap policy: forecast = raw (unscaled)
- *   feature rows incl. the time delta in seconds; classify = token ids (one per row, exact in
- *   float32 below 2^24).
+ * - forecast `extras`: four float64 values (residual count + 1, or 0 before the key's first
+ *   forecast; lastForecast0; residualMean; residualM2) stored as the 8 float32 words of their
+ *   bytes (the state codec copies float32 data bit for bit, so the running statistics keep full
+ *   double precision and a replay reproduces them exactly, whatever the batch boundaries);
+ *   classify: no extras. Records written before this layout hold five float64 (hasForecast,
+ *   lastForecast0, residualCount, residualMean, residualM2; 10 words) and still decode.
+ *   Folding hasForecast into the count is exact: residuals are only counted once a forecast
+ *   exists, so "no forecast yet" always has a count of 0.
+ * - `ring`: the last `keep` inputs for the rewarm swap policy (the caller passes 0 for models
+ *   not served with rewarm, so they store none): forecast = raw (unscaled) feature rows incl.
+ *   the time delta in seconds; classify = token ids (one per row, exact in float32 below 2^24).
  */
 
 /** Forecast extras. */
@@ -33,7 +37,10 @@ export interface ClassifyExtras {
 
 export type TaskExtras = ForecastExtras | ClassifyExtras;
 
-const FORECAST_WORDS = 10;
+/** Float32 words of the forecast extras (four float64). */
+export const FORECAST_EXTRAS_WORDS = 8;
+/** Float32 words of the forecast extras of records written before the four-float64 layout. */
+const LEGACY_FORECAST_WORDS = 10;
 
 /** Extras of a key that starts a sequence. */
 export function freshExtras(kind: 'forecast' | 'classify', featureCount: number): TaskExtras {
@@ -54,7 +61,7 @@ export function freshExtras(kind: 'forecast' | 'classify', featureCount: number)
 /** Encodes extras into the record's `extras` and `ring`, keeping at most `keep` history rows. */
 export function encodeExtras(x: TaskExtras, keep: number): { extras: Float32Array; ring: InputRing | null } {
   if (x.kind === 'forecast') {
-    const d = Float64Array.of(x.hasForecast ? 1 : 0, x.lastForecast0, x.residualCount, x.residualMean, x.residualM2);
+    const d = Float64Array.of(x.hasForecast ? x.residualCount + 1 : 0, x.lastForecast0, x.residualMean, x.residualM2);
     const hist = keep > 0 ? x.history.slice(-keep) : [];
     let ring: InputRing | null = null;
     if (hist.length > 0) {
@@ -82,18 +89,30 @@ export function decodeExtras(
   featureCount: number,
 ): TaskExtras | null {
   if (kind === 'forecast') {
-    if (!extras || extras.length !== FORECAST_WORDS) return null;
+    if (!extras || (extras.length !== FORECAST_EXTRAS_WORDS && extras.length !== LEGACY_FORECAST_WORDS)) return null;
     if (ring && ring.dim !== featureCount) return null;
     const d = new Float64Array(extras.slice().buffer);
     const history: Float32Array[] = [];
     if (ring) for (let i = 0; i < ring.count; i++) history.push(ring.rows.slice(i * ring.dim, (i + 1) * ring.dim));
+    if (extras.length === LEGACY_FORECAST_WORDS) {
+      return {
+        kind,
+        hasForecast: d[0] === 1,
+        lastForecast0: d[1],
+        residualCount: d[2],
+        residualMean: d[3],
+        residualM2: d[4],
+        featureCount,
+        history,
+      };
+    }
     return {
       kind,
-      hasForecast: d[0] === 1,
+      hasForecast: d[0] > 0,
       lastForecast0: d[1],
-      residualCount: d[2],
-      residualMean: d[3],
-      residualM2: d[4],
+      residualCount: d[0] > 0 ? d[0] - 1 : 0,
+      residualMean: d[2],
+      residualM2: d[3],
       featureCount,
       history,
     };
