@@ -1,5 +1,15 @@
 import Redis from 'ioredis';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { probeRedis, RedisUnreachableError } from '@app/config';
+import {
+  createKafkaClient,
+  ensureTopics,
+  KafkaUnreachableError,
+  probeKafka,
+  type Admin,
+  type Kafka,
+  type KafkaClientConfig,
+  type Producer,
+} from '@app/kafka';
 import type { TrainerConfig } from './config/trainer-config';
 
 /** The trainer's connections: one Redis client and one Kafka producer. */
@@ -14,63 +24,59 @@ export interface TrainerInfra {
 export async function ensureModelsTopic(admin: Admin, topic: string): Promise<void> {
   await admin.connect();
   try {
-    if (!(await admin.listTopics()).includes(topic)) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-      });
-    }
+    await ensureTopics(admin, [{ topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
   } finally {
     await admin.disconnect();
   }
 }
 
-/** Fails with a message naming what did not answer. */
-export class ProbeError extends Error {}
+/**
+ * Kafka or Redis (or both) did not answer the boot probe. The message names each unreachable
+ * address and the variable that sets it.
+ */
+export class DependencyUnreachableError extends Error {
+  constructor(readonly causes: readonly (KafkaUnreachableError | RedisUnreachableError)[]) {
+    super(causes.map((c) => `${c.message} (${c instanceof KafkaUnreachableError ? 'KAFKA_BROKERS' : 'REDIS_URL'})`).join('; '));
+    this.name = 'DependencyUnreachableError';
+  }
+}
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new ProbeError(`${what} did not answer within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: Error) => {
-        clearTimeout(t);
-        reject(new ProbeError(`${what}: ${e.message}`));
-      },
-    );
-  });
+/** The trainer's Kafka client settings (also what the boot probe uses). */
+function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
+  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error', retry: { retries: 3 } };
 }
 
 /**
- * Connects to Redis and Kafka, probing both (boot fails fast when either is unreachable) and
- * creating the compacted models topic when it is missing.
+ * Probes Kafka and Redis together with the shared boot probes; both are given the whole
+ * deadline. Throws {@link DependencyUnreachableError} naming every one that did not answer.
  */
-export async function connectInfra(config: TrainerConfig, probeTimeoutMs = 15_000): Promise<TrainerInfra> {
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
-  try {
-    await withTimeout(redis.connect().then(() => redis.ping()), probeTimeoutMs, `Redis at REDIS_URL (${config.redisUrl})`);
-  } catch (err) {
-    redis.disconnect();
-    throw err;
+async function probeDependencies(config: TrainerConfig, deadlineMs: number): Promise<void> {
+  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs)]);
+  const unreachable: (KafkaUnreachableError | RedisUnreachableError)[] = [];
+  for (const r of results) {
+    if (r.status === 'fulfilled') continue;
+    if (r.reason instanceof KafkaUnreachableError || r.reason instanceof RedisUnreachableError) unreachable.push(r.reason);
+    else throw r.reason;
   }
-  const kafka = new Kafka({ clientId: config.kafkaClientId, brokers: config.kafkaBrokers, logLevel: logLevel.ERROR, retry: { retries: 3 } });
-  const admin = kafka.admin();
+  if (unreachable.length > 0) throw new DependencyUnreachableError(unreachable);
+}
+
+/**
+ * Probes Redis and Kafka (boot fails fast, naming the address, when either is unreachable within
+ * `probeTimeoutMs`, default BOOT_PROBE_TIMEOUT), then connects both and creates the compacted
+ * models topic when it is missing.
+ */
+export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
+  await probeDependencies(config, probeTimeoutMs);
+  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const kafka = createKafkaClient(kafkaClientConfig(config));
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   try {
-    await withTimeout(
-      (async () => {
-        await ensureModelsTopic(admin, config.modelsTopic);
-        await producer.connect();
-      })(),
-      probeTimeoutMs,
-      `Kafka at KAFKA_BROKERS (${config.kafkaBrokers.join(',')})`,
-    );
+    await redis.connect();
+    await ensureModelsTopic(kafka.admin(), config.modelsTopic);
+    await producer.connect();
   } catch (err) {
     redis.disconnect();
-    await admin.disconnect().catch(() => undefined);
     await producer.disconnect().catch(() => undefined);
     throw err;
   }

@@ -2,6 +2,7 @@ import {
   parseBoolean,
   parseBrokerList,
   parseDurationMs,
+  parseIntInRange,
   parsePort,
   parsePositiveInt,
   parseRedisUrl,
@@ -41,6 +42,10 @@ describe('env parsers', () => {
     expect(parsePositiveInt('12')).toBe(12);
     expect(() => parsePositiveInt('0')).toThrow(/positive/);
     expect(() => parsePositiveInt('1.5')).toThrow(/integer/);
+    expect(parseIntInRange('1024', 1024, 2048)).toBe(1024);
+    expect(parseIntInRange(' 2048 ', 1024, 2048)).toBe(2048);
+    expect(() => parseIntInRange('2049', 1024, 2048)).toThrow('"2049" is not an integer in [1024, 2048]');
+    expect(() => parseIntInRange('1e4', 1024, 2048)).toThrow(/not an integer/);
   });
 
   it('parses durations with units, combinations and bare milliseconds', () => {
@@ -69,6 +74,10 @@ describe('env parsers', () => {
     expect(parseBoolean('TRUE')).toBe(true);
     expect(parseBoolean('0')).toBe(false);
     expect(() => parseBoolean('maybe')).toThrow(/not a boolean/);
+    expect(parseBoolean(' True ', true)).toBe(true);
+    expect(parseBoolean('FALSE', true)).toBe(false);
+    expect(() => parseBoolean('1', true)).toThrow('"1" must be "true" or "false"');
+    expect(() => parseBoolean('on', true)).toThrow(/must be "true" or "false"/);
     expect(oneOf(['a', 'b'] as const)('b')).toBe('b');
     expect(() => oneOf(['a', 'b'] as const)('c')).toThrow('"c" is not one of a, b');
   });

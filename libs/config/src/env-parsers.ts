@@ -68,6 +68,13 @@ export function parsePositiveInt(raw: string): number {
   return n;
 }
 
+/** An integer in `[min, max]` (both inclusive). */
+export function parseIntInRange(raw: string, min: number, max: number): number {
+  const n = parseStrictInt(raw);
+  if (n < min || n > max) throw new Error(`"${raw}" is not an integer in [${min}, ${max}]`);
+  return n;
+}
+
 /** An integer >= 0. */
 export function parseNonNegativeInt(raw: string): number {
   const n = parseStrictInt(raw);
@@ -115,12 +122,15 @@ export function parseTopicName(raw: string): string {
   return t;
 }
 
-/** `true/false/1/0/yes/no/on/off` (any case). */
-export function parseBoolean(raw: string): boolean {
+/**
+ * `true/false/1/0/yes/no/on/off` (any case). With `strict`, only `true` or `false` (any case):
+ * for switches that weaken security, where a stray `1` or `on` should not flip them.
+ */
+export function parseBoolean(raw: string, strict = false): boolean {
   const s = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw new Error(`"${raw}" is not a boolean (true/false)`);
+  if (s === 'true' || (!strict && ['1', 'yes', 'on'].includes(s))) return true;
+  if (s === 'false' || (!strict && ['0', 'no', 'off'].includes(s))) return false;
+  throw new Error(strict ? `"${raw}" must be "true" or "false"` : `"${raw}" is not a boolean (true/false)`);
 }
 
 /** A parser accepting one of `allowed` (exact match after trimming). */

@@ -36,6 +36,27 @@ describe('validateEnv', () => {
     expect(validateEnv(spec, { KAFKA_BROKERS: 'k:1', HTTP_PORT: '  ' }).HTTP_PORT).toBe(8080);
   });
 
+  it('runs cross-variable checks once every variable parsed', () => {
+    const guarded = { ...spec, OPEN: env.boolean('no auth', false, true) };
+    const check = (v: { TOKEN: string | undefined; OPEN: boolean }) =>
+      v.TOKEN === undefined && !v.OPEN ? [{ variable: 'TOKEN', message: 'is required unless OPEN=true' }] : [];
+    expect(() => validateEnv(guarded, { KAFKA_BROKERS: 'k:1' }, check)).toThrow('TOKEN: is required unless OPEN=true');
+    expect(validateEnv(guarded, { KAFKA_BROKERS: 'k:1', OPEN: 'true' }, check).OPEN).toBe(true);
+    // A variable's own problem is reported first; the check does not run on half-parsed values.
+    const calls: unknown[] = [];
+    expect(() => validateEnv(guarded, { KAFKA_BROKERS: 'nope' }, (v) => (calls.push(v), []))).toThrow(/KAFKA_BROKERS/);
+    expect(calls).toEqual([]);
+  });
+
+  it('refuses short secrets without echoing them, and keeps optional values undefined', () => {
+    const s = { TOKEN: env.secret('token', 16), DIR: env.optional(env.string('dir', '/ignored')) };
+    expect(validateEnv(s, {})).toEqual({ TOKEN: undefined, DIR: undefined });
+    expect(validateEnv(s, { TOKEN: ' '.repeat(2) + 'x'.repeat(16), DIR: '/d' })).toEqual({ TOKEN: 'x'.repeat(16), DIR: '/d' });
+    expect(() => validateEnv(s, { TOKEN: 'm' })).toThrow('TOKEN: must be at least 16 characters');
+    const echoing = { TOKEN: { ...env.secret('token'), parse: (raw: string): string => { throw new Error(`"${raw}" is bad, ${raw}`); } } };
+    expect(() => validateEnv(echoing, { TOKEN: 'hunter2-long' })).toThrow('TOKEN: "***" is bad, ***');
+  });
+
   it('caches per spec until cleared', () => {
     const saved = { ...process.env };
     try {

@@ -2,6 +2,7 @@ import {
   parseBoolean,
   parseBrokerList,
   parseDurationMs,
+  parseIntInRange,
   parsePort,
   parsePositiveInt,
   parseRedisUrl,
@@ -55,10 +56,21 @@ export class EnvValidationError extends Error {
 }
 
 /**
+ * A rule across variables (e.g. "required unless another is set"), run once every variable is
+ * valid on its own; returns the problems it finds (none: `[]`).
+ */
+export type EnvCheck<S extends EnvSpec> = (values: EnvValues<S>) => readonly EnvProblem[];
+
+/**
  * Reads and validates every variable of `spec` from `env` (default `process.env`) and returns
  * the typed values; throws {@link EnvValidationError} naming all bad variables at once.
+ * `check` adds rules across variables; it runs only when each variable parsed.
  */
-export function validateEnv<S extends EnvSpec>(spec: S, env: Record<string, string | undefined> = process.env): EnvValues<S> {
+export function validateEnv<S extends EnvSpec>(
+  spec: S,
+  env: Record<string, string | undefined> = process.env,
+  check?: EnvCheck<S>,
+): EnvValues<S> {
   const out: Record<string, unknown> = {};
   const problems: EnvProblem[] = [];
   for (const [name, v] of Object.entries(spec)) {
@@ -77,11 +89,23 @@ export function validateEnv<S extends EnvSpec>(spec: S, env: Record<string, stri
       out[name] = v.parse(text);
     } catch (err) {
       const why = (err as Error).message;
-      problems.push({ variable: name, message: v.secret ? why.replace(text, '***') : why });
+      problems.push({ variable: name, message: v.secret ? redactSecret(why, text) : why });
     }
   }
   if (problems.length > 0) throw new EnvValidationError(problems);
+  const cross = check?.(out as EnvValues<S>) ?? [];
+  if (cross.length > 0) throw new EnvValidationError(cross);
   return out as EnvValues<S>;
+}
+
+/**
+ * Hides a secret's raw value in a parser's message. Parsers quote the value, so the quoted form
+ * goes first; a bare replace of a short value (say `a`) would mangle the message instead.
+ */
+function redactSecret(message: string, raw: string): string {
+  const out = message.split(`"${raw}"`).join('"***"');
+  const bare = raw.trim();
+  return bare.length >= 8 ? out.split(bare).join('***') : out;
 }
 
 const cache = new WeakMap<EnvSpec, unknown>();
@@ -106,14 +130,36 @@ export function clearEnvCache(spec: EnvSpec): void {
 /** Builders of {@link EnvVarSpec}s for the shared value kinds. */
 export const env = {
   string: (description: string, def?: string): EnvVarSpec<string> => ({ parse: (s) => s.trim(), default: def, description }),
-  secret: (description: string): EnvVarSpec<string> => ({ parse: (s) => s.trim(), optional: true, secret: true, description }),
+  /** Optional and never echoed; with `minLength`, shorter values are refused. */
+  secret: (description: string, minLength = 0): EnvVarSpec<string> & { readonly optional: true } => ({
+    parse: (s) => {
+      const v = s.trim();
+      if (v.length < minLength) throw new Error(`must be at least ${minLength} characters`);
+      return v;
+    },
+    optional: true,
+    secret: true,
+    description,
+  }),
+  /** The same variable, `undefined` when unset or empty. */
+  optional: <T>(spec: EnvVarSpec<T>): EnvVarSpec<T> & { readonly optional: true } => ({ ...spec, default: undefined, optional: true }),
   brokers: (description: string, def?: string): EnvVarSpec<string[]> => ({ parse: parseBrokerList, default: def, description }),
   redisUrl: (description: string, def?: string): EnvVarSpec<string> => ({ parse: parseRedisUrl, default: def, description, secret: false }),
   port: (description: string, def?: number): EnvVarSpec<number> => ({ parse: (s) => parsePort(s, true), default: def?.toString(), description }),
   positiveInt: (description: string, def?: number): EnvVarSpec<number> => ({ parse: parsePositiveInt, default: def?.toString(), description }),
+  intInRange: (description: string, min: number, max: number, def?: number): EnvVarSpec<number> => ({
+    parse: (s) => parseIntInRange(s, min, max),
+    default: def?.toString(),
+    description,
+  }),
   durationMs: (description: string, def?: string): EnvVarSpec<number> => ({ parse: parseDurationMs, default: def, description }),
   topic: (description: string, def?: string): EnvVarSpec<string> => ({ parse: parseTopicName, default: def, description }),
-  boolean: (description: string, def?: boolean): EnvVarSpec<boolean> => ({ parse: parseBoolean, default: def?.toString(), description }),
+  /** With `strict`, only `true`/`false` (see {@link parseBoolean}). */
+  boolean: (description: string, def?: boolean, strict = false): EnvVarSpec<boolean> => ({
+    parse: (s) => parseBoolean(s, strict),
+    default: def?.toString(),
+    description,
+  }),
   oneOf: <T extends string>(allowed: readonly T[], description: string, def?: T): EnvVarSpec<T> => ({
     parse: oneOf(allowed),
     default: def,

@@ -15,6 +15,7 @@ export {
   parsePort,
   parsePositiveInt,
   parseNonNegativeInt,
+  parseIntInRange,
   parseDurationMs,
   parseTopicName,
   parseBoolean,
@@ -31,6 +32,7 @@ export {
   type EnvVarSpec,
   type EnvValues,
   type EnvProblem,
+  type EnvCheck,
 } from './env-schema';
 /** Variables shared by every app. */
 export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, type SharedEnv } from './shared-env';

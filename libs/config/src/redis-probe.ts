@@ -45,7 +45,9 @@ export async function probeRedis(url: string, deadlineMs: number): Promise<numbe
     } catch (err) {
       lastError = socketError ?? ((err as Error).message || lastError);
     } finally {
-      client.disconnect();
+      // After a failed connect the client has already ended; disconnecting it again would arm a
+      // 2 s destroy timer on the closed socket that nothing clears (it keeps a process alive).
+      if (client.status !== 'end') client.disconnect();
     }
     const pause = Math.min(250, left());
     if (pause > 0) await new Promise((r) => setTimeout(r, pause));

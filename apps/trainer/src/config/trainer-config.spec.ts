@@ -1,33 +1,99 @@
-import { ConfigError, loadTrainerConfig } from './trainer-config';
+import { hostname } from 'node:os';
+import { EnvValidationError } from '@app/config';
+import { loadTrainerConfig } from './trainer-config';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', KAFKA_BROKERS: 'k1:9092,k2:9092', ADMIN_TOKEN: 'a'.repeat(32) };
 
+function problemOf(env: Record<string, string | undefined>): EnvValidationError {
+  try {
+    loadTrainerConfig(env);
+  } catch (err) {
+    if (err instanceof EnvValidationError) return err;
+    throw err;
+  }
+  throw new Error('the environment was accepted');
+}
+
 describe('loadTrainerConfig', () => {
-  it('parses a valid environment with defaults', () => {
-    const c = loadTrainerConfig(base);
-    expect(c.kafkaBrokers).toEqual(['k1:9092', 'k2:9092']);
-    expect(c.port).toBe(3001);
-    expect(c.modelsTopic).toBe('streamcell.models');
-    expect(c.adminToken).toBe('a'.repeat(32));
-    expect(c.textBackend).toBe('wasm');
+  it('parses a valid environment with the documented defaults', () => {
+    expect(loadTrainerConfig(base)).toEqual({
+      port: 3001,
+      host: '0.0.0.0',
+      redisUrl: 'redis://127.0.0.1:6379',
+      kafkaBrokers: ['k1:9092', 'k2:9092'],
+      kafkaClientId: 'streamcell-trainer',
+      modelsTopic: 'streamcell.models',
+      adminToken: 'a'.repeat(32),
+      dataDir: null,
+      instanceId: hostname(),
+      maxUploadBytes: 64 * 1024 * 1024,
+      forecastBackend: 'wasm',
+      textBackend: 'wasm',
+      bootProbeTimeoutMs: 20_000,
+    });
+  });
+
+  it('reads every variable when set', () => {
+    const c = loadTrainerConfig({
+      ...base,
+      KAFKA_CLIENT_ID: 'trainer-a',
+      MODELS_TOPIC: 'models.v2',
+      TRAINER_PORT: '0',
+      TRAINER_HOST: ' 127.0.0.1 ',
+      TRAINER_DATA_DIR: '/data',
+      TRAINER_INSTANCE_ID: 'trainer-0',
+      TRAINER_MAX_UPLOAD_BYTES: '2048',
+      TRAINER_FORECAST_BACKEND: 'cpu',
+      TRAINER_TEXT_BACKEND: 'cpu',
+      BOOT_PROBE_TIMEOUT: '5s',
+    });
+    expect(c).toMatchObject({
+      kafkaClientId: 'trainer-a',
+      modelsTopic: 'models.v2',
+      port: 0,
+      host: '127.0.0.1',
+      dataDir: '/data',
+      instanceId: 'trainer-0',
+      maxUploadBytes: 2048,
+      forecastBackend: 'cpu',
+      textBackend: 'cpu',
+      bootProbeTimeoutMs: 5000,
+    });
   });
 
   it.each([
-    [{ ...base, REDIS_URL: undefined }, /REDIS_URL is required/],
-    [{ ...base, REDIS_URL: 'localhost:6379' }, /REDIS_URL must start/],
-    [{ ...base, KAFKA_BROKERS: 'k1' }, /KAFKA_BROKERS must be host:port/],
-    [{ ...base, ADMIN_TOKEN: undefined }, /ADMIN_TOKEN is required/],
-    [{ ...base, ADMIN_TOKEN: 'short' }, /ADMIN_TOKEN must be at least 16/],
-    [{ ...base, ADMIN_AUTH_DISABLED: 'yes' }, /ADMIN_AUTH_DISABLED must be/],
-    [{ ...base, TRAINER_PORT: '70000' }, /TRAINER_PORT must be an integer/],
-    [{ ...base, TRAINER_TEXT_BACKEND: 'gpu' }, /TRAINER_TEXT_BACKEND must be wasm or cpu/],
-  ])('names the offending variable (%#)', (env, msg) => {
-    expect(() => loadTrainerConfig(env as NodeJS.ProcessEnv)).toThrow(ConfigError);
-    expect(() => loadTrainerConfig(env as NodeJS.ProcessEnv)).toThrow(msg);
+    [{ ...base, REDIS_URL: undefined }, 'REDIS_URL', /REDIS_URL: is required/],
+    [{ ...base, REDIS_URL: 'localhost:6379' }, 'REDIS_URL', /REDIS_URL: "localhost:6379" must start with redis:\/\/ or rediss:\/\//],
+    [{ ...base, KAFKA_BROKERS: 'k1' }, 'KAFKA_BROKERS', /KAFKA_BROKERS: "k1" is not host:port/],
+    [{ ...base, ADMIN_TOKEN: undefined }, 'ADMIN_TOKEN', /ADMIN_TOKEN: is required \(set ADMIN_AUTH_DISABLED=true/],
+    [{ ...base, ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN', /ADMIN_TOKEN: must be at least 16 characters/],
+    [{ ...base, ADMIN_AUTH_DISABLED: 'yes' }, 'ADMIN_AUTH_DISABLED', /ADMIN_AUTH_DISABLED: "yes" must be "true" or "false"/],
+    [{ ...base, TRAINER_PORT: '70000' }, 'TRAINER_PORT', /TRAINER_PORT: "70000" is not a port/],
+    [{ ...base, TRAINER_PORT: 'eighty' }, 'TRAINER_PORT', /TRAINER_PORT: "eighty" is not an integer/],
+    [{ ...base, TRAINER_MAX_UPLOAD_BYTES: '10' }, 'TRAINER_MAX_UPLOAD_BYTES', /TRAINER_MAX_UPLOAD_BYTES: "10" is not an integer in \[1024, 1073741824\]/],
+    [{ ...base, TRAINER_TEXT_BACKEND: 'gpu' }, 'TRAINER_TEXT_BACKEND', /TRAINER_TEXT_BACKEND: "gpu" is not one of wasm, cpu/],
+    [{ ...base, MODELS_TOPIC: 'has space' }, 'MODELS_TOPIC', /MODELS_TOPIC: "has space" is not a topic name/],
+    [{ ...base, BOOT_PROBE_TIMEOUT: 'soon' }, 'BOOT_PROBE_TIMEOUT', /BOOT_PROBE_TIMEOUT: "soon" is not a duration/],
+  ])('names the offending variable (%#)', (env, variable, msg) => {
+    const err = problemOf(env);
+    expect(err.variable).toBe(variable);
+    expect(err.message).toMatch(msg);
+  });
+
+  it('names every bad variable at once and never echoes the token', () => {
+    const err = problemOf({ ...base, KAFKA_BROKERS: 'k1', ADMIN_TOKEN: 'not-long-secret', TRAINER_FORECAST_BACKEND: 'gpu' });
+    expect(err.problems.map((p) => p.variable)).toEqual(['KAFKA_BROKERS', 'ADMIN_TOKEN', 'TRAINER_FORECAST_BACKEND']);
+    expect(err.message).not.toContain('not-long-secret');
   });
 
   it('runs without a token only when ADMIN_AUTH_DISABLED=true', () => {
     expect(loadTrainerConfig({ ...base, ADMIN_TOKEN: '', ADMIN_AUTH_DISABLED: 'true' }).adminToken).toBeNull();
-    expect(() => loadTrainerConfig({ ...base, ADMIN_TOKEN: '', ADMIN_AUTH_DISABLED: 'false' })).toThrow(/ADMIN_TOKEN/);
+    expect(loadTrainerConfig({ ...base, ADMIN_AUTH_DISABLED: 'TRUE' }).adminToken).toBeNull();
+    expect(problemOf({ ...base, ADMIN_TOKEN: '', ADMIN_AUTH_DISABLED: 'false' }).variable).toBe('ADMIN_TOKEN');
+    expect(problemOf({ ...base, ADMIN_TOKEN: '  ' }).variable).toBe('ADMIN_TOKEN');
+    // A switch that weakens security takes only the word, not 1/on/yes.
+    for (const loose of ['1', 'on', 'yes']) {
+      expect(problemOf({ ...base, ADMIN_TOKEN: undefined, ADMIN_AUTH_DISABLED: loose }).variable).toBe('ADMIN_AUTH_DISABLED');
+    }
   });
 });

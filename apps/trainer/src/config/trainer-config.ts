@@ -1,4 +1,34 @@
 import { hostname } from 'node:os';
+import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, validateEnv, type EnvValues } from '@app/config';
+
+/** The shortest bearer token the admin API accepts. */
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * The trainer's environment as an `@app/config` spec (README configuration table; every default
+ * here is the documented one). Kafka, Redis and the boot probe deadline are the shared
+ * declarations; only the client id default is the trainer's own.
+ */
+export const TRAINER_ENV = {
+  KAFKA_BROKERS: KAFKA_ENV.KAFKA_BROKERS,
+  KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-trainer'),
+  REDIS_URL: REDIS_ENV.REDIS_URL,
+  BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
+  MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', 'streamcell.models'),
+  ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
+  // Strict on purpose: only the word "true" turns authentication off.
+  ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
+  TRAINER_PORT: env.port('admin HTTP port (0 = any free port)', 3001),
+  TRAINER_HOST: env.string('admin HTTP listen address', '0.0.0.0'),
+  TRAINER_DATA_DIR: env.optional(env.string('allowed root of file training sources')),
+  TRAINER_INSTANCE_ID: env.string('owner id of jobs', hostname()),
+  TRAINER_MAX_UPLOAD_BYTES: env.intInRange('JSON body limit in bytes', 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  TRAINER_FORECAST_BACKEND: env.oneOf(['wasm', 'cpu'] as const, 'tfjs backend for forecasters', 'wasm'),
+  TRAINER_TEXT_BACKEND: env.oneOf(['wasm', 'cpu'] as const, 'tfjs backend for text models', 'wasm'),
+} as const;
+
+/** Typed values of {@link TRAINER_ENV}. */
+export type TrainerEnv = EnvValues<typeof TRAINER_ENV>;
 
 /** Trainer configuration, validated once at boot (see README for every variable). */
 export interface TrainerConfig {
@@ -18,61 +48,40 @@ export interface TrainerConfig {
   readonly forecastBackend: 'wasm' | 'cpu';
   /** tfjs backend for text models (wasm with the trainer's UnsortedSegmentSum kernel, or cpu). */
   readonly textBackend: 'wasm' | 'cpu';
+  /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before giving up. */
+  readonly bootProbeTimeoutMs: number;
 }
 
-/** Raised with a message naming the offending variable. */
-export class ConfigError extends Error {}
-
-function int(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const v = env[name];
-  if (v === undefined || v.trim() === '') throw new ConfigError(`${name} is required`);
-  return v.trim();
-}
-
-/** Parses and validates the trainer's environment; throws ConfigError naming the variable. */
-export function loadTrainerConfig(env: NodeJS.ProcessEnv = process.env): TrainerConfig {
-  const redisUrl = required(env, 'REDIS_URL');
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got ${JSON.stringify(redisUrl)}`);
-  const kafkaBrokers = required(env, 'KAFKA_BROKERS').split(',').map((b) => b.trim()).filter(Boolean);
-  for (const b of kafkaBrokers) {
-    if (!/^[^:\s]+:\d{1,5}$/.test(b)) throw new ConfigError(`KAFKA_BROKERS must be host:port[,host:port...], got ${JSON.stringify(b)}`);
-  }
-  const disabledRaw = (env.ADMIN_AUTH_DISABLED ?? '').trim().toLowerCase();
-  if (disabledRaw !== '' && disabledRaw !== 'true' && disabledRaw !== 'false') {
-    throw new ConfigError(`ADMIN_AUTH_DISABLED must be "true" or "false", got ${JSON.stringify(env.ADMIN_AUTH_DISABLED)}`);
-  }
-  const authDisabled = disabledRaw === 'true';
-  const token = env.ADMIN_TOKEN?.trim() ?? '';
-  if (!authDisabled && token === '') {
-    throw new ConfigError('ADMIN_TOKEN is required (set ADMIN_AUTH_DISABLED=true to run the admin API without auth, for local development only)');
-  }
-  if (token !== '' && token.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
-  const backendOf = (name: string): 'wasm' | 'cpu' => {
-    const v = (env[name] ?? 'wasm').trim();
-    if (v !== 'wasm' && v !== 'cpu') throw new ConfigError(`${name} must be wasm or cpu, got ${JSON.stringify(v)}`);
-    return v;
-  };
+/**
+ * Parses and validates the trainer's environment; throws `EnvValidationError` (from
+ * `@app/config`) naming every bad variable. The admin API has no token only when
+ * ADMIN_AUTH_DISABLED=true says so.
+ */
+export function loadTrainerConfig(source: Record<string, string | undefined> = process.env): TrainerConfig {
+  const e = validateEnv(TRAINER_ENV, source, (v) =>
+    !v.ADMIN_AUTH_DISABLED && v.ADMIN_TOKEN === undefined
+      ? [
+          {
+            variable: 'ADMIN_TOKEN',
+            message: 'is required (set ADMIN_AUTH_DISABLED=true to run the admin API without auth, for local development only)',
+          },
+        ]
+      : [],
+  );
   return {
-    port: int(env, 'TRAINER_PORT', 3001, 0, 65535),
-    host: env.TRAINER_HOST?.trim() || '0.0.0.0',
-    redisUrl,
-    kafkaBrokers,
-    kafkaClientId: env.KAFKA_CLIENT_ID?.trim() || 'streamcell-trainer',
-    modelsTopic: env.MODELS_TOPIC?.trim() || 'streamcell.models',
-    adminToken: authDisabled ? null : token,
-    dataDir: env.TRAINER_DATA_DIR?.trim() || null,
-    instanceId: env.TRAINER_INSTANCE_ID?.trim() || hostname(),
-    maxUploadBytes: int(env, 'TRAINER_MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    forecastBackend: backendOf('TRAINER_FORECAST_BACKEND'),
-    textBackend: backendOf('TRAINER_TEXT_BACKEND'),
+    port: e.TRAINER_PORT,
+    host: e.TRAINER_HOST,
+    redisUrl: e.REDIS_URL,
+    kafkaBrokers: e.KAFKA_BROKERS,
+    kafkaClientId: e.KAFKA_CLIENT_ID,
+    modelsTopic: e.MODELS_TOPIC,
+    adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
+    dataDir: e.TRAINER_DATA_DIR ?? null,
+    instanceId: e.TRAINER_INSTANCE_ID,
+    maxUploadBytes: e.TRAINER_MAX_UPLOAD_BYTES,
+    forecastBackend: e.TRAINER_FORECAST_BACKEND,
+    textBackend: e.TRAINER_TEXT_BACKEND,
+    bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }
 
