@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Tokenizer, padSequences, type ClassifyInputSpec } from './preprocess';
 import type { TextExample } from './dataset';
+import { fitRecurrentModel, type FitRouteChoice, type FitSet } from './fit-loop';
 import type { ArtifactMeta, TrainResult } from './forecaster-trainer';
 import { classificationMetrics } from './metrics';
 import { seededShuffle } from './seeded-random';
@@ -20,16 +21,20 @@ export function splitExamples(
   return { train: shuffled.slice(0, shuffled.length - nHold), holdout: shuffled.slice(shuffled.length - nHold) };
 }
 
-function encode(tokenizer: Tokenizer, texts: readonly string[], maxlen: number, padding: 'pre' | 'post' = 'pre'): tf.Tensor2D {
+/** Token ids of texts, pre- or post-padded/truncated to maxlen (Keras pad_sequences), n × maxlen row-major. */
+function encodeIds(tokenizer: Tokenizer, texts: readonly string[], maxlen: number, padding: 'pre' | 'post' = 'pre'): Int32Array {
   const rows = padSequences(tokenizer.textsToSequences(texts), { maxlen, padding, truncating: 'pre' });
   const flat = new Int32Array(rows.length * maxlen);
   rows.forEach((r, i) => flat.set(r, i * maxlen));
-  return tf.tensor2d(flat, [rows.length, maxlen], 'int32');
+  return flat;
 }
 
-function targets(labels: number[], numClasses: number): tf.Tensor2D {
-  if (numClasses === 2) return tf.tensor2d(labels, [labels.length, 1]);
-  return tf.oneHot(tf.tensor1d(labels, 'int32'), numClasses).toFloat() as tf.Tensor2D;
+/** Targets: the label index (two labels, sigmoid head) or one-hot rows (softmax head). */
+function targets(labels: readonly number[], numClasses: number): Float32Array {
+  if (numClasses === 2) return Float32Array.from(labels);
+  const y = new Float32Array(labels.length * numClasses);
+  labels.forEach((l, i) => (y[i * numClasses + l] = 1));
+  return y;
 }
 
 /** Per-class probabilities of every text under a classifier + its sidecar. */
@@ -41,7 +46,7 @@ export function predictClasses(
   if (!sidecar.tokenizer) throw new Error('classify sidecar has no tokenizer');
   const input = sidecar.input as ClassifyInputSpec;
   const tokenizer = Tokenizer.fromKerasJson(sidecar.tokenizer);
-  const x = encode(tokenizer, texts, input.maxTokens, input.padding);
+  const x = tf.tensor2d(encodeIds(tokenizer, texts, input.maxTokens, input.padding), [texts.length, input.maxTokens], 'int32');
   const out = model.predict(x) as tf.Tensor;
   const data = out.dataSync() as Float32Array;
   const width = out.shape[1] ?? 1;
@@ -86,6 +91,7 @@ export async function trainClassifier(
   p: TrainParams,
   onEpoch: (e: EpochProgress) => void,
   meta: ArtifactMeta = { name: 'classifier', versionLabel: 'trained', parent: null },
+  route: FitRouteChoice = 'auto',
 ): Promise<TrainResult<TextExample>> {
   const { train, holdout } = splitExamples(examples, p);
   const labels = [...new Set(train.map((e) => e.label))].sort();
@@ -94,47 +100,15 @@ export async function trainClassifier(
   const lengths = tokenizer.textsToSequences(train.map((e) => e.text)).map((s) => s.length);
   const maxlen = p.maxlen > 0 ? p.maxlen : Math.max(1, Math.min(100, Math.max(...lengths)));
   const vocab = Math.min(p.vocabSize, tokenizer.vocabularySize);
-  const x = encode(tokenizer, train.map((e) => e.text), maxlen);
-  const y = targets(train.map((e) => labels.indexOf(e.label)), labels.length);
+  const numClasses = labels.length;
+  const toSet = (list: readonly TextExample[]): FitSet => ({
+    x: encodeIds(tokenizer, list.map((e) => e.text), maxlen),
+    y: targets(list.map((e) => labels.indexOf(e.label)), numClasses),
+    n: list.length,
+  });
   const known = holdout.filter((e) => labels.includes(e.label));
-  const val = known.length > 0
-    ? { x: encode(tokenizer, known.map((e) => e.text), maxlen), y: targets(known.map((e) => labels.indexOf(e.label)), labels.length) }
-    : null;
-  const model = buildClassifier(p, vocab, p.embeddingDim, maxlen, labels.length);
-  model.compile({
-    optimizer: tf.train.adam(p.learningRate),
-    loss: labels.length === 2 ? 'binaryCrossentropy' : 'categoricalCrossentropy',
-    metrics: ['accuracy'],
-  });
-  let t0 = Date.now();
-  await model.fit(x, y, {
-    epochs: p.epochs,
-    batchSize: p.batchSize,
-    shuffle: false,
-    verbose: 0,
-    ...(val ? { validationData: [val.x, val.y] as [tf.Tensor, tf.Tensor] } : {}),
-    callbacks: {
-      onEpochEnd: async (epoch, logs) => {
-        const dt = (Date.now() - t0) / 1000;
-        const metrics: Record<string, number> = {};
-        if (logs?.acc !== undefined) metrics.accuracy = Number(logs.acc);
-        if (logs?.val_acc !== undefined) metrics.valAccuracy = Number(logs.val_acc);
-        onEpoch({
-          epoch: epoch + 1,
-          epochs: p.epochs,
-          loss: Number(logs?.loss),
-          valLoss: logs?.val_loss !== undefined ? Number(logs.val_loss) : null,
-          metrics,
-          examplesPerSecond: train.length / Math.max(dt, 1e-9),
-        });
-        t0 = Date.now();
-      },
-    },
-  });
-  x.dispose();
-  y.dispose();
-  val?.x.dispose();
-  val?.y.dispose();
+  const model = buildClassifier(p, vocab, p.embeddingDim, maxlen, numClasses);
+  const fit = await fitRecurrentModel(model, maxlen, toSet(train), known.length > 0 ? toSet(known) : null, p, onEpoch, route);
   const sidecarBase = {
     task: 'classify' as const,
     name: meta.name,
@@ -147,5 +121,5 @@ export async function trainClassifier(
   };
   const metrics = holdout.length > 0 ? evaluateClassifier(model, sidecarBase, holdout) : {};
   const files = await modelToFiles(model, { ...sidecarBase, metrics });
-  return { files, metrics, holdout, trainExamples: train.length, model };
+  return { files, metrics, holdout, trainExamples: train.length, model, route: fit.route };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { StandardScaler, type ForecastInputSpec } from './preprocess';
 import type { SensorReading } from './dataset';
+import { fitRecurrentModel, type FitRoute, type FitRouteChoice, type FitSet } from './fit-loop';
 import { regressionMetrics } from './metrics';
 import { seededShuffle } from './seeded-random';
 import type { TrainerSidecar } from './sidecar';
@@ -51,7 +52,8 @@ export function forecastWindows(
   return { train, holdout, trainRows, features };
 }
 
-function toTensors(examples: readonly ForecastHoldoutExample[], scaler: StandardScaler, features: number) {
+/** Scaled windows (n × window × features) and scaled targets (n × horizon), row-major. */
+function toArrays(examples: readonly ForecastHoldoutExample[], scaler: StandardScaler, features: number): FitSet & { readonly window: number } {
   const w = examples[0].history.length;
   const xs = new Float32Array(examples.length * w * features);
   const h = examples[0].target.length;
@@ -64,7 +66,7 @@ function toTensors(examples: readonly ForecastHoldoutExample[], scaler: Standard
     });
     ex.target.forEach((v, k) => (ys[i * h + k] = (v - m0) / s0));
   });
-  return { x: tf.tensor3d(xs, [examples.length, w, features]), y: tf.tensor2d(ys, [examples.length, h]) };
+  return { x: xs, y: ys, n: examples.length, window: w };
 }
 
 /** Predicts every holdout example with a model + its sidecar, in raw units (flattened). */
@@ -78,11 +80,12 @@ export function predictForecasts(
   const features = examples[0].history[0].length;
   const scaler = sidecar.scaler ? StandardScaler.fromJSON(sidecar.scaler) : StandardScaler.of(new Array<number>(features).fill(0), new Array<number>(features).fill(1));
   if (scaler.size !== features) throw new Error(`model expects ${scaler.size} features, data has ${features}`);
-  const { x } = toTensors(
+  const { x: xs, window } = toArrays(
     examples.map((e) => ({ history: e.history, target: [] })),
     scaler,
     features,
   );
+  const x = tf.tensor3d(xs, [examples.length, window, features]);
   const out = tf.tidy(() => model.predict(x) as tf.Tensor);
   const scaled = out.dataSync() as Float32Array;
   x.dispose();
@@ -125,6 +128,8 @@ export interface TrainResult<H> {
   readonly holdout: H[];
   readonly trainExamples: number;
   readonly model: tf.LayersModel;
+  /** Which fit loop trained the model: the WASM SIMD kernel or tfjs-layers. */
+  readonly route: FitRoute;
 }
 
 /** Trains a forecaster on sensor readings. */
@@ -133,40 +138,13 @@ export async function trainForecaster(
   p: TrainParams,
   onEpoch: (e: EpochProgress) => void,
   meta: ArtifactMeta = { name: 'forecaster', versionLabel: 'trained', parent: null },
+  route: FitRouteChoice = 'auto',
 ): Promise<TrainResult<ForecastHoldoutExample>> {
   const { train, holdout, trainRows, features } = forecastWindows(readings, p);
   const scaler = StandardScaler.fit(trainRows);
   const ordered = seededShuffle(train, p.seed);
-  const { x, y } = toTensors(ordered, scaler, features);
-  const val = holdout.length > 0 ? toTensors(holdout, scaler, features) : null;
   const model = buildForecaster(p, features, p.horizon);
-  model.compile({ optimizer: tf.train.adam(p.learningRate), loss: 'meanSquaredError' });
-  let t0 = Date.now();
-  await model.fit(x, y, {
-    epochs: p.epochs,
-    batchSize: p.batchSize,
-    shuffle: false,
-    verbose: 0,
-    ...(val ? { validationData: [val.x, val.y] as [tf.Tensor, tf.Tensor] } : {}),
-    callbacks: {
-      onEpochEnd: async (epoch, logs) => {
-        const dt = (Date.now() - t0) / 1000;
-        onEpoch({
-          epoch: epoch + 1,
-          epochs: p.epochs,
-          loss: Number(logs?.loss),
-          valLoss: logs?.val_loss !== undefined ? Number(logs.val_loss) : null,
-          metrics: {},
-          examplesPerSecond: ordered.length / Math.max(dt, 1e-9),
-        });
-        t0 = Date.now();
-      },
-    },
-  });
-  x.dispose();
-  y.dispose();
-  val?.x.dispose();
-  val?.y.dispose();
+  const fit = await fitRecurrentModel(model, p.window, toArrays(ordered, scaler, features), holdout.length > 0 ? toArrays(holdout, scaler, features) : null, p, onEpoch, route);
   const names = features === 1 ? ['value'] : Array.from({ length: features }, (_, i) => `value_${i}`);
   const sidecarBase = {
     task: 'forecast' as const,
@@ -180,5 +158,5 @@ export async function trainForecaster(
   };
   const metrics = holdout.length > 0 ? evaluateForecaster(model, sidecarBase, holdout) : {};
   const files = await modelToFiles(model, { ...sidecarBase, metrics });
-  return { files, metrics, holdout, trainExamples: ordered.length, model };
+  return { files, metrics, holdout, trainExamples: ordered.length, model, route: fit.route };
 }
