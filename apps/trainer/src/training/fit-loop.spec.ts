@@ -64,6 +64,8 @@ describe('the trainer fit loop: SIMD kernel and tfjs-layers routes agree', () =>
     expect(simd.res.route).toBe('simd');
     expect(tfjs.res.route).toBe('tfjs');
     expect(simd.epochs).toHaveLength(3);
+    expect(simd.epochs.map((e) => e.route)).toEqual(['simd', 'simd', 'simd']);
+    expect(tfjs.epochs.map((e) => e.route)).toEqual(['tfjs', 'tfjs', 'tfjs']);
     simd.epochs.forEach((e, i) => {
       const t = tfjs.epochs[i];
       expect(e.epoch).toBe(i + 1);

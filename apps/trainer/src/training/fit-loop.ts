@@ -13,7 +13,7 @@ export interface FitSet {
 export type FitShape = Omit<SimdLstmShape, 'maxBatch'>;
 
 /** Which implementation trained the model. */
-export type FitRoute = 'simd' | 'tfjs';
+export type FitRoute = EpochProgress['route'];
 
 /** A fit's route: the SIMD kernel where it supports the model (`auto`), or one forced. */
 export type FitRouteChoice = 'auto' | FitRoute;
@@ -99,13 +99,13 @@ export async function fitRecurrentModel(
   return { route: 'tfjs', reason };
 }
 
-function progress(shape: FitShape, p: Pick<TrainParams, 'epochs'>, epoch: number, n: number, seconds: number, tr: BatchScore, vn: number, va: BatchScore | null): EpochProgress {
+function progress(route: FitRoute, shape: FitShape, p: Pick<TrainParams, 'epochs'>, epoch: number, n: number, seconds: number, tr: BatchScore, vn: number, va: BatchScore | null): EpochProgress {
   const metrics: Record<string, number> = {};
   if (shape.head !== 'linear') {
     metrics.accuracy = tr.correct / n;
     if (va) metrics.valAccuracy = va.correct / vn;
   }
-  return { epoch, epochs: p.epochs, loss: tr.loss, valLoss: va ? va.loss : null, metrics, examplesPerSecond: n / Math.max(seconds, 1e-9) };
+  return { epoch, epochs: p.epochs, loss: tr.loss, valLoss: va ? va.loss : null, metrics, examplesPerSecond: n / Math.max(seconds, 1e-9), route };
 }
 
 /** Everything one fit works on. */
@@ -135,7 +135,7 @@ async function fitSimd({ model, shape, train, val, p, onEpoch }: FitJob): Promis
     }
     const seconds = (Date.now() - t0) / 1000;
     const va = val && val.n > 0 ? trainer.evaluate(val.x, val.y, val.n) : null;
-    onEpoch(progress(shape, p, e + 1, train.n, seconds, { loss: loss / train.n, correct }, val?.n ?? 0, va));
+    onEpoch(progress('simd', shape, p, e + 1, train.n, seconds, { loss: loss / train.n, correct }, val?.n ?? 0, va));
     // Let progress messages leave before the next epoch (training runs off the HTTP loop).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -168,7 +168,7 @@ async function fitTfjs({ model, shape, train, val, p, onEpoch }: FitJob): Promis
           const seconds = (Date.now() - t0) / 1000;
           const tr = { loss: Number(logs?.loss), correct: Number(logs?.acc ?? 0) * train.n };
           const va = logs?.val_loss !== undefined ? { loss: Number(logs.val_loss), correct: Number(logs.val_acc ?? 0) * (val?.n ?? 0) } : null;
-          onEpoch(progress(shape, p, epoch + 1, train.n, seconds, tr, val?.n ?? 0, va));
+          onEpoch(progress('tfjs', shape, p, epoch + 1, train.n, seconds, tr, val?.n ?? 0, va));
           t0 = Date.now();
         },
       },

@@ -46,4 +46,6 @@ export interface EpochProgress {
   readonly valLoss: number | null;
   readonly metrics: Readonly<Record<string, number>>;
   readonly examplesPerSecond: number;
+  /** Which fit loop ran the epoch: the WASM SIMD training kernel or tfjs-layers (fit-loop.ts). */
+  readonly route: 'simd' | 'tfjs';
 }
