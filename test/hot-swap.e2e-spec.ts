@@ -6,8 +6,12 @@
  *   reset  → version 2 from zero state over the events since the switch;
  *   rewarm → version 2 from zero state over the last REWARM_STEPS events before the switch, then on;
  *   keep   → version 1's (h, c) after the events before the switch, stepped on by version 2.
+ * Version 1 of each model is activated with its model's policy: the worker keeps a key's last
+ * REWARM_STEPS inputs only while it serves a version activated with rewarm, so only the rewarm
+ * model's records carry the input ring (checked in Redis at the end).
  */
 import type { SwapPolicy } from '@app/registry';
+import { createRedisClient, StateStore } from '@app/state';
 import { faultStack, seededRandom, sleep, uniqueSuffix, waitFor } from './support/fault-env';
 import { FaultKafka, partitionFor, type Collector } from './support/fault-kafka';
 import { FaultRegistry, type SeededModel } from './support/fault-registry';
@@ -227,5 +231,20 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
     // The swap happened mid-stream: some events after the activation slice were still pending.
     const maxSwitch = Math.max(...Object.values(switchAt).flat());
     expect(maxSwitch).toBeLessThan(BEFORE + AFTER);
+
+    // Only the model served with rewarm pays for the input ring in Redis.
+    const redis = createRedisClient(stack.redisUrl, { connectionName: 'hot-swap-check' });
+    try {
+      const store = new StateStore(redis);
+      const rings: Record<string, (number | null)[]> = {};
+      for (const p of POLICIES) {
+        const keys = Array.from({ length: KEYS_PER_POLICY }, (_, k) => keyOf(p, k));
+        const records = await store.loadMany(name(p), keys);
+        rings[p] = [...new Set(records.map((r) => (r ? (r.ring?.count ?? 0) : null)))];
+      }
+      expect(rings).toEqual({ reset: [0], rewarm: [REWARM_STEPS], keep: [0] });
+    } finally {
+      await redis.quit();
+    }
   });
 });

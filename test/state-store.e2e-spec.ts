@@ -240,6 +240,35 @@ describe('StateStore on a real Redis', () => {
     expect(decodeStateRecord(good).offset).toBe(1n);
   });
 
+  it('loads format 1 records written by the previous release and compare-and-sets against them', async () => {
+    const model = freshModel();
+    const corrupt: string[] = [];
+    const store = new StateStore(redis, { onCorruptRecord: (key, e) => corrupt.push(`${key} ${e.code}`) });
+    const old = recordFor('a', 2, 500n);
+    const oldWithRing: StateRecord = {
+      ...recordFor('b', 2, 700n),
+      ring: { count: 3, dim: 2, rows: Float32Array.of(20.5, 0, 21, 1, 22.25, 2) },
+    };
+    await redis.set(stateKey(model, 'a'), encodeStateRecord(old, 1));
+    await redis.set(stateKey(model, 'b'), encodeStateRecord(oldWithRing, 1));
+    const [a, b] = await store.loadMany(model, ['a', 'b']);
+    expect(sameBytes(a, old)).toBe(true);
+    expect(sameBytes(b, oldWithRing)).toBe(true);
+    expect(corrupt).toEqual([]);
+    // The Lua script reads the position of a format 1 record at the same bytes 4..15.
+    expect(
+      await store.writeMany(model, [
+        { key: 'a', record: recordFor('a', 2, 500n) },
+        { key: 'b', record: recordFor('b', 2, 701n) },
+      ]),
+    ).toEqual(['stale', 'applied']);
+    const raw = await store.loadRaw(model, ['a', 'b']);
+    expect(raw[0]![0]).toBe(1); // untouched
+    expect(raw[1]![0]).toBe(2); // rewritten in the current format, 12 bytes smaller
+    expect(raw[1]!.length).toBe(encodedStateSize(recordFor('b', 2, 701n)));
+    expect(raw[1]!.length).toBe(encodedStateSize(recordFor('b', 2, 701n), 1) - 12);
+  });
+
   it('reports bytes per key: payload and what Redis adds', async () => {
     const model = `m${process.pid}`; // a realistic (short) model name: the key name counts too
     const store = new StateStore(redis, { idleTtlMs: 600_000 });

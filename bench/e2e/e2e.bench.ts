@@ -11,21 +11,36 @@
  *                kafkajs pass-through (consume, produce the same messages acks=all, commit; no
  *                state, no model) over the same pre-filled topic; target ratio ≥ 0.6;
  *   latency      p50/p99 event-to-prediction latency at half the worker's measured max rate;
- *   state_bytes  Redis MEMORY USAGE per key vs the target 1.25 · (2·H·4).
+ *   state_bytes_per_key  the worker's records: payload bytes per key (the subject of the target
+ *                1.25 · (2·H·4)), sampled MEMORY USAGE per key and the used_memory delta over
+ *                the run per key, with what Redis adds shown apart;
+ *   state_layout the same keys written directly with each record layout (format 1 with the
+ *                16-input rewarm ring the worker used to keep for every model, format 1 without,
+ *                format 2, format 2 with the ring, format 2 without TTL), each in an empty
+ *                database: the before/after comparison within one run.
  * Progress goes to stderr. Env: BENCH_EVENTS (default 40000), BENCH_KEYS (2000), BENCH_UNITS
  * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (20), BENCH_REWARM_STEPS (worker's
- * REWARM_STEPS, default 16), BENCH_ONLY=engine (skip the stack).
+ * REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default reset;
+ * rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack).
  */
 import { performance } from 'perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { RecurrentModel, randomRecurrentModelSpec } from '@app/lstm';
+import {
+  createRedisClient,
+  decodeStateRecord,
+  StateStore,
+  stateKey,
+  type RedisLike,
+  type StateRecord,
+} from '@app/state';
 import { FaultKafka, partitionFor, type OutMessage } from '../../test/support/fault-kafka';
 import { FaultRegistry } from '../../test/support/fault-registry';
-import { FaultStateReader } from '../../test/support/fault-state';
 import { FaultWorker } from '../../test/support/fault-worker';
 import { seededRandom, sleep, uniqueSuffix, waitFor } from '../../test/support/fault-env';
 import type { ForecasterDef } from '../../test/support/fault-models';
 import { acquireBenchStack } from './bench-stack';
+import { measureLayouts, preloadStateScripts, usedMemory, type LayoutCase } from './state-memory';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 40_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 2_000);
@@ -36,6 +51,9 @@ const UNITS = Number(process.env.BENCH_UNITS ?? 64);
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 16);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
 const REWARM_STEPS = process.env.BENCH_REWARM_STEPS ?? '16';
+const POLICY = (process.env.BENCH_POLICY ?? 'reset') as 'reset' | 'rewarm' | 'keep';
+/** The worker's idle TTL default (7 days): the bench keeps it, so expires entries count. */
+const TTL_MS = 7 * 24 * 3600 * 1000;
 const WINDOW = 64;
 
 function emit(result: Record<string, unknown>): void {
@@ -178,6 +196,106 @@ async function passThrough(
   return { ms, spanMs: last - first };
 }
 
+const percentileOf = (xs: number[], p: number): number =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    p,
+  );
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/**
+ * After the worker has stopped: its records (payload, MEMORY USAGE, used_memory delta since
+ * `memBefore`), then the layout comparison on the same key names.
+ */
+async function stateBytes(
+  probe: RedisLike,
+  redisUrl: string,
+  model: string,
+  keyPrefix: string,
+  memBefore: number,
+): Promise<void> {
+  const memAfter = await usedMemory(probe);
+  const store = new StateStore(probe);
+  const keys = Array.from({ length: KEYS }, (_, k) => `${keyPrefix}-${k}`);
+  const raw = await store.loadRaw(model, keys);
+  const stored = raw.filter((b): b is Buffer => b !== null);
+  const records = stored.map((b) => b.length);
+  const report = await store.bytesPerKey(model, keys);
+  const hc = 2 * UNITS * 4;
+  const target = 1.25 * hc;
+  const recordAvg = mean(records);
+  const usedPerKey = (memAfter - memBefore) / Math.max(1, stored.length);
+  const sample: StateRecord = decodeStateRecord(stored[0]);
+  emit({
+    metric: 'state_bytes_per_key',
+    units: UNITS,
+    policy: POLICY,
+    rewarmSteps: Number(REWARM_STEPS),
+    keys: stored.length,
+    format: stored[0][0],
+    ringRows: sample.ring?.count ?? 0,
+    recordBytesAvg: Math.round(recordAvg),
+    recordBytesP50: percentileOf(records, 50),
+    recordBytesMax: Math.max(...records),
+    hcBytes: hc,
+    target,
+    targetOn: 'record payload bytes per key',
+    withinTarget: Math.max(...records) <= target,
+    memoryUsageAvg: Math.round(report.avgRedisBytes),
+    memoryUsageMax: report.maxRedisBytes,
+    usedMemoryDeltaPerKey: Math.round(usedPerKey),
+    keyNameBytes: Math.round(report.avgKeyNameBytes),
+    redisOverheadMemoryUsage: Math.round(report.avgRedisBytes - recordAvg),
+    redisOverheadUsedMemory: Math.round(usedPerKey - recordAvg),
+    note: 'MEMORY USAGE omits the expires entry of the TTL and the dict bucket arrays; the used_memory delta includes them',
+  });
+
+  // The same key names, each layout in its own empty database.
+  const redisKeys = keys.map((k) => store.redisKey(model, k));
+  const withFormat1Extras = (r: StateRecord): StateRecord => ({ ...r, extras: new Float32Array(10) });
+  const ringRows = Number(REWARM_STEPS) || 16;
+  const dim = 2;
+  const ring = { count: ringRows, dim, rows: new Float32Array(ringRows * dim).fill(20.5) };
+  const plain: StateRecord = { ...sample, ring: null };
+  const cases: LayoutCase[] = [
+    {
+      name: `format 1 + ${ringRows}-input ring (previous default)`,
+      format: 1,
+      ttlMs: TTL_MS,
+      record: { ...withFormat1Extras(plain), ring },
+    },
+    { name: 'format 1, no ring', format: 1, ttlMs: TTL_MS, record: withFormat1Extras(plain) },
+    { name: 'format 2, no ring (default)', format: 2, ttlMs: TTL_MS, record: plain },
+    {
+      name: `format 2 + ${ringRows}-input ring (rewarm models)`,
+      format: 2,
+      ttlMs: TTL_MS,
+      record: { ...plain, ring },
+    },
+    { name: 'format 2, no ring, no TTL', format: 2, ttlMs: 0, record: plain },
+    {
+      name: 'format 2, no ring, short key names',
+      format: 2,
+      ttlMs: TTL_MS,
+      record: plain,
+      // what a deployment's keys look like: sc:{forecaster:pump-0001}:st
+      redisKeys: keys.map((_, k) => stateKey('forecaster', `pump-${String(k).padStart(4, '0')}`)),
+    },
+  ];
+  progress('state layout comparison');
+  for (const r of await measureLayouts(redisUrl, redisKeys, cases)) {
+    emit({
+      metric: 'state_layout',
+      units: UNITS,
+      keys: redisKeys.length,
+      ...r,
+      withinTarget: r.recordBytes <= target,
+      overheadMemoryUsage: r.memoryUsageAvg - r.recordBytes,
+      overheadUsedMemory: r.usedMemoryPerKey - r.recordBytes,
+    });
+  }
+}
+
 async function main(): Promise<void> {
   const workers: FaultWorker[] = [];
   engineBench();
@@ -210,7 +328,7 @@ async function main(): Promise<void> {
   };
   const kafka = new FaultKafka(stack.brokers, `bench-${s}`);
   let registry: FaultRegistry | null = null;
-  let states: FaultStateReader | null = null;
+  let probe: RedisLike | null = null;
   try {
     await kafka.connect();
     await kafka.createTopics([
@@ -235,7 +353,7 @@ async function main(): Promise<void> {
       scale: 0.1,
     };
     const model = `bench-${s}-fc`;
-    await registry.seed(model, fc);
+    await registry.seed(model, fc, { policy: POLICY });
     await registry.seed(`bench-${s}-cl`, {
       task: 'classify',
       seed: 4,
@@ -257,6 +375,10 @@ async function main(): Promise<void> {
     const passRate = (EVENTS / pass.ms) * 1000;
 
     progress('worker run');
+    // used_memory before any state key exists (scripts cached, so the delta is the keys').
+    probe = createRedisClient(stack.redisUrl, { connectionName: 'bench-probe' });
+    await preloadStateScripts(probe);
+    const memBefore = await usedMemory(probe);
     const collector = await kafka.collect([t.forecasts, t.dlq], `bench-${s}-collector`);
     const worker = new FaultWorker(`bench-${s}-worker`, {
       KAFKA_BROKERS: stack.brokers,
@@ -372,34 +494,14 @@ async function main(): Promise<void> {
       note: 'received = consumer of the predictions topic saw it; produced = the prediction record timestamp (worker send time)',
     });
 
-    states = new FaultStateReader(stack.redisUrl);
-    const keys = Array.from({ length: KEYS }, (_, k) => `bench-${s}-${k}`);
-    const mem = (await states.memoryUsage(model, keys)).sort((a, b) => a - b);
-    const records = await states.readMany(model, keys);
-    const recBytes = records.map((r) => r?.raw.length ?? 0).sort((a, b) => a - b);
-    const target = 1.25 * (2 * UNITS * 4);
-    const avg = mem.reduce((a, b) => a + b, 0) / mem.length;
-    emit({
-      metric: 'state_bytes_per_key',
-      units: UNITS,
-      rewarmSteps: Number(REWARM_STEPS),
-      keys: KEYS,
-      memoryUsageAvg: Math.round(avg),
-      memoryUsageP50: percentile(mem, 50),
-      memoryUsageMax: mem[mem.length - 1],
-      recordBytesP50: percentile(recBytes, 50),
-      hcBytes: 2 * UNITS * 4,
-      target,
-      withinTarget: avg <= target,
-    });
-
     const exit = await worker.stop('SIGTERM');
     progress(`worker stopped: ${JSON.stringify(exit)}`);
+    await stateBytes(probe, stack.redisUrl, model, `bench-${s}`, memBefore);
   } finally {
     for (const w of workers) await w.dispose();
     await kafka.disconnect();
     await registry?.close();
-    await states?.close();
+    await probe?.quit();
     await stack.stop();
   }
 }

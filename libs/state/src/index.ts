@@ -27,6 +27,7 @@ export {
   STATE_HEADER_BYTES,
   STATE_PARTITION_POS,
   type StateCodecErrorCode,
+  type StateFormatVersion,
 } from './state-codec';
 /** Key layout. */
 export { stateKey, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
