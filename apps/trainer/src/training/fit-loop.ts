@@ -88,11 +88,20 @@ export async function fitRecurrentModel(
 ): Promise<FitOutcome> {
   const { shape, unsupported } = fitShapeOf(model, steps);
   const full: SimdLstmShape = { ...shape, maxBatch: Math.max(1, Math.min(p.batchSize, train.n)) };
-  const reason = route === 'tfjs' ? 'tfjs requested' : (unsupported ?? simdUnsupportedReason(full));
+  let reason = route === 'tfjs' ? 'tfjs requested' : (unsupported ?? simdUnsupportedReason(full));
   const job: FitJob = { model, shape: full, train, val, p, onEpoch };
   if (reason === null) {
-    await fitSimd(job);
-    return { route: 'simd', reason: null };
+    let trainer: SimdLstmTrainer | null = null;
+    try {
+      trainer = new SimdLstmTrainer(full, model.getWeights().map((t) => t.dataSync() as Float32Array));
+    } catch (err) {
+      // E.g. the kernel's memory cannot grow to this batch × steps × units.
+      reason = (err as Error).message;
+    }
+    if (trainer) {
+      await fitSimd(job, trainer);
+      return { route: 'simd', reason: null };
+    }
   }
   if (route === 'simd') throw new Error(`SIMD training kernel unavailable: ${reason}`);
   await fitTfjs(job);
@@ -118,8 +127,7 @@ interface FitJob {
   readonly onEpoch: (e: EpochProgress) => void;
 }
 
-async function fitSimd({ model, shape, train, val, p, onEpoch }: FitJob): Promise<void> {
-  const trainer = new SimdLstmTrainer(shape, model.getWeights().map((t) => t.dataSync() as Float32Array));
+async function fitSimd({ model, shape, train, val, p, onEpoch }: FitJob, trainer: SimdLstmTrainer): Promise<void> {
   const per = train.x.length / Math.max(train.n, 1);
   const K = shape.outputs;
   const B = shape.maxBatch;
