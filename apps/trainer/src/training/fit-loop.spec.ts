@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { trainClassifier } from './classifier-trainer';
+import { RecurrentModel, loadArtifact } from '@app/lstm';
+import { predictClasses, trainClassifier } from './classifier-trainer';
 import type { SensorReading, TextExample } from './dataset';
 import { fitShapeOf } from './fit-loop';
-import { trainForecaster } from './forecaster-trainer';
+import { predictForecasts, trainForecaster } from './forecaster-trainer';
+import { Tokenizer } from './preprocess';
 import { seededRandom } from './seeded-random';
 import { buildClassifier, buildForecaster } from './tf-models';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -90,6 +92,39 @@ describe('the trainer fit loop: SIMD kernel and tfjs-layers routes agree', () =>
     });
     expect(maxRelDiff(simd.weights, tfjs.weights)).toBeLessThan(1e-4);
     expect(simd.epochs[2].loss).toBeLessThan(simd.epochs[0].loss);
+  });
+
+  it('the streaming engine (libs/lstm, as the worker serves) predicts what the SIMD-trained artifact predicts', async () => {
+    const data = texts(60, ['bad', 'good', 'meh']);
+    const cls = await trainClassifier(data, params({ layers: 2, vocabSize: 30, embeddingDim: 8, maxlen: 8 }), () => undefined);
+    expect(cls.route).toBe('simd');
+    const art = await loadArtifact(cls.files);
+    const engine = new RecurrentModel(art.spec, { kernel: 'wasm' });
+    const tokenizer = Tokenizer.fromKerasJson(art.sidecar.tokenizer!);
+    const expected = predictClasses(cls.model, art.sidecar, cls.holdout.map((e) => e.text));
+    cls.holdout.forEach((e, i) => {
+      // A stream steps only its tokens (the last maxlen) from a zero state; mask_zero made training's pre-padding a no-op.
+      const ids = tokenizer.textsToSequences([e.text])[0].slice(-8);
+      const state = engine.createState(1);
+      for (const id of ids) engine.stepTokens(1, Int32Array.of(id), state);
+      const out = new Float32Array(engine.outputDim);
+      engine.head(1, state, out);
+      out.forEach((v, k) => expect(Math.abs(v - expected[i][k])).toBeLessThan(1e-5));
+    });
+
+    const fc = await trainForecaster(readings(40), params({ window: 8, horizon: 2 }), () => undefined);
+    expect(fc.route).toBe('simd');
+    const fart = await loadArtifact(fc.files);
+    const fengine = new RecurrentModel(fart.spec, { kernel: 'wasm' });
+    const raw = predictForecasts(fc.model, fart.sidecar, fc.holdout);
+    const { mean, scale } = fart.sidecar.scaler!;
+    fc.holdout.forEach((ex, i) => {
+      const state = fengine.createState(1);
+      for (const row of ex.history) fengine.step(1, Float32Array.of((row[0] - mean[0]) / scale[0]), state);
+      const out = new Float32Array(2);
+      fengine.head(1, state, out);
+      out.forEach((v, k) => expect(Math.abs(v * scale[0] + mean[0] - raw[i * 2 + k])).toBeLessThan(1e-4 * (1 + Math.abs(raw[i * 2 + k]))));
+    });
   });
 
   it('the same seed trains bit-identical weights', async () => {
