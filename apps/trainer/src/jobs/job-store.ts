@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { JobRecord } from './job-record';
 
 const JOB_TTL_SECONDS = 30 * 24 * 3600;
@@ -7,21 +7,25 @@ const JOB_TTL_SECONDS = 30 * 24 * 3600;
  * Job records in Redis (so any replica can answer GET /v1/jobs/{id} and a restart never loses a
  * job), plus a per-model lock with a lease that makes "one running job per model" hold across
  * replicas.
+ *
+ * Redis Cluster: job records, cancel marks and the active set share the hash tag `{jobs}` (one
+ * slot, so a record and the active set change in one MULTI; jobs are few); each model's lock has
+ * its own tag.
  */
 export class JobStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly prefix = 'trainer',
   ) {}
 
   private jobKey(id: string) {
-    return `${this.prefix}:job:${id}`;
+    return `${this.prefix}:{jobs}:job:${id}`;
   }
   private lockKey(model: string) {
     return `${this.prefix}:lock:{${model}}`;
   }
   private activeSet() {
-    return `${this.prefix}:jobs:active`;
+    return `${this.prefix}:{jobs}:active`;
   }
 
   /** Takes the model's lock for `jobId` (lease `ttlMs`); false when another job holds it. */
@@ -58,12 +62,12 @@ export class JobStore {
 
   /** Records that a job was cancelled (read by the replica that runs it). */
   async requestCancel(id: string): Promise<void> {
-    await this.redis.set(`${this.prefix}:cancel:${id}`, '1', 'EX', 24 * 3600);
+    await this.redis.set(`${this.prefix}:{jobs}:cancel:${id}`, '1', 'EX', 24 * 3600);
   }
 
   /** True when {@link requestCancel} was called for the job. */
   async cancelRequested(id: string): Promise<boolean> {
-    return (await this.redis.exists(`${this.prefix}:cancel:${id}`)) === 1;
+    return (await this.redis.exists(`${this.prefix}:{jobs}:cancel:${id}`)) === 1;
   }
 
   async save(job: JobRecord): Promise<void> {
