@@ -40,7 +40,13 @@ import { FaultWorker } from '../../test/support/fault-worker';
 import { seededRandom, sleep, uniqueSuffix, waitFor } from '../../test/support/fault-env';
 import type { ForecasterDef } from '../../test/support/fault-models';
 import { acquireBenchStack } from './bench-stack';
-import { measureLayouts, preloadStateScripts, usedMemory, type LayoutCase } from './state-memory';
+import {
+  measureLayouts,
+  memoryInfo,
+  preloadStateScripts,
+  type LayoutCase,
+  type MemoryInfo,
+} from './state-memory';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 40_000);
 const KEYS = Number(process.env.BENCH_KEYS ?? 2_000);
@@ -212,9 +218,9 @@ async function stateBytes(
   redisUrl: string,
   model: string,
   keyPrefix: string,
-  memBefore: number,
+  memBefore: MemoryInfo,
 ): Promise<void> {
-  const memAfter = await usedMemory(probe);
+  const memAfter = await memoryInfo(probe);
   const store = new StateStore(probe);
   const keys = Array.from({ length: KEYS }, (_, k) => `${keyPrefix}-${k}`);
   const raw = await store.loadRaw(model, keys);
@@ -224,7 +230,8 @@ async function stateBytes(
   const hc = 2 * UNITS * 4;
   const target = 1.25 * hc;
   const recordAvg = mean(records);
-  const usedPerKey = (memAfter - memBefore) / Math.max(1, stored.length);
+  const perKey = (x: number): number => Math.round(x / Math.max(1, stored.length));
+  const usedPerKey = (memAfter.used - memBefore.used) / Math.max(1, stored.length);
   const sample: StateRecord = decodeStateRecord(stored[0]);
   emit({
     metric: 'state_bytes_per_key',
@@ -247,6 +254,12 @@ async function stateBytes(
     keyNameBytes: Math.round(report.avgKeyNameBytes),
     redisOverheadMemoryUsage: Math.round(report.avgRedisBytes - recordAvg),
     redisOverheadUsedMemory: Math.round(usedPerKey - recordAvg),
+    // used_memory = dataset (values, key names, objects) + overhead (dicts, clients, scripts)
+    usedMemoryDatasetDeltaPerKey: perKey(
+      memAfter.used - memAfter.overhead - (memBefore.used - memBefore.overhead),
+    ),
+    usedMemoryOverheadDeltaPerKey: perKey(memAfter.overhead - memBefore.overhead),
+    clientsMemoryDeltaPerKey: perKey(memAfter.clients - memBefore.clients),
     note: 'MEMORY USAGE omits the expires entry of the TTL and the dict bucket arrays; the used_memory delta includes them',
   });
 
@@ -378,7 +391,7 @@ async function main(): Promise<void> {
     // used_memory before any state key exists (scripts cached, so the delta is the keys').
     probe = createRedisClient(stack.redisUrl, { connectionName: 'bench-probe' });
     await preloadStateScripts(probe);
-    const memBefore = await usedMemory(probe);
+    const memBefore = await memoryInfo(probe);
     const collector = await kafka.collect([t.forecasts, t.dlq], `bench-${s}-collector`);
     const worker = new FaultWorker(`bench-${s}-worker`, {
       KAFKA_BROKERS: stack.brokers,

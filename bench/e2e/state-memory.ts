@@ -18,17 +18,38 @@ import {
  *   dicts' bucket arrays.
  */
 
+/** Fields of INFO memory, in bytes. */
+export interface MemoryInfo {
+  readonly used: number;
+  /** Server bookkeeping: clients' buffers, script cache, dicts' entries and bucket arrays. */
+  readonly overhead: number;
+  /** Normal clients' buffers (part of overhead). */
+  readonly clients: number;
+}
+
 /**
- * `used_memory` of INFO memory, in bytes. The slow log is emptied first: it keeps the arguments
- * of the last 128 slow commands (the worker's compare-and-set calls carry 256 records each),
- * which would otherwise count as state.
+ * INFO memory. The slow log is emptied first: it keeps the arguments of the last 128 slow
+ * commands (the worker's compare-and-set calls carry 256 records each), which would otherwise
+ * count as state.
  */
-export async function usedMemory(redis: RedisLike): Promise<number> {
+export async function memoryInfo(redis: RedisLike): Promise<MemoryInfo> {
   await redis.call('SLOWLOG', 'RESET');
   const info = await redis.info('memory');
-  const m = /^used_memory:(\d+)/m.exec(info);
-  if (!m) throw new Error('INFO memory has no used_memory');
-  return Number(m[1]);
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:(\\d+)`, 'm').exec(info);
+    if (!m) throw new Error(`INFO memory has no ${name}`);
+    return Number(m[1]);
+  };
+  return {
+    used: field('used_memory'),
+    overhead: field('used_memory_overhead'),
+    clients: field('mem_clients_normal'),
+  };
+}
+
+/** `used_memory` of INFO memory, in bytes (slow log emptied first, see {@link memoryInfo}). */
+export async function usedMemory(redis: RedisLike): Promise<number> {
+  return (await memoryInfo(redis)).used;
 }
 
 /**
