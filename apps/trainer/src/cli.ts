@@ -9,15 +9,18 @@
  *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N] [--activate]
  *   node dist/apps/trainer/src/cli.js activate --model NAME --version V [--policy reset|rewarm|keep]
  *
- * Env: REDIS_URL (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events).
+ * Env: REDIS_URL and REDIS_CLUSTER (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events),
+ * validated with the trainer's declarations (a bad value exits 2 naming the variable).
  * `train --out DIR` without REDIS_URL trains fully offline and only writes the files.
  */
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import Redis from 'ioredis';
+import { EnvValidationError, env, validateEnv } from '@app/config';
+import { createRedisClient } from '@app/state';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
+import { TRAINER_ENV } from './config/trainer-config';
 import { ensureModelsTopic } from './infra';
 import { prepareImport } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
@@ -32,6 +35,22 @@ const USAGE = `usage: cli.js <train|list|import|activate> [options]  (see the he
 
 class UsageError extends Error {}
 
+/** The part of the trainer's environment the CLI reads; everything is optional here. */
+const CLI_ENV = {
+  REDIS_URL: env.optional(TRAINER_ENV.REDIS_URL),
+  REDIS_CLUSTER: TRAINER_ENV.REDIS_CLUSTER,
+  KAFKA_BROKERS: env.optional(TRAINER_ENV.KAFKA_BROKERS),
+  MODELS_TOPIC: TRAINER_ENV.MODELS_TOPIC,
+} as const;
+
+function cliEnv() {
+  try {
+    return validateEnv(CLI_ENV);
+  } catch (e) {
+    throw e instanceof EnvValidationError ? new UsageError(e.message) : e;
+  }
+}
+
 interface Conn {
   registry: ModelRegistry;
   close(): Promise<void>;
@@ -39,19 +58,19 @@ interface Conn {
 }
 
 async function connect(needPublish: boolean): Promise<Conn> {
-  const url = process.env.REDIS_URL;
-  if (!url) throw new UsageError('REDIS_URL is required (the registry lives in Redis)');
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  const e = cliEnv();
+  if (!e.REDIS_URL) throw new UsageError('REDIS_URL is required (the registry lives in Redis)');
+  const redis = createRedisClient(e.REDIS_URL, { maxRetriesPerRequest: 3, cluster: e.REDIS_CLUSTER });
   let producer: Producer | null = null;
   let publisher: ModelEventPublisher = new InMemoryModelEventPublisher();
-  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const brokers = e.KAFKA_BROKERS ?? [];
   if (needPublish) {
     if (brokers.length === 0) {
       redis.disconnect();
       throw new UsageError('KAFKA_BROKERS is required to activate (workers learn about activations from the models topic)');
     }
     const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING });
-    const topic = process.env.MODELS_TOPIC || 'streamcell.models';
+    const topic = e.MODELS_TOPIC;
     await ensureModelsTopic(kafka.admin(), topic);
     producer = kafka.producer();
     await producer.connect();

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { createRedisClient, type RedisLike } from '@app/state';
 import { probeRedis, RedisUnreachableError } from '@app/config';
 import {
   createKafkaClient,
@@ -14,7 +14,7 @@ import type { TrainerConfig } from './config/trainer-config';
 
 /** The trainer's connections: one Redis client and one Kafka producer. */
 export interface TrainerInfra {
-  readonly redis: Redis;
+  readonly redis: RedisLike;
   readonly kafka: Kafka;
   readonly producer: Producer;
   close(): Promise<void>;
@@ -68,7 +68,7 @@ async function probeDependencies(config: TrainerConfig, deadlineMs: number): Pro
  */
 export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
   await probeDependencies(config, probeTimeoutMs);
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const redis = createRedisClient(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, cluster: config.redisCluster });
   const kafka = createKafkaClient(kafkaClientConfig(config));
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   try {

@@ -12,6 +12,7 @@ export const KAFKA_ENV = {
 /** Redis variables every app reads. */
 export const REDIS_ENV = {
   REDIS_URL: env.redisUrl('Redis URL, redis://[user:pass@]host:port[/db]'),
+  REDIS_CLUSTER: env.boolean('true: REDIS_URL lists Redis Cluster seed nodes (comma-separated URLs)', false, true),
 } as const;
 
 /** Boot behaviour. */

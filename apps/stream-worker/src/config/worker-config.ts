@@ -1,5 +1,6 @@
 import {
   EnvValidationError,
+  REDIS_ENV,
   env,
   parseDurationMs,
   parseNonNegativeInt,
@@ -13,7 +14,8 @@ import {
  */
 export const WORKER_ENV = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
-  REDIS_URL: env.redisUrl('Redis URL, redis://host:port[/db]'),
+  REDIS_URL: env.redisUrl('Redis URL, redis://host:port[/db]; Cluster seed nodes comma-separated'),
+  REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
   SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
@@ -71,6 +73,8 @@ function ms(description: string, def: string): EnvVarSpec<number> {
 export interface WorkerConfig {
   readonly kafkaBrokers: readonly string[];
   readonly redisUrl: string;
+  /** REDIS_URL lists Redis Cluster seed nodes. */
+  readonly redisCluster: boolean;
   readonly kafkaClientId: string;
   readonly kafkaGroupId: string;
   readonly sensorTopic: string;
@@ -99,6 +103,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
   return {
     kafkaBrokers: e.KAFKA_BROKERS,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER,
     kafkaClientId: e.KAFKA_CLIENT_ID,
     kafkaGroupId: e.KAFKA_GROUP_ID,
     sensorTopic: e.SENSOR_TOPIC,

@@ -17,8 +17,13 @@ function redactUrl(url: string): string {
  * naming the address. On success the client stays connected and is returned (it reconnects by
  * itself later; batches failing meanwhile are retried by the consumer).
  */
-export async function probeRedis(url: string, deadlineMs: number, connectionName: string): Promise<RedisLike> {
-  const client = createRedisClient(url, { connectionName, lazyConnect: true, maxRetriesPerRequest: 1 });
+export async function probeRedis(
+  url: string,
+  deadlineMs: number,
+  connectionName: string,
+  cluster = false,
+): Promise<RedisLike> {
+  const client = createRedisClient(url, { connectionName, lazyConnect: true, maxRetriesPerRequest: 1, cluster });
   let last = 'no answer';
   client.on('error', (e: Error) => {
     last = e.message;

@@ -73,10 +73,14 @@ export class WorkerRuntime {
     // Probes first, in parallel: fail fast naming the unreachable address.
     const [kafkaProbe, redis] = await Promise.all([
       probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, `stream-worker-${process.pid}`),
+      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, `stream-worker-${process.pid}`, cfg.redisCluster),
     ]);
     this.redis = redis;
-    log.log('kafka and redis reachable', { kafka: kafkaProbe, redis: cfg.redisUrl.replace(/\/\/[^@]*@/, '//***@') });
+    log.log('kafka and redis reachable', {
+      kafka: kafkaProbe,
+      redis: cfg.redisUrl.replace(/\/\/[^@]*@/g, '//***@'),
+      redisCluster: cfg.redisCluster,
+    });
 
     this.kafka = createKafkaClient(kafkaConfig);
     const bootstrap = await ensureTopics(this.kafka, [

@@ -20,6 +20,7 @@ describe('loadTrainerConfig', () => {
       port: 3001,
       host: '0.0.0.0',
       redisUrl: 'redis://127.0.0.1:6379',
+      redisCluster: false,
       kafkaBrokers: ['k1:9092', 'k2:9092'],
       kafkaClientId: 'streamcell-trainer',
       modelsTopic: 'streamcell.models',
@@ -95,5 +96,11 @@ describe('loadTrainerConfig', () => {
     for (const loose of ['1', 'on', 'yes']) {
       expect(problemOf({ ...base, ADMIN_TOKEN: undefined, ADMIN_AUTH_DISABLED: loose }).variable).toBe('ADMIN_AUTH_DISABLED');
     }
+  });
+
+  it('REDIS_CLUSTER=true takes a list of seed nodes; other values are refused naming the variable', () => {
+    const seeds = 'redis://10.0.0.1:7000,redis://10.0.0.2:7000';
+    expect(loadTrainerConfig({ ...base, REDIS_URL: seeds, REDIS_CLUSTER: 'true' })).toMatchObject({ redisUrl: seeds, redisCluster: true });
+    expect(problemOf({ ...base, REDIS_CLUSTER: 'cluster' }).variable).toBe('REDIS_CLUSTER');
   });
 });

@@ -13,6 +13,7 @@ export const TRAINER_ENV = {
   KAFKA_BROKERS: KAFKA_ENV.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-trainer'),
   REDIS_URL: REDIS_ENV.REDIS_URL,
+  REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', 'streamcell.models'),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
@@ -35,6 +36,8 @@ export interface TrainerConfig {
   readonly port: number;
   readonly host: string;
   readonly redisUrl: string;
+  /** REDIS_URL lists Redis Cluster seed nodes. */
+  readonly redisCluster: boolean;
   readonly kafkaBrokers: string[];
   readonly kafkaClientId: string;
   readonly modelsTopic: string;
@@ -72,6 +75,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     port: e.TRAINER_PORT,
     host: e.TRAINER_HOST,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
     modelsTopic: e.MODELS_TOPIC,

@@ -191,6 +191,7 @@ export class JobRunner {
       type: 'start',
       spec,
       redisUrl: this.config.redisUrl,
+      redisCluster: this.config.redisCluster,
       brokers: this.config.kafkaBrokers,
       forecastBackend: this.config.forecastBackend,
       textBackend: this.config.textBackend,

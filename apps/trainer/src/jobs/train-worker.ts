@@ -2,7 +2,7 @@
  * Child-process entry of a training job: training never runs on the HTTP event loop. Talks to
  * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed`.
  */
-import Redis from 'ioredis';
+import { createRedisClient } from '@app/state';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { initTrainingBackend } from '../training/tf-backend';
 import { runTrainJob, type TrainJobSpec } from '../training/train-job';
@@ -12,6 +12,7 @@ export interface WorkerStart {
   readonly type: 'start';
   readonly spec: TrainJobSpec;
   readonly redisUrl: string;
+  readonly redisCluster: boolean;
   readonly brokers: string[];
   readonly forecastBackend: 'cpu' | 'wasm';
   readonly textBackend: 'cpu' | 'wasm';
@@ -29,7 +30,7 @@ function send(m: WorkerMessage): Promise<void> {
 }
 
 async function run(msg: WorkerStart): Promise<void> {
-  const redis = new Redis(msg.redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  const redis = createRedisClient(msg.redisUrl, { maxRetriesPerRequest: 3, cluster: msg.redisCluster });
   try {
     // The child only stores the version; activation (and its event) is the parent's.
     const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
