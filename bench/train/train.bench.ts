@@ -17,7 +17,7 @@
  * comparable figure on a shared, loaded machine: each case runs on one thread).
  *
  *   npm run bench:train -- [--cases simd:text,trainer:text,cpu:forecast,wasm:text,wasm-nokernel:text,...]
- *        [--n-cpu-text 96] [--n-text 640] [--n-forecast 1280] [--n-simd 6400] [--n-trainer 4000] [--out bench/train/results.jsonl]
+ *        [--n-cpu-text 96] [--n-text 640] [--n-forecast 1280] [--n-simd 6400] [--n-trainer 12800] [--out bench/train/results.jsonl]
  */
 import { appendFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -90,7 +90,9 @@ function runDirect(kind: 'js' | 'simd', model: 'text' | 'forecast', n: number): 
   const y = Float32Array.from({ length: n }, () => (model === 'text' ? (Math.random() < 0.5 ? 0 : 1) : Math.random()));
   const per = LEN;
   const batch = (i: number) => [x.subarray(i * BATCH * per, (i + 1) * BATCH * per), y.subarray(i * BATCH, (i + 1) * BATCH)] as const;
-  for (let i = 0; i < 2; i++) trainer.trainBatch(...batch(i), BATCH, LEN, 1e-3);
+  // Warm-up (not timed): long enough for V8 to tier the kernel's WASM up from its baseline compiler.
+  const warm = kind === 'simd' ? 20 : 2;
+  for (let i = 0; i < warm; i++) trainer.trainBatch(...batch(i % Math.floor(n / BATCH)), BATCH, LEN, 1e-3);
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let loss = 0;
@@ -214,8 +216,8 @@ async function main(): Promise<void> {
     'js:forecast': Number(arg('n-js-forecast', '2560')),
     'simd:text': Number(arg('n-simd', '6400')),
     'simd:forecast': Number(arg('n-simd', '6400')),
-    'trainer:text': Number(arg('n-trainer', '4000')),
-    'trainer:forecast': Number(arg('n-trainer', '4000')),
+    'trainer:text': Number(arg('n-trainer', '12800')),
+    'trainer:forecast': Number(arg('n-trainer', '12800')),
   };
   // wasm-nokernel must run before the kernel is registered (registration is process-wide).
   cases.sort((a, b) => (a.startsWith('wasm-nokernel') ? -1 : b.startsWith('wasm-nokernel') ? 1 : 0));
