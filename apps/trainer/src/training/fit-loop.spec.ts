@@ -127,6 +127,17 @@ describe('the trainer fit loop: SIMD kernel and tfjs-layers routes agree', () =>
     });
   });
 
+  it('falls back to tfjs-layers for shapes the kernel does not train (units not a multiple of 4)', async () => {
+    const epochs: EpochProgress[] = [];
+    const res = await trainForecaster(readings(30), params({ hiddenUnits: 6, window: 6, epochs: 2 }), (e) => epochs.push(e));
+    expect(res.route).toBe('tfjs');
+    expect(epochs.map((e) => [e.epoch, e.route])).toEqual([
+      [1, 'tfjs'],
+      [2, 'tfjs'],
+    ]);
+    expect(epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.valLoss))).toBe(true);
+  });
+
   it('the same seed trains bit-identical weights', async () => {
     const data = texts(60, ['bad', 'good']);
     const p = params({ vocabSize: 30, embeddingDim: 8, maxlen: 10 });
