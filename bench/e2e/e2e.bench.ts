@@ -260,6 +260,7 @@ async function stateBytes(
     ),
     usedMemoryOverheadDeltaPerKey: perKey(memAfter.overhead - memBefore.overhead),
     clientsMemoryDeltaPerKey: perKey(memAfter.clients - memBefore.clients),
+    keysAdded: memAfter.keys - memBefore.keys,
     note: 'MEMORY USAGE omits the expires entry of the TTL and the dict bucket arrays; the used_memory delta includes them',
   });
 

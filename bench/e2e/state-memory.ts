@@ -25,6 +25,8 @@ export interface MemoryInfo {
   readonly overhead: number;
   /** Normal clients' buffers (part of overhead). */
   readonly clients: number;
+  /** Keys in the connection's database (DBSIZE). */
+  readonly keys: number;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function memoryInfo(redis: RedisLike): Promise<MemoryInfo> {
     used: field('used_memory'),
     overhead: field('used_memory_overhead'),
     clients: field('mem_clients_normal'),
+    keys: await redis.dbsize(),
   };
 }
 
