@@ -82,11 +82,12 @@ describe('SimdLstmTrainer matches tfjs-layers', () => {
     expect(simdUnsupportedReason({ ...textCase(1, 2, 1).shape, units: 6 })).toMatch(/multiple of 4/);
   });
 
-  it.each(cases)('gradients of one batch: %s', async (_name, make) => {
-    const c = make();
+  /** Gradients of one batch against one tfjs SGD(lr = 1) step (new weights = old − gradient). */
+  async function expectTfjsGradients(c: Case, edit: (w: Float32Array[]) => void = () => undefined) {
     const m = c.model();
     const w0 = weightsOf(m);
-    // One SGD(lr = 1) step: new weights = old − gradient.
+    edit(w0);
+    m.setWeights(w0.map((w, i) => tf.tensor(w, m.getWeights()[i].shape)));
     m.compile({ optimizer: tf.train.sgd(1), loss: c.loss });
     const [x, y] = tensorsOf(c);
     const refLoss = (await m.trainOnBatch(x, y)) as number;
@@ -95,10 +96,24 @@ describe('SimdLstmTrainer matches tfjs-layers', () => {
     const got = new SimdLstmTrainer(c.shape, w0).gradients(c.x, c.y, c.n);
     expect(got.loss).toBeCloseTo(refLoss, 5);
     got.grads.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - ref[i][j])).toBeLessThan(1e-5)));
-    // The gradient is not trivially zero anywhere it should not be.
-    got.grads.forEach((g) => expect(g.some((v) => v !== 0)).toBe(true));
     m.dispose();
     tf.dispose([x, y]);
+    return got.grads;
+  }
+
+  it.each(cases)('gradients of one batch: %s', async (_name, make) => {
+    const grads = await expectTfjsGradients(make());
+    // The gradient is not trivially zero anywhere it should not be.
+    grads.forEach((g) => expect(g.some((v) => v !== 0)).toBe(true));
+  });
+
+  it.each([
+    ['sigmoid', () => textCase(8, 2, 1)],
+    ['softmax', () => textCase(8, 3, 1)],
+  ] as const)('gradients where the %s head saturates (clipped probabilities pass no gradient, as in tfjs)', async (_name, make) => {
+    const c = make();
+    // A large first output bias: p ≈ 1 for class 0 / the positive output.
+    await expectTfjsGradients(c, (w) => (w[w.length - 1][0] = 40));
   });
 
   it.each(cases)('one epoch of Adam (batch 3, last batch partial) gives tfjs fit weights: %s', async (_name, make) => {

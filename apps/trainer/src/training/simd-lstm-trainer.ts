@@ -347,17 +347,23 @@ export class SimdLstmTrainer {
         loss += l / K;
         correct += hits / K;
       } else if (head === 'softmax') {
+        // tfjs: −Σ t·log(clip(p)); a clipped p passes no gradient. Through the softmax,
+        // dL/da_i = p_i·(g_i − Σ_j g_j·p_j) with g_j = −t_j / p_j (0 when clipped): p − t in range.
         let l = 0;
         let best = 0;
         let bestT = 0;
+        let gp = 0;
         for (let j = 0; j < K; j++) {
           const p = out[o + j];
           const t = y[o + j];
           if (t !== 0) l -= t * Math.log(Math.min(F32_ONE_MINUS_EPS, Math.max(F32_EPS, p)));
           if (p > out[o + best]) best = j;
           if (t > y[o + bestT]) bestT = j;
-          if (grad) d[o + j] = (p - t) / B;
+          const g = t !== 0 && p > F32_EPS && p < F32_ONE_MINUS_EPS ? -t / p : 0;
+          if (grad) d[o + j] = g;
+          gp += g * p;
         }
+        if (grad) for (let j = 0; j < K; j++) d[o + j] = (out[o + j] * (d[o + j] - gp)) / B;
         loss += l;
         if (best === bestT) correct++;
       } else {
