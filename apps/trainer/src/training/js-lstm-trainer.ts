@@ -5,7 +5,9 @@
  * the native backend spends most of its time in per-op dispatch (hundreds of small ops per time
  * step, forward and backward); here one batch step is a few tight loops. Gradients are checked
  * against tfjs (js-lstm-trainer.spec.ts). Weights are in Keras layout, so a trained model is
- * exported through tfjs-layers `setWeights` unchanged.
+ * exported through tfjs-layers `setWeights` unchanged. The trainer ships the WASM SIMD version of
+ * these loops (simd-lstm-trainer.ts, ~20x faster); this scalar one stays as the readable reference
+ * its spec cross-checks and as a bench/train baseline.
  */
 
 /** Shapes and head of the model. */
