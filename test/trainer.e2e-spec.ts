@@ -293,6 +293,9 @@ describe('trainer admin API', () => {
     expect(job.error).toBeNull();
     expect(job.result!.trainExamples).toBe(400);
     expect(job.backend).toBe('wasm');
+    // Embedding → LSTM → Dense(sigmoid) trains on the project's SIMD kernel, every epoch.
+    expect(job.route).toBe('simd');
+    expect(job.epochs.map((e) => e.route)).toEqual([1, 2, 3, 4].map(() => 'simd'));
     expect(job.result!.metrics.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(job.result!.activated).toBe(true);
 
@@ -398,6 +401,7 @@ describe('trainer admin API', () => {
       phase: 'training',
       owner: 'trainer-restarted',
       backend: null,
+      route: null,
       createdAt: new Date().toISOString(),
       startedAt: new Date().toISOString(),
       finishedAt: null,

@@ -17,8 +17,13 @@ export interface JobRecord {
   status: JobStatus;
   phase: JobPhase | 'queued' | 'activating' | 'done';
   readonly owner: string;
-  /** tfjs backend the job trains on (cpu | wasm | node). */
+  /** tfjs backend of the job's tfjs work (model building, evaluation, the tfjs fit route). */
   backend: string | null;
+  /**
+   * Fit loop that trains the model: `simd` (the project's WASM SIMD training kernel) or `tfjs`
+   * (tfjs-layers fit on `backend`, for shapes the kernel does not cover); null before epoch 1.
+   */
+  route: EpochProgress['route'] | null;
   readonly createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -99,6 +99,7 @@ export class JobRunner {
       phase: 'queued',
       owner: this.config.instanceId,
       backend: null,
+      route: null,
       createdAt: new Date().toISOString(),
       startedAt: null,
       finishedAt: null,
@@ -168,6 +169,7 @@ export class JobRunner {
           break;
         case 'epoch':
           rec.epochs.push(m.progress);
+          rec.route = m.progress.route;
           rec.progress = { epoch: m.progress.epoch, epochs: m.progress.epochs, fraction: m.progress.epoch / m.progress.epochs };
           this.hooks.onEpoch?.(rec);
           void this.persist(local);
