@@ -15,6 +15,8 @@
 // Activation codes (must match ActivationCode in activation.ts):
 //   0 linear, 1 tanh, 2 sigmoid, 3 hard_sigmoid (Keras 2: clip(0.2x + 0.5, 0, 1)), 4 relu.
 
+import { C, exp4, sigmoid4, tanh4 } from './activations';
+
 /** First byte the host may use. */
 export function heapBase(): usize {
   return (__heap_base + 15) & ~15;
@@ -22,66 +24,7 @@ export function heapBase(): usize {
 
 // ---- activations on f32x4 ------------------------------------------------------------------
 
-// Vector constants live in a data segment and are read with v128.load: V8 materialises each
-// v128.const with several instructions at every use, a memory operand costs one load.
-const C: usize = memory.data<f32>([
-  -87.0, -87.0, -87.0, -87.0, // 0: exp input floor
-  88.0, 88.0, 88.0, 88.0, // 16: exp input ceiling
-  1.44269504088896341, 1.44269504088896341, 1.44269504088896341, 1.44269504088896341, // 32: log2(e)
-  12582912.0, 12582912.0, 12582912.0, 12582912.0, // 48: 1.5·2^23 (round to nearest)
-  0.693359375, 0.693359375, 0.693359375, 0.693359375, // 64: ln2 high
-  -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, -2.12194440e-4, // 80: ln2 low
-  1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, 1.9875691500e-4, // 96: p0
-  1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, 1.3981999507e-3, // 112: p1
-  8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, 8.3334519073e-3, // 128: p2
-  4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, 4.1665795894e-2, // 144: p3
-  1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, 1.6666665459e-1, // 160: p4
-  5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, 5.0000001201e-1, // 176: p5
-  1.0, 1.0, 1.0, 1.0, // 192: one
-  8388735.0, 8388735.0, 8388735.0, 8388735.0, // 208: 2^23 + 127 (exponent bias)
-  -2.0, -2.0, -2.0, -2.0, // 224
-  0.2, 0.2, 0.2, 0.2, // 240: hard sigmoid slope
-  0.5, 0.5, 0.5, 0.5, // 256
-  -0.0, -0.0, -0.0, -0.0, // 272: sign bit
-], 16);
-
-// exp(x) for float32, Cephes-style range reduction + degree-6 polynomial (~1 ulp on the range).
-@inline
-function exp4(x0: v128): v128 {
-  // pmin/pmax map to single minps/maxps (min/max carry NaN/-0 fix-ups).
-  const x = f32x4.pmin(f32x4.pmax(x0, v128.load(C, 0)), v128.load(C, 16));
-  // Round to nearest with the 1.5·2^23 trick.
-  const magic = v128.load(C, 48);
-  const fx = f32x4.sub(f32x4.add(f32x4.mul(x, v128.load(C, 32)), magic), magic);
-  let r = f32x4.sub(x, f32x4.mul(fx, v128.load(C, 64)));
-  r = f32x4.sub(r, f32x4.mul(fx, v128.load(C, 80)));
-  let p = v128.load(C, 96);
-  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 112));
-  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 128));
-  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 144));
-  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 160));
-  p = f32x4.add(f32x4.mul(p, r), v128.load(C, 176));
-  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), v128.load(C, 192));
-  // fx + (2^23 + 127) has bit pattern 0x4B000000 + fx + 127; << 23 leaves (fx + 127) << 23 = 2^fx.
-  const n = i32x4.shl(f32x4.add(fx, v128.load(C, 208)), 23);
-  return f32x4.mul(y, n);
-}
-
-@inline
-function sigmoid4(x: v128): v128 {
-  const one = v128.load(C, 192);
-  return f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(x))));
-}
-
-@inline
-function tanh4(x: v128): v128 {
-  const one = v128.load(C, 192);
-  const sign = v128.load(C, 272);
-  const t = exp4(f32x4.mul(v128.andnot(x, sign), v128.load(C, 224)));
-  const y = f32x4.div(f32x4.sub(one, t), f32x4.add(one, t));
-  // Copy the sign of x onto |tanh(x)|.
-  return v128.or(y, v128.and(x, sign));
-}
+// exp4, sigmoid4, tanh4 and their constants C (activations.ts) are shared with train.ts.
 
 @inline
 function act4(x: v128, code: i32): v128 {

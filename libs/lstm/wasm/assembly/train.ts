@@ -9,55 +9,12 @@
 // whatever the number of rows, so a forward pass of one example does not depend on the others in
 // its batch.
 
+// Float32 sigmoid and tanh on f32x4 and their constants (C), shared with the stepping kernel.
+import { C, sigmoid4, tanh4 } from './activations';
+
 /** First byte the host may use. */
 export function heapBase(): usize {
   return (__heap_base + 15) & ~15;
-}
-
-// ---- activations -------------------------------------------------------------------------------
-
-// Cephes-style float32 exp: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-6 polynomial, 2^n by the
-// exponent bits. Constants are splatted from memory (one load each) rather than v128.const.
-const K: usize = memory.data<f32>([
-  -87.0, 88.0, 1.44269504088896341, 12582912.0,
-  0.693359375, -2.12194440e-4, 1.9875691500e-4, 1.3981999507e-3,
-  8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-  1.0, 8388735.0, -2.0, 0.0,
-], 16);
-
-@inline
-function kf(i: i32): v128 {
-  return v128.load32_splat(K + (<usize>i << 2));
-}
-
-@inline
-function vexp(x0: v128): v128 {
-  const x = f32x4.pmin(f32x4.pmax(x0, kf(0)), kf(1));
-  const magic = kf(3);
-  const n = f32x4.sub(f32x4.add(f32x4.mul(x, kf(2)), magic), magic);
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, kf(4))), f32x4.mul(n, kf(5)));
-  let p = f32x4.add(f32x4.mul(kf(6), r), kf(7));
-  p = f32x4.add(f32x4.mul(p, r), kf(8));
-  p = f32x4.add(f32x4.mul(p, r), kf(9));
-  p = f32x4.add(f32x4.mul(p, r), kf(10));
-  p = f32x4.add(f32x4.mul(p, r), kf(11));
-  const e = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), kf(12));
-  return f32x4.mul(e, i32x4.shl(f32x4.add(n, kf(13)), 23));
-}
-
-@inline
-function vsigmoid(x: v128): v128 {
-  const one = kf(12);
-  return f32x4.div(one, f32x4.add(one, vexp(f32x4.neg(x))));
-}
-
-@inline
-function vtanh(x: v128): v128 {
-  // tanh|x| = (1 - e^{-2|x|}) / (1 + e^{-2|x|}), sign restored from x.
-  const one = kf(12);
-  const sign = f32x4.splat(-0.0);
-  const e = vexp(f32x4.mul(v128.andnot(x, sign), kf(14)));
-  return v128.or(f32x4.div(f32x4.sub(one, e), f32x4.add(one, e)), v128.and(x, sign));
 }
 
 // ---- matrix product ----------------------------------------------------------------------------
@@ -235,16 +192,16 @@ export function lstmForwardStep(z: usize, B: i32, H: i32, cPrev: usize, c: usize
       continue;
     }
     for (let j: usize = 0; j < hb; j += 16) {
-      const gi = vsigmoid(v128.load(zr + j));
-      const gf = vsigmoid(v128.load(zr + hb + j));
-      const gg = vtanh(v128.load(zr + 2 * hb + j));
-      const go = vsigmoid(v128.load(zr + 3 * hb + j));
+      const gi = sigmoid4(v128.load(zr + j));
+      const gf = sigmoid4(v128.load(zr + hb + j));
+      const gg = tanh4(v128.load(zr + 2 * hb + j));
+      const go = sigmoid4(v128.load(zr + 3 * hb + j));
       v128.store(zr + j, gi);
       v128.store(zr + hb + j, gf);
       v128.store(zr + 2 * hb + j, gg);
       v128.store(zr + 3 * hb + j, go);
       const cn = f32x4.add(f32x4.mul(gf, v128.load(cPrev + o + j)), f32x4.mul(gi, gg));
-      const t = vtanh(cn);
+      const t = tanh4(cn);
       v128.store(c + o + j, cn);
       v128.store(tc + o + j, t);
       v128.store(h + o + j, f32x4.mul(go, t));
@@ -260,7 +217,7 @@ export function lstmForwardStep(z: usize, B: i32, H: i32, cPrev: usize, c: usize
  */
 export function lstmBackwardStep(g: usize, B: i32, H: i32, cPrev: usize, tc: usize, dh: usize, dc: usize, mask: usize): void {
   const hb = <usize>H << 2;
-  const one = kf(12);
+  const one = v128.load(C, 192);
   const zero = f32x4.splat(0);
   for (let r = 0; r < B; r++) {
     const gr = g + <usize>r * (hb << 2);
