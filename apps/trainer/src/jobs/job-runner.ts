@@ -182,6 +182,11 @@ export class JobRunner {
           finished = true;
           void this.finish(local, 'failed', m.error);
           break;
+        case 'cancelled':
+          finished = true;
+          local.cancelled = true;
+          void this.finish(local, 'cancelled', 'cancelled by request');
+          break;
       }
     });
     child.on('exit', (code, signal) => {

@@ -1,11 +1,13 @@
 /**
  * Child-process entry of a training job: training never runs on the HTTP event loop. Talks to
- * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed`.
+ * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed` /
+ * `cancelled`.
  */
 import { createRedisClient } from '@app/state';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { initTrainingBackend } from '../training/tf-backend';
 import { runTrainJob, type TrainJobSpec } from '../training/train-job';
+import { JobStore } from './job-store';
 
 /** Parent → child. */
 export interface WorkerStart {
@@ -23,7 +25,11 @@ export type WorkerMessage =
   | { readonly type: 'phase'; readonly phase: string; readonly detail?: string }
   | { readonly type: 'epoch'; readonly progress: import('../training/train-params').EpochProgress }
   | { readonly type: 'done'; readonly result: import('../training/train-job').TrainJobResult; readonly backend: string }
-  | { readonly type: 'failed'; readonly error: string };
+  | { readonly type: 'failed'; readonly error: string }
+  /** The job's model lock was gone (or a cancel recorded) when the version was about to be stored. */
+  | { readonly type: 'cancelled' };
+
+class FenceLost extends Error {}
 
 function send(m: WorkerMessage): Promise<void> {
   return new Promise((resolve) => process.send!(m, undefined, {}, () => resolve()));
@@ -41,9 +47,18 @@ async function run(msg: WorkerStart): Promise<void> {
       brokers: msg.brokers,
       onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
       onEpoch: (progress) => void send({ type: 'epoch', progress }),
+      // Fencing: store a version only while this job still holds its model's lock. A cancel
+      // through another replica releases the lock; a job finishing before the owning replica's
+      // next lease renewal must not store (or later activate) its version.
+      beforeSave: async () => {
+        const jobs = new JobStore(redis);
+        const holder = await jobs.lockHolder(msg.spec.model);
+        if (holder !== msg.spec.jobId || (await jobs.cancelRequested(msg.spec.jobId))) throw new FenceLost();
+      },
     });
     await send({ type: 'done', result, backend });
   } catch (err) {
+    if (err instanceof FenceLost) return void (await send({ type: 'cancelled' }));
     await send({ type: 'failed', error: (err as Error).message || String(err) });
   } finally {
     redis.disconnect();

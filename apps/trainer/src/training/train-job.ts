@@ -49,6 +49,11 @@ export interface TrainJobDeps {
   readonly brokers: string[];
   readonly onPhase: (phase: JobPhase, detail?: string) => void;
   readonly onEpoch: (e: EpochProgress) => void;
+  /**
+   * Called right before the new version is stored; throws to stop the job there (the job runner
+   * fences on its model lock, so a job cancelled elsewhere never stores a version).
+   */
+  readonly beforeSave?: () => Promise<void>;
 }
 
 function parseJson(v: Buffer | null): Record<string, unknown> | null {
@@ -210,6 +215,7 @@ export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promi
   }
   trained.model.dispose();
 
+  await deps.beforeSave?.();
   deps.onPhase('saving');
   const latest = await deps.registry.getModel(spec.model);
   const version = await deps.registry.createVersion(spec.model, trained.files, {
