@@ -1,4 +1,5 @@
-import type { Consumer, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, ConsumerConfig, ConsumerRunConfig, Kafka, KafkaMessage } from 'kafkajs';
+import { restartOnCrash, type CrashRestartOptions } from './crash-restart';
 
 /** One partition's fetched batch, in offset order. */
 export interface PartitionBatch {
@@ -48,6 +49,8 @@ export interface BatchConsumerOptions {
   readonly onError?: (error: unknown, batch: PartitionBatch, attempt: number) => void;
   /** Extra kafkajs consumer options (session timeout, fetch sizes, rebalance timeout...). */
   readonly consumerConfig?: Omit<ConsumerConfig, 'groupId'>;
+  /** Backoff and reporting of restarts after crashes kafkajs does not restart itself ({@link restartOnCrash}). */
+  readonly restart?: CrashRestartOptions;
 }
 
 /**
@@ -55,12 +58,15 @@ export interface BatchConsumerOptions {
  * only after it returns: kafkajs `eachBatch` with `eachBatchAutoResolve: false` and `autoCommit`
  * off; after the handler, the last offset is resolved, offsets are committed and a heartbeat is
  * sent. A failing handler pauses the partition, rewinds it to the batch start and retries later.
+ * A crash kafkajs does not recover from (the broker gone for a while) is restarted here, so the
+ * member resumes by itself when the broker is back.
  */
 export class BatchConsumer {
   /** The underlying kafkajs consumer (events such as `consumer.events.GROUP_JOIN`). */
   readonly consumer: Consumer;
   private readonly failures = new Map<string, number>();
   private running = false;
+  private detachRestart: (() => void) | null = null;
 
   constructor(
     kafka: Kafka,
@@ -79,7 +85,7 @@ export class BatchConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...o.topics], fromBeginning: o.fromBeginning ?? true });
     this.running = true;
-    await this.consumer.run({
+    const runConfig: ConsumerRunConfig = {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: o.partitionsConsumedConcurrently ?? 1,
@@ -120,12 +126,20 @@ export class BatchConsumer {
         });
         await heartbeat();
       },
-    });
+    };
+    this.detachRestart = restartOnCrash(
+      this.consumer,
+      () => this.consumer.run(runConfig),
+      () => this.running,
+      o.restart,
+    );
+    await this.consumer.run(runConfig);
   }
 
   /** Leaves the group and disconnects; in-flight handlers finish first (kafkajs semantics). */
   async stop(): Promise<void> {
     this.running = false;
+    this.detachRestart?.();
     await this.consumer.disconnect();
   }
 

@@ -35,6 +35,8 @@ export {
   type BatchContext,
   type PartitionBatch,
 } from './batch-consumer';
+/** Re-running a consumer after a crash kafkajs does not restart itself. */
+export { restartOnCrash, type CrashRestartOptions } from './crash-restart';
 /** Boot-time reachability probe. */
 export { probeKafka, KafkaUnreachableError, type KafkaProbeResult } from './kafka-probe';
 /** Nest module. */

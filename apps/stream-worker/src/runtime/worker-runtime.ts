@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
 import { decodeModelActivated } from '@app/contracts';
 import {
   BatchConsumer,
@@ -8,6 +8,7 @@ import {
   createKafkaClient,
   ensureTopics,
   probeKafka,
+  restartOnCrash,
   type PartitionBatch as KafkaBatch,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
@@ -29,6 +30,13 @@ import { StoreStatePort } from './state-port';
 const PROBE_DEADLINE_MS = 20_000;
 
 /**
+ * Group session timeout. Readiness also uses it: a member that has not reached its group
+ * coordinator (heartbeat, commit or join) for this long is one the broker would evict, and while
+ * the broker is unreachable kafkajs keeps retrying for minutes before it reports a crash.
+ */
+const SESSION_TIMEOUT_MS = 10_000;
+
+/**
  * Everything the worker runs, framework-free: probes, topic bootstrap, model manager with its
  * activation stream, the batch consumer feeding the {@link BatchProcessor}, health and metrics.
  * The Nest module only creates it and maps lifecycle hooks onto {@link start} / {@link stop}.
@@ -43,6 +51,8 @@ export class WorkerRuntime {
   private manager: ModelManager | null = null;
   private health: HealthServer | null = null;
   private joined = false;
+  /** Last successful contact with the group coordinator (epoch ms). */
+  private lastGroupContact = 0;
   private crashed: string | null = null;
   private stopping = false;
   private readonly batchLog: WorkerLogger;
@@ -141,13 +151,17 @@ export class WorkerRuntime {
       retryDelayMs: 200,
       maxRetryDelayMs: 5000,
       consumerConfig: {
-        sessionTimeout: 10_000,
+        sessionTimeout: SESSION_TIMEOUT_MS,
         rebalanceTimeout: 20_000,
         heartbeatInterval: 1_000,
         maxWaitTimeInMs: 100,
         allowAutoTopicCreation: false,
       },
       handler: (batch) => this.handle(processor, batch),
+      restart: {
+        onRestart: (attempt, delayMs, cause) =>
+          log.warn('consumer restarting after a crash', { attempt, delayMs, error: (cause as Error | undefined)?.message }),
+      },
       onError: (error, batch, attempt) => {
         const kind = error instanceof ModelNotReadyError ? 'model_not_ready' : errorKind(error);
         this.metrics.retry(kind);
@@ -169,6 +183,7 @@ export class WorkerRuntime {
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        this.lastGroupContact = Date.now();
         this.crashed = null;
         log.log('consumer group joined', {
           groupId: cfg.kafkaGroupId,
@@ -178,6 +193,11 @@ export class WorkerRuntime {
         resolve();
       });
     });
+    const contact = (): void => {
+      this.lastGroupContact = Date.now();
+    };
+    c.on(c.events.HEARTBEAT, contact);
+    c.on(c.events.COMMIT_OFFSETS, contact);
     c.on(c.events.CRASH, (e) => {
       this.joined = false;
       this.crashed = String(e.payload.error?.message ?? e.payload.error);
@@ -260,7 +280,7 @@ export class WorkerRuntime {
     this.modelsConsumer = consumer;
     await consumer.connect();
     await consumer.subscribe({ topics: [cfg.modelsTopic], fromBeginning: true });
-    await consumer.run({
+    const runConfig: ConsumerRunConfig = {
       autoCommit: false,
       eachMessage: async ({ message }) => {
         const decoded = decodeModelActivated(message.value);
@@ -270,7 +290,17 @@ export class WorkerRuntime {
         }
         manager.activations.next(decoded.event);
       },
+    };
+    // Without this, a crash kafkajs gives up on would stop activations reaching this worker for good.
+    restartOnCrash(consumer, () => consumer.run(runConfig), () => !this.stopping, {
+      onRestart: (attempt, delayMs, cause) =>
+        this.logger.warn('model events consumer restarting after a crash', {
+          attempt,
+          delayMs,
+          error: (cause as Error | undefined)?.message,
+        }),
     });
+    await consumer.run(runConfig);
   }
 
   private async readiness(): Promise<{ ready: boolean; checks: Record<string, unknown> }> {
@@ -286,11 +316,12 @@ export class WorkerRuntime {
     const models = this.manager?.snapshot() ?? [];
     const waiting = required.filter((n) => !this.manager?.get(n));
     const modelsOk = this.manager !== null && waiting.length < required.length;
-    const kafkaOk = this.joined && this.crashed === null && !this.stopping;
+    const sinceContactMs = Date.now() - this.lastGroupContact;
+    const kafkaOk = this.joined && this.crashed === null && !this.stopping && sinceContactMs <= SESSION_TIMEOUT_MS;
     return {
       ready: kafkaOk && redisOk && modelsOk,
       checks: {
-        kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed },
+        kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed, sinceContactMs },
         redis: { ok: redisOk },
         models: { ok: modelsOk, required, waitingForActivation: waiting, served: models },
       },
