@@ -8,7 +8,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { freePort } from './support/e2e-stack';
-import { e2eAddresses } from './support/e2e-env';
+import { e2eStack } from './support/e2e-env';
 
 const ROOT = path.resolve(__dirname, '..');
 const APPS = {
@@ -70,9 +70,7 @@ describe.each(Object.keys(APPS) as AppName[])('%s boot checks', (app) => {
 
   beforeAll(() => {
     if (!fs.existsSync(APPS[app])) throw new Error(`${APPS[app]} is missing: run 'npm run build' first`);
-    const a = e2eAddresses();
-    brokers = a.brokers.join(',');
-    redisUrl = a.redisUrl;
+    ({ brokers, redisUrl } = e2eStack());
   });
 
   it('exits non-zero naming the broker list when Kafka is unreachable', async () => {

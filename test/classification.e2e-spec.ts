@@ -4,11 +4,18 @@
  * from dist). After every text event the scores must equal tfjs-layers' output over the stream's
  * whole token history (padding prefix included) in one predict call, max abs error 1e-5.
  */
-import type { Kafka, Producer } from 'kafkajs';
-import { buildClassifier, seedModel, seededRandom, sequenceOutputs, type BuiltModel, type ClassifierSpec } from './support/worker-models';
-import { TopicCollector, createTopics, produceAll, testKafka, uniqueName } from './support/worker-kafka';
-import { WorkerProcess, testStack, workerEnv } from './support/worker-process';
-import type { Tokenizer } from '@app/lstm';
+import { seededRandom, type Tokenizer } from '@app/lstm';
+import { e2eStack, uniqueName } from './support/e2e-env';
+import { TestKafka, type Collector } from './support/test-kafka';
+import {
+  TestRegistry,
+  classifierTokenizer,
+  corpusWords,
+  sequenceOutputs,
+  type ClassifierDef,
+  type SeededModel,
+} from './support/model-fixtures';
+import { WorkerProcess, workerEnv } from './support/worker-process';
 
 const STREAMS = 60;
 const EVENTS = 8;
@@ -29,7 +36,7 @@ interface Classification {
 }
 
 describe('classification: multi-message text streams against tfjs-layers', () => {
-  const stack = testStack();
+  const stack = e2eStack();
   const suffix = uniqueName('cl');
   const topics = {
     sensor: `${suffix}.sensor`,
@@ -40,27 +47,38 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
     models: `${suffix}.models`,
   };
   const modelName = `classifier-${suffix}`;
-  let kafka: Kafka;
-  let producer: Producer;
-  let collector: TopicCollector;
+  const kafka = new TestKafka(stack.brokers, suffix);
+  let registry: TestRegistry;
+  let collector: Collector;
   let worker: WorkerProcess | null = null;
-  let built: BuiltModel<ClassifierSpec> & { tokenizer: Tokenizer };
+  let built: SeededModel;
+  let tokenizer: Tokenizer;
 
   beforeAll(async () => {
-    kafka = testKafka(stack.brokers);
-    await createTopics(kafka, [topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq], 3);
-    await createTopics(kafka, [topics.models], 1);
-    producer = kafka.producer();
-    await producer.connect();
+    await kafka.connect();
+    await kafka.createTopics([
+      ...[topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq].map((topic) => ({ topic, partitions: 3 })),
+      { topic: topics.models, partitions: 1 },
+    ]);
     const rnd = seededRandom(5);
+    // The tokenizer a Keras user would fit on a corpus (index by word frequency).
     const corpus = Array.from({ length: 40 }, () =>
       Array.from({ length: 6 }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' '),
     );
-    built = await buildClassifier(modelName, { seed: 77, units: 16, embedDim: 8, corpus, paddingPrefix: PREFIX });
-    await seedModel(stack.redisUrl, producer, topics.models, modelName, built.files, 'classify');
-    collector = new TopicCollector(kafka, [topics.classes, topics.dlq]);
-    await collector.start();
-    worker = await WorkerProcess.start(
+    const def: ClassifierDef = {
+      task: 'classify',
+      seed: 77,
+      units: 16,
+      embedDim: 8,
+      words: corpusWords(corpus),
+      paddingPrefix: PREFIX,
+      scale: 0.5,
+    };
+    tokenizer = classifierTokenizer(def);
+    registry = new TestRegistry(stack.redisUrl, kafka.producerClient, topics.models);
+    built = await registry.seed(modelName, def, { maxTokens: 100 });
+    collector = await kafka.collect([topics.classes, topics.dlq]);
+    worker = await WorkerProcess.launch(
       'classification',
       workerEnv(stack, {
         KAFKA_GROUP_ID: `${suffix}-workers`,
@@ -78,8 +96,8 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
 
   afterAll(async () => {
     if (worker && !worker.exit) await worker.stop('SIGKILL');
-    await collector?.stop();
-    await producer?.disconnect();
+    await kafka.disconnect();
+    await registry?.close();
   });
 
   it('scores every event like the whole stream history through tfjs-layers', async () => {
@@ -113,14 +131,14 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
       }
     }
     const t0 = Date.now();
-    await produceAll(producer, topics.text, messages);
+    await kafka.produce(topics.text, messages);
     const got = await collector.waitFor(topics.classes, STREAMS * EVENTS, 180_000);
     const seconds = (Date.now() - t0) / 1000;
-    expect(collector.of(topics.dlq)).toEqual([]);
+    expect(collector.messages(topics.dlq)).toEqual([]);
 
     const byStream = new Map<string, Classification[]>();
     for (const m of got) {
-      const c = JSON.parse(m.value) as Classification;
+      const c = JSON.parse(m.value!.toString('utf8')) as Classification;
       let list = byStream.get(c.streamId);
       if (!list) byStream.set(c.streamId, (list = []));
       list.push(c);
@@ -140,13 +158,13 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
           segments.push(segment);
           segment = [];
         }
-        segment.push(built.tokenizer.textToSequence(t));
+        segment.push(tokenizer.textToSequence(t));
       });
       segments.push(segment);
       let e = 0;
       for (const seg of segments) {
         const ids = [...new Array<number>(PREFIX).fill(0), ...seg.flat()];
-        const outs = sequenceOutputs(built.model, [ids])[0];
+        const { outs } = sequenceOutputs(built.model, [ids])[0];
         let at = PREFIX;
         for (const tokens of seg) {
           at += tokens.length;

@@ -6,9 +6,10 @@
  * uninterrupted run's bit for bit, every source offset has a prediction, duplicates are
  * byte-identical and every prediction equals the uninterrupted run's.
  */
-import { seededRandom, sleep, waitFor } from './support/fault-env';
-import { DualRun } from './support/fault-dual-run';
-import { sensorEvents, textEvents } from './support/fault-streams';
+import { seededRandom } from '@app/lstm';
+import { sleep, waitFor } from './support/e2e-env';
+import { DualRun } from './support/dual-run';
+import { sensorEvents, textEvents } from './support/event-streams';
 
 const PARTITIONS = 4;
 const KILLS = 5;

@@ -4,10 +4,11 @@
  * must equal tfjs-layers' output over that sensor's whole history in one predict call (max abs
  * error 1e-5), and every anomaly score must match an independent recomputation.
  */
-import type { Kafka, Producer } from 'kafkajs';
-import { buildForecaster, seedModel, seededRandom, sequenceOutputs, type BuiltModel, type ForecasterSpec } from './support/worker-models';
-import { TopicCollector, createTopics, produceAll, testKafka, uniqueName } from './support/worker-kafka';
-import { WorkerProcess, testStack, workerEnv } from './support/worker-process';
+import { seededRandom } from '@app/lstm';
+import { e2eStack, uniqueName } from './support/e2e-env';
+import { TestKafka, type Collector } from './support/test-kafka';
+import { TestRegistry, sequenceOutputs, type ForecasterDef, type SeededModel } from './support/model-fixtures';
+import { WorkerProcess, workerEnv } from './support/worker-process';
 
 const SENSORS = 200;
 const READINGS = 50;
@@ -25,7 +26,7 @@ interface Forecast {
 }
 
 describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
-  const stack = testStack();
+  const stack = e2eStack();
   const suffix = uniqueName('fc');
   const topics = {
     sensor: `${suffix}.sensor`,
@@ -36,34 +37,36 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     models: `${suffix}.models`,
   };
   const modelName = `forecaster-${suffix}`;
-  let kafka: Kafka;
-  let producer: Producer;
-  let collector: TopicCollector;
+  const def: ForecasterDef = {
+    task: 'forecast',
+    seed: 4242,
+    units: 24,
+    features: 1,
+    includeTimeDelta: true,
+    horizon: 3,
+    mean: [20, 1.2],
+    std: [4, 0.4],
+    scale: 0.3,
+  };
+  const kafka = new TestKafka(stack.brokers, suffix);
+  let registry: TestRegistry;
+  let collector: Collector;
   let worker: WorkerProcess | null = null;
-  let built: BuiltModel<ForecasterSpec>;
+  let built: SeededModel;
 
   beforeAll(async () => {
-    kafka = testKafka(stack.brokers);
-    await createTopics(kafka, [topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq], PARTITIONS);
-    await createTopics(kafka, [topics.models], 1);
-    producer = kafka.producer();
-    await producer.connect();
-    built = await buildForecaster(modelName, {
-      seed: 4242,
-      units: 24,
-      features: ['value'],
-      includeTimeDelta: true,
-      horizon: 3,
-      mean: [20, 1.2],
-      scale: [4, 0.4],
-    });
-    await seedModel(stack.redisUrl, producer, topics.models, modelName, built.files, 'forecast');
-    collector = new TopicCollector(kafka, [topics.forecasts, topics.dlq]);
-    await collector.start();
+    await kafka.connect();
+    await kafka.createTopics([
+      ...[topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq].map((topic) => ({ topic, partitions: PARTITIONS })),
+      { topic: topics.models, partitions: 1 },
+    ]);
+    registry = new TestRegistry(stack.redisUrl, kafka.producerClient, topics.models);
+    built = await registry.seed(modelName, def, { window: 50 });
+    collector = await kafka.collect([topics.forecasts, topics.dlq]);
   });
 
   const startWorker = () =>
-    WorkerProcess.start(
+    WorkerProcess.launch(
       'forecast',
       workerEnv(stack, {
         KAFKA_GROUP_ID: `${suffix}-workers`,
@@ -80,8 +83,8 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
 
   afterAll(async () => {
     if (worker && !worker.exit) await worker.stop('SIGKILL');
-    await collector?.stop();
-    await producer?.disconnect();
+    await kafka.disconnect();
+    await registry?.close();
   });
 
   it('emits one forecast per reading equal to the whole-history reference, with anomaly scores', async () => {
@@ -111,32 +114,32 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     // speed after a restart: that drain is the throughput measured.
     worker = await startWorker();
     const live = (SENSORS * READINGS) / 5;
-    await produceAll(producer, topics.sensor, messages.slice(0, live));
+    await kafka.produce(topics.sensor, messages.slice(0, live));
     await collector.waitFor(topics.forecasts, live, 120_000);
     const stopped = await worker.stop('SIGTERM', 12_000);
     expect(stopped.code).toBe(0);
-    await produceAll(producer, topics.sensor, messages.slice(live));
+    await kafka.produce(topics.sensor, messages.slice(live));
     worker = await startWorker();
     const t0 = Date.now();
     const got = await collector.waitFor(topics.forecasts, SENSORS * READINGS, 180_000);
     const seconds = (Date.now() - t0) / 1000;
     const backlog = SENSORS * READINGS - live;
-    expect(collector.of(topics.dlq)).toEqual([]);
+    expect(collector.messages(topics.dlq)).toEqual([]);
 
     // The reference: all 200 histories through tfjs-layers in one predict call.
-    const { mean, scale } = built.spec;
+    const { mean, std: scale } = def;
     const rows = values.map((vs, s) =>
       vs.map((v, i) => {
         const delta = i === 0 ? 0 : (times[s][i] - times[s][i - 1]) / 1000;
         return [(v - mean[0]) / scale[0], (delta - mean[1]) / scale[1]];
       }),
     );
-    const outs = sequenceOutputs(built.model, rows);
+    const outs = sequenceOutputs(built.model, rows).map((r) => r.outs);
 
     const bySensor = new Map<string, Forecast[]>();
     for (const m of got) {
-      const f = JSON.parse(m.value) as Forecast;
-      expect(m.key).toBe(f.sensorId);
+      const f = JSON.parse(m.value!.toString('utf8')) as Forecast;
+      expect(m.key?.toString('utf8')).toBe(f.sensorId);
       let list = bySensor.get(f.sensorId);
       if (!list) bySensor.set(f.sensorId, (list = []));
       list.push(f);
@@ -219,6 +222,6 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
     // SIGTERM: finish, commit, exit 0 within 10 s.
     const exit = await worker.stop('SIGTERM', 12_000);
     expect(exit.code).toBe(0);
-    expect(exit.ms).toBeLessThan(10_000);
+    expect(exit.afterSignalMs).toBeLessThan(10_000);
   });
 });

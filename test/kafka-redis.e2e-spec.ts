@@ -3,9 +3,9 @@
  * (libs/kafka BatchConsumer, commit after the handler) into binary per-key records in a real
  * Redis (libs/state StateStore, compare-and-set writes), read back and checked.
  */
-import { BatchConsumer, BatchProducer, type Kafka, type PartitionBatch } from '@app/kafka';
+import { BatchConsumer, BatchProducer, createKafkaClient, ensureTopics, type Kafka, type PartitionBatch } from '@app/kafka';
 import { StateStore, createRedisClient, decodeStateRecord, type RedisLike, type StateRecord, type StateWrite } from '@app/state';
-import { createUniqueTopic, e2eAddresses, e2eKafka, uniqueName, waitUntil } from './support/e2e-env';
+import { e2eStack, uniqueName, waitFor } from './support/e2e-env';
 
 const KEYS = 50;
 const MESSAGES = 1000;
@@ -18,14 +18,22 @@ function vectorOf(key: number, seq: number): Float32Array {
   return Float32Array.from({ length: DIM }, (_, i) => Math.fround(key * 1000 + seq + i / 8));
 }
 
+/** A fresh topic of `partitions`, created through libs/kafka. */
+async function createUniqueTopic(kafka: Kafka, prefix: string, partitions: number): Promise<string> {
+  const topic = uniqueName(prefix);
+  await ensureTopics(kafka, [{ topic, partitions, replicationFactor: 1 }]);
+  return topic;
+}
+
 describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
   let kafka: Kafka;
   let redis: RedisLike;
   let store: StateStore;
 
   beforeAll(() => {
-    kafka = e2eKafka('foundation-e2e');
-    redis = createRedisClient(e2eAddresses().redisUrl, { connectionName: 'foundation-e2e' });
+    const stack = e2eStack();
+    kafka = createKafkaClient({ brokers: stack.brokers.split(','), clientId: 'foundation-e2e', logLevel: 'error' });
+    redis = createRedisClient(stack.redisUrl, { connectionName: 'foundation-e2e' });
     store = new StateStore(redis, { keyPrefix: uniqueName('e2e') + ':' });
   });
 
@@ -99,7 +107,7 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
     });
     await consumer.start();
     try {
-      await waitUntil(`all ${MESSAGES} messages consumed (at ${consumed})`, () => consumed >= MESSAGES, 90_000);
+      await waitFor(`all ${MESSAGES} messages consumed (at ${consumed})`, () => consumed >= MESSAGES, 90_000);
     } finally {
       await consumer.stop();
     }
@@ -175,7 +183,7 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
     });
     await consumer.start();
     try {
-      await waitUntil('a successful delivery after two failures', () => failuresLeft === 0 && delivered.length >= 3, 60_000);
+      await waitFor('a successful delivery after two failures', () => failuresLeft === 0 && delivered.length >= 3, 60_000);
     } finally {
       await consumer.stop();
     }

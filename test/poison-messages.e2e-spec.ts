@@ -6,18 +6,20 @@
  * touch a key's state).
  */
 import { DLQ_REASONS, type DlqReason } from '@app/contracts';
-import { faultStack, seededRandom, uniqueSuffix, waitFor } from './support/fault-env';
-import { FaultKafka, partitionFor, type Collector, type OutMessage } from './support/fault-kafka';
-import { FaultRegistry, type SeededModel } from './support/fault-registry';
-import { FaultWorker } from './support/fault-worker';
-import { eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/fault-streams';
-import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/fault-dual-run';
+import { seededRandom } from '@app/lstm';
+import { e2eStack, uniqueSuffix, waitFor } from './support/e2e-env';
+import { TestKafka, partitionFor, type Collector, type OutMessage } from './support/test-kafka';
 import {
+  TestRegistry,
   referenceClassifierScores,
   referenceForecasts,
   scaleFeatures,
   tokenIds,
-} from './support/fault-models';
+  type SeededModel,
+} from './support/model-fixtures';
+import { WorkerProcess } from './support/worker-process';
+import { eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
+import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/dual-run';
 
 const PARTITIONS = 3;
 const PER_REASON = 30;
@@ -46,7 +48,7 @@ interface DlqBody {
 }
 
 describe('poison messages: every DLQ reason, partitions keep flowing', () => {
-  const stack = faultStack();
+  const stack = e2eStack();
   const s = uniqueSuffix();
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
   const rnd = seededRandom(seed);
@@ -59,10 +61,10 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
     models: `pm-${s}.models`,
   };
   const names = { fc: `pm-${s}-fc`, cl: `pm-${s}-cl` };
-  const kafka = new FaultKafka(stack.brokers, `pm-${s}`);
-  let registry: FaultRegistry;
+  const kafka = new TestKafka(stack.brokers, `pm-${s}`);
+  let registry: TestRegistry;
   let collector: Collector;
-  let worker: FaultWorker;
+  let worker: WorkerProcess;
   let fc: SeededModel;
   let cl: SeededModel;
   const plan: Planned[] = [];
@@ -187,7 +189,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
       { topic: t.dlq, partitions: 2 },
       { topic: t.models, partitions: 1, compact: true },
     ]);
-    registry = new FaultRegistry(stack.redisUrl, kafka.producerClient, t.models);
+    registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     fc = await registry.seed(names.fc, DUAL_FORECASTER);
     cl = await registry.seed(names.cl, DUAL_CLASSIFIER);
     collector = await kafka.collect([t.forecasts, t.classes, t.dlq], `pm-${s}-collector`);
@@ -237,7 +239,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
       next.set(id, o + 1n);
     }
 
-    worker = new FaultWorker(`poison-${s}`, {
+    worker = new WorkerProcess(`poison-${s}`, {
       KAFKA_BROKERS: stack.brokers,
       REDIS_URL: stack.redisUrl,
       KAFKA_GROUP_ID: `pm-${s}`,

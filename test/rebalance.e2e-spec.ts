@@ -4,9 +4,9 @@
  * three times while events flow. Same checks as crash/replay against an uninterrupted run:
  * final states bit-identical, every offset predicted, duplicates byte-identical.
  */
-import { waitFor } from './support/fault-env';
-import { DualRun } from './support/fault-dual-run';
-import { sensorEvents, textEvents } from './support/fault-streams';
+import { waitFor } from './support/e2e-env';
+import { DualRun } from './support/dual-run';
+import { sensorEvents, textEvents } from './support/event-streams';
 
 const PARTITIONS = 6;
 

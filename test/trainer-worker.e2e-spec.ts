@@ -8,9 +8,9 @@ import type { INestApplication } from '@nestjs/common';
 import { loadTrainerConfig } from '../apps/trainer/src/config/trainer-config';
 import type { JobRecord } from '../apps/trainer/src/jobs/job-record';
 import { createTrainerApp } from '../apps/trainer/src/trainer-app';
-import { faultStack, uniqueSuffix, waitFor } from './support/fault-env';
-import { FaultKafka, type Collector } from './support/fault-kafka';
-import { FaultWorker } from './support/fault-worker';
+import { e2eStack as faultStack, uniqueSuffix, waitFor } from './support/e2e-env';
+import { TestKafka as FaultKafka, type Collector } from './support/test-kafka';
+import { WorkerProcess as FaultWorker } from './support/worker-process';
 
 describe('trainer and a running stream-worker', () => {
   const stack = faultStack();

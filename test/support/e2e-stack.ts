@@ -103,13 +103,15 @@ const CLUSTER_ID = 'c3RyZWFtY2VsbC10ZXN0cw';
 
 /**
  * The single-node Kafka (KRaft broker + controller) and the Redis of a local stack, on host
- * networking and the given loopback ports: shared by the e2e global setup and the benchmarks.
+ * networking and the given loopback ports: shared by the e2e global setup, suites that need a
+ * stack of their own (private-stack.ts) and the benchmarks.
  * Kafka is configured with the official apache/kafka image's KAFKA_* convention, so KAFKA_IMAGE
  * may point to it.
  */
 export function stackContainers(
   tc: TestcontainersApi,
   ports: { kafka: number; controller: number; redis: number },
+  options: { redisAppendOnly?: boolean } = {},
 ): { kafka: GenericContainerType; redis: GenericContainerType } {
   const kafka = new tc.GenericContainer(E2E_IMAGES.kafka)
     .withNetworkMode('host')
@@ -148,8 +150,11 @@ export function stackContainers(
       'no',
       '--save',
       '',
+      // Append-only with fsync per write lets a stopped and restarted Redis keep every state (outage suites).
       '--appendonly',
-      'no',
+      options.redisAppendOnly ? 'yes' : 'no',
+      '--appendfsync',
+      options.redisAppendOnly ? 'always' : 'everysec',
     ])
     .withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/))
     .withStartupTimeout(60_000);

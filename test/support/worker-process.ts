@@ -1,122 +1,159 @@
 /**
- * Spawning the stream-worker in e2e suites exactly as production runs it:
- * `node dist/apps/stream-worker/src/main.js` with an environment (WORKER-CONTRACT.md).
+ * The stream-worker as e2e suites run it: `node dist/apps/stream-worker/src/main.js`, exactly as
+ * production does (WORKER-CONTRACT.md), one child process per instance, restartable.
  *
- * Usage:
- *   const w = await WorkerProcess.start('forecast', workerEnv(stack, { SENSOR_TOPIC: ... }));
- *   ...                   // w.logs, w.httpPort, await w.metrics()
- *   await w.stop();       // SIGTERM by pid, waits for exit (SIGKILL after the timeout)
+ *   const w = await WorkerProcess.launch('forecast', workerEnv(stack, { SENSOR_TOPIC: ... }));
+ *   ...                               // w.logs, w.logLines(msg), await w.http('/health/ready')
+ *   const exit = await w.stop();      // SIGTERM by pid; SIGKILL after the timeout
+ *
+ * Output goes to .cache/e2e-logs/<name>.log for post-mortems (and to stderr with
+ * STREAMCELL_TEST_WORKER_ECHO=1).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'child_process';
+import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'fs';
+import * as path from 'path';
+import { REPO_ROOT, sleep, type E2EStack } from './e2e-env';
 
-/** Repository root. */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** The production entry point of the worker (`npm run build` creates it). */
-export const WORKER_ENTRY = path.join(REPO_ROOT, 'dist', 'apps', 'stream-worker', 'src', 'main.js');
+export const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'stream-worker', 'src', 'main.js');
 
-/** Kafka and Redis of the e2e harness (test/global-setup.ts). */
-export interface TestStack {
-  readonly brokers: string;
-  readonly redisUrl: string;
-}
-
-/** Reads the harness addresses from the environment; throws when the global setup did not run. */
-export function testStack(): TestStack {
-  const brokers = process.env.STREAMCELL_TEST_KAFKA_BROKERS;
-  const redisUrl = process.env.STREAMCELL_TEST_REDIS_URL;
-  if (!brokers || !redisUrl) throw new Error('STREAMCELL_TEST_KAFKA_BROKERS / STREAMCELL_TEST_REDIS_URL are not set');
-  return { brokers, redisUrl };
-}
+/** Directory where worker logs of e2e runs are kept. */
+export const WORKER_LOG_DIR = path.join(REPO_ROOT, '.cache', 'e2e-logs');
 
 /** Worker environment for a stack, plus overrides (topic names, models, limits...). */
-export function workerEnv(stack: TestStack, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    KAFKA_BROKERS: stack.brokers,
-    REDIS_URL: stack.redisUrl,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
+export function workerEnv(stack: E2EStack, extra: Record<string, string> = {}): Record<string, string> {
+  return { KAFKA_BROKERS: stack.brokers, REDIS_URL: stack.redisUrl, ...extra };
 }
 
-/** How the process ended. */
-export interface WorkerExitInfo {
+/** How a worker process ended. */
+export interface WorkerExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
+  /** Milliseconds from the signal {@link WorkerProcess.stop} sent to the exit; null if none was sent or it had to be SIGKILLed. */
+  readonly afterSignalMs: number | null;
 }
 
-/** One running worker child process. */
+/** One worker child process; `start()` again after it exited runs a new incarnation. */
 export class WorkerProcess {
+  readonly logFile: string;
+  private child: ChildProcess | null = null;
   private output = '';
-  private exitInfo: WorkerExitInfo | null = null;
-  private readonly exited: Promise<WorkerExitInfo>;
+  private exitInfo: WorkerExit | null = null;
+  private exitPromise: Promise<WorkerExit> | null = null;
+  private signalledAt: number | null = null;
+  private log: WriteStream | null = null;
+  private startedAt = 0;
 
-  private constructor(
+  /** `env` is the worker's whole environment besides PATH, NODE_ENV=production, HTTP_PORT=0 and LOG_LEVEL=info (overridable). */
+  constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
+    private readonly env: Record<string, string>,
   ) {
-    const onData = (b: Buffer) => {
-      this.output += b.toString('utf8');
-      if (this.output.length > 8_000_000) this.output = this.output.slice(-4_000_000);
-      if (process.env.STREAMCELL_TEST_WORKER_ECHO) process.stderr.write(`[${name}] ${b.toString('utf8')}`);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
-        resolve(this.exitInfo);
-      }),
-    );
+    mkdirSync(WORKER_LOG_DIR, { recursive: true });
+    this.logFile = path.join(WORKER_LOG_DIR, `${name}.log`);
   }
 
-  /**
-   * Spawns the worker and waits for the contract's `streamcell worker ready` line (or throws with
-   * the log tail when it exits first or the timeout passes).
-   */
-  static async start(name: string, env: Record<string, string>, readyTimeoutMs = 90_000): Promise<WorkerProcess> {
+  /** Spawns a worker without waiting for it (boot-failure cases). */
+  static spawn(name: string, env: Record<string, string>): WorkerProcess {
+    return new WorkerProcess(name, env).start();
+  }
+
+  /** Spawns a worker and waits for its ready line. */
+  static async launch(
+    name: string,
+    env: Record<string, string>,
+    readyTimeoutMs = 90_000,
+  ): Promise<WorkerProcess> {
     const w = WorkerProcess.spawn(name, env);
-    await w.waitForLog('streamcell worker ready', readyTimeoutMs);
+    await w.ready(readyTimeoutMs);
     return w;
   }
 
-  /** Spawns without waiting (for boot-failure tests). */
-  static spawn(name: string, env: Record<string, string>): WorkerProcess {
-    if (!existsSync(WORKER_ENTRY)) throw new Error(`${WORKER_ENTRY} is missing: run npm run build first`);
-    const child = spawn(process.execPath, [WORKER_ENTRY], {
+  /** Spawns the process (a previous incarnation must have exited). */
+  start(): this {
+    if (!existsSync(WORKER_MAIN)) throw new Error(`${WORKER_MAIN} is missing: run npm run build first`);
+    if (this.child && !this.exitInfo) throw new Error(`${this.name} is still running`);
+    this.output = '';
+    this.exitInfo = null;
+    this.signalledAt = null;
+    this.startedAt = Date.now();
+    this.log ??= createWriteStream(this.logFile, { flags: 'a' });
+    this.log.write(`\n===== start ${new Date().toISOString()} =====\n`);
+    const child = spawn(process.execPath, [WORKER_MAIN], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'info',
+        ...this.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return new WorkerProcess(name, child);
+    this.child = child;
+    const onData = (chunk: Buffer): void => {
+      const s = chunk.toString('utf8');
+      this.output += s;
+      if (this.output.length > 8_000_000) this.output = this.output.slice(-4_000_000);
+      this.log?.write(chunk);
+      if (process.env.STREAMCELL_TEST_WORKER_ECHO) process.stderr.write(`[${this.name}] ${s}`);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    this.exitPromise = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exitInfo = {
+          code,
+          signal,
+          afterSignalMs: this.signalledAt === null ? null : Date.now() - this.signalledAt,
+        };
+        this.log?.write(`\n===== exit code=${code} signal=${signal} =====\n`);
+        resolve(this.exitInfo);
+      });
+    });
+    return this;
   }
 
+  /** The process id of the running child. */
   get pid(): number {
-    return this.child.pid!;
+    if (!this.child?.pid) throw new Error(`${this.name} has no process`);
+    return this.child.pid;
   }
 
-  /** Everything printed so far. */
+  /** True while the current incarnation runs. */
+  get running(): boolean {
+    return this.child !== null && this.exitInfo === null;
+  }
+
+  /** Everything the current incarnation printed. */
   get logs(): string {
     return this.output;
   }
 
-  get exit(): WorkerExitInfo | null {
+  /** How the current incarnation ended (null while it runs). */
+  get exit(): WorkerExit | null {
     return this.exitInfo;
   }
 
-  /** The port the health server bound (from the `http listening` log line). */
-  get httpPort(): number {
-    const m = /"msg":"http listening","port":(\d+)/.exec(this.output);
-    if (!m) throw new Error(`${this.name}: no http port logged yet`);
-    return Number(m[1]);
+  /** Waits for the contract's `streamcell worker ready` line; resolves with the ms since start. */
+  async ready(timeoutMs = 90_000): Promise<number> {
+    await this.waitForLog('streamcell worker ready', timeoutMs);
+    return Date.now() - this.startedAt;
   }
 
-  /** GET a path of the worker's HTTP server. */
-  async http(pathname: string): Promise<{ status: number; body: string }> {
-    const res = await fetch(`http://127.0.0.1:${this.httpPort}${pathname}`);
-    return { status: res.status, body: await res.text() };
+  /** Waits until the output contains `text`; throws with the log tail on exit or timeout. */
+  async waitForLog(text: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (this.exitInfo) {
+        throw new Error(
+          `${this.name} exited ${JSON.stringify(this.exitInfo)} before '${text}':\n${this.output.slice(-4000)}`,
+        );
+      }
+      if (Date.now() > deadline)
+        throw new Error(`${this.name}: no '${text}' after ${timeoutMs} ms:\n${this.output.slice(-4000)}`);
+      await sleep(50);
+    }
   }
 
   /** Parsed JSON log lines whose `msg` equals `msg`. */
@@ -127,36 +164,57 @@ export class WorkerProcess {
       try {
         out.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
-        // partial line
+        // A line still being written.
       }
     }
     return out;
   }
 
-  /** Waits until the output contains `text`. */
-  async waitForLog(text: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.output.includes(text)) {
-      if (this.exitInfo) throw new Error(`${this.name} exited ${JSON.stringify(this.exitInfo)} before '${text}':\n${this.output.slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`${this.name}: no '${text}' after ${timeoutMs} ms:\n${this.output.slice(-4000)}`);
-      await new Promise((r) => setTimeout(r, 50));
+  /** The port the health server bound (from the `http listening` log line). */
+  get httpPort(): number {
+    const m = /"msg":"http listening","port":(\d+)/.exec(this.output);
+    if (!m) throw new Error(`${this.name}: no http port logged yet`);
+    return Number(m[1]);
+  }
+
+  /** GET a path of the worker's HTTP server. */
+  async http(pathname: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
+    const res = await fetch(`http://127.0.0.1:${this.httpPort}${pathname}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** Waits for the current incarnation to exit (null after `timeoutMs`). */
+  async waitForExit(timeoutMs: number): Promise<WorkerExit | null> {
+    if (!this.exitPromise) throw new Error(`${this.name} was never started`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+    try {
+      return await Promise.race([this.exitPromise, timeout]);
+    } finally {
+      // A pending timer would keep jest alive for the whole timeout after the last suite.
+      clearTimeout(timer);
     }
   }
 
-  /** Waits for the process to exit (resolves immediately when it already did). */
-  waitForExit(timeoutMs: number): Promise<WorkerExitInfo | null> {
-    return Promise.race([this.exited, new Promise<null>((r) => setTimeout(() => r(null), timeoutMs).unref())]);
+  /** Signals this child only (by pid) and waits for it to exit; SIGKILL after `timeoutMs`. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<WorkerExit> {
+    if (!this.child || !this.exitPromise) throw new Error(`${this.name} was never started`);
+    if (this.exitInfo) return this.exitInfo;
+    this.signalledAt = Date.now();
+    this.child.kill(signal);
+    const res = await this.waitForExit(timeoutMs);
+    if (res) return res;
+    this.child.kill('SIGKILL');
+    const forced = await this.exitPromise;
+    return { ...forced, afterSignalMs: null };
   }
 
-  /** Signals this process only (by pid) and waits for it to exit; SIGKILL after `timeoutMs`. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<WorkerExitInfo & { ms: number }> {
-    const t0 = Date.now();
-    if (!this.exitInfo) this.child.kill(signal);
-    let info = await this.waitForExit(timeoutMs);
-    if (!info) {
-      this.child.kill('SIGKILL');
-      info = await this.exited;
-    }
-    return { ...info, ms: Date.now() - t0 };
+  /** Kills a still-running child (SIGKILL) and closes the log; safe to call twice. */
+  async dispose(): Promise<void> {
+    if (this.running) await this.stop('SIGKILL', 5000);
+    await new Promise<void>((resolve) => (this.log ? this.log.end(resolve) : resolve()));
+    this.log = null;
   }
 }

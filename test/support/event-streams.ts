@@ -1,5 +1,5 @@
-import { partitionFor, type OutMessage } from './fault-kafka';
-import { seededRandom } from './fault-env';
+import { seededRandom } from '@app/lstm';
+import { partitionFor, type OutMessage } from './test-kafka';
 
 /** One generated input event with its routing. */
 export interface GeneratedEvent {
@@ -40,66 +40,62 @@ export const WORDS = [
 
 const BASE_TS = Date.parse('2026-11-27T10:00:00Z');
 
+/** A generated stream: key prefix, number of keys, events per key, partitions, PRNG seed. */
+type StreamArgs = [prefix: string, keys: number, perKey: number, partitions: number, seed: number];
+
 /**
- * Sensor readings: `keys` sensors × `perKey` readings, sine + noise with occasional spikes,
- * event times strictly increasing per key (1-3 s apart, alternating ISO and epoch-ms forms).
- * Events of different keys are interleaved in a seeded shuffle, each key's order preserved.
+ * `keys` keys × `perKey` events, interleaved in a seeded shuffle that keeps each key's order.
+ * `start(key, rnd)` draws a key's parameters and returns the maker of its i-th event body.
  */
-export function sensorEvents(
-  prefix: string,
-  keys: number,
-  perKey: number,
-  partitions: number,
-  seed: number,
+function keyedEvents(
+  [prefix, keys, perKey, partitions, seed]: StreamArgs,
+  start: (key: string, rnd: () => number) => (i: number) => Record<string, unknown>,
 ): GeneratedEvent[] {
   const rnd = seededRandom(seed);
   const perKeyEvents: GeneratedEvent[][] = [];
   for (let k = 0; k < keys; k++) {
     const key = `${prefix}-${k}`;
     const partition = partitionFor(key, partitions);
-    const phase = rnd() * Math.PI * 2;
-    let ts = BASE_TS + Math.floor(rnd() * 10_000);
+    const next = start(key, rnd);
     const list: GeneratedEvent[] = [];
-    for (let i = 0; i < perKey; i++) {
-      ts += 1000 + Math.floor(rnd() * 2000);
-      let value = 20 + 5 * Math.sin(phase + i / 5) + (rnd() - 0.5);
-      if (rnd() < 0.03) value += 15;
-      value = Math.round(value * 1000) / 1000;
-      const body = { sensorId: key, ts: i % 2 === 0 ? new Date(ts).toISOString() : ts, value };
-      list.push({ key, partition, index: i, body });
-    }
+    for (let i = 0; i < perKey; i++) list.push({ key, partition, index: i, body: next(i) });
     perKeyEvents.push(list);
   }
   return interleave(perKeyEvents, rnd);
 }
 
-/** Text events: `keys` streams × `perKey` short texts from {@link WORDS} (plus an unknown word now and then). */
-export function textEvents(
-  prefix: string,
-  keys: number,
-  perKey: number,
-  partitions: number,
-  seed: number,
-): GeneratedEvent[] {
-  const rnd = seededRandom(seed);
-  const perKeyEvents: GeneratedEvent[][] = [];
-  for (let k = 0; k < keys; k++) {
-    const key = `${prefix}-${k}`;
-    const partition = partitionFor(key, partitions);
+/**
+ * Sensor readings: `keys` sensors × `perKey` readings, sine + noise with occasional spikes,
+ * event times strictly increasing per key (1-3 s apart, alternating ISO and epoch-ms forms).
+ */
+export function sensorEvents(...args: StreamArgs): GeneratedEvent[] {
+  return keyedEvents(args, (key, rnd) => {
+    const phase = rnd() * Math.PI * 2;
     let ts = BASE_TS + Math.floor(rnd() * 10_000);
-    const list: GeneratedEvent[] = [];
-    for (let i = 0; i < perKey; i++) {
+    return (i) => {
+      ts += 1000 + Math.floor(rnd() * 2000);
+      let value = 20 + 5 * Math.sin(phase + i / 5) + (rnd() - 0.5);
+      if (rnd() < 0.03) value += 15;
+      value = Math.round(value * 1000) / 1000;
+      return { sensorId: key, ts: i % 2 === 0 ? new Date(ts).toISOString() : ts, value };
+    };
+  });
+}
+
+/** Text events: `keys` streams × `perKey` short texts from {@link WORDS} (plus an unknown word now and then). */
+export function textEvents(...args: StreamArgs): GeneratedEvent[] {
+  return keyedEvents(args, (key, rnd) => {
+    let ts = BASE_TS + Math.floor(rnd() * 10_000);
+    return () => {
       ts += 1000 + Math.floor(rnd() * 5000);
       const n = 1 + Math.floor(rnd() * 6);
       const words: string[] = [];
       for (let w = 0; w < n; w++)
         words.push(rnd() < 0.1 ? 'zzzunknown' : WORDS[Math.floor(rnd() * WORDS.length)]);
       const text = words.join(' ') + (rnd() < 0.3 ? '!' : '');
-      list.push({ key, partition, index: i, body: { streamId: key, ts: new Date(ts).toISOString(), text } });
-    }
-    perKeyEvents.push(list);
-  }
-  return interleave(perKeyEvents, rnd);
+      return { streamId: key, ts: new Date(ts).toISOString(), text };
+    };
+  });
 }
 
 /** Merges per-key lists in a random order that keeps each key's own order. */

@@ -1,4 +1,4 @@
-import type { CollectedMessage } from './fault-kafka';
+import type { CollectedMessage } from './test-kafka';
 
 /** Source coordinates carried by every prediction and dead letter. */
 export interface SourceRef {

@@ -1,0 +1,340 @@
+/**
+ * Dependency outages: with Redis or Kafka unavailable mid-stream the worker pauses, retries with
+ * backoff, commits nothing past events whose state was not written, and resumes by itself.
+ *
+ * The suite runs its own Kafka and Redis (PrivateStack, fresh ports) so it can stop and restart
+ * them without touching the run's shared stack. Per dependency: a reference worker processes a
+ * copy of the log before the outage (same partitions and offsets, identically-weighted models
+ * under other names, as crash-replay does); the worker under test processes part of the log, the
+ * dependency is stopped for OUTAGE_MS while more events arrive, then started again. While it is
+ * down the worker process stays up (no crash loop, /health answers), /health/ready says not ready,
+ * retries back off, and no state changes where it cannot be written. At the restart the worker
+ * is frozen (SIGSTOP) for a moment so that committed offsets and states can be compared exactly:
+ * every event below a committed offset has its state written. Afterwards, without any restart of
+ * the process, every source offset has a prediction and every key's final state equals the
+ * reference bit for bit, with one state transition per event.
+ */
+import { seededRandom } from '@app/lstm';
+import { sleep, waitFor } from './support/e2e-env';
+import { DUAL_CLASSIFIER, DualRun } from './support/dual-run';
+import { sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
+import { tokenIds } from './support/model-fixtures';
+import { PrivateStack, type StackService } from './support/private-stack';
+import type { WorkerProcess } from './support/worker-process';
+
+const PARTITIONS = 4;
+/**
+ * Time the worker gets to notice the outage before the "while down" assertions apply: Redis
+ * fails its next PING; a silent group coordinator counts after the session timeout (10 s).
+ */
+const NOTICE_MS: Record<StackService, number> = { redis: 4_000, kafka: 12_000 };
+/** How long the "while down" assertions are checked after that. */
+const DOWN_CHECK_MS = 8_000;
+const RETRY_LINE = 'batch failed; partition paused, retrying with backoff';
+
+/** What the suite saw of the worker at one moment of an outage. */
+interface Sample {
+  readonly atMs: number;
+  readonly running: boolean;
+  readonly live: number;
+  readonly ready: number;
+  readonly checks: Record<string, { ok?: boolean }>;
+}
+
+/** GET a worker path; status 0 when it does not answer. */
+async function probe(w: WorkerProcess, path: string): Promise<{ status: number; body: string }> {
+  try {
+    return await w.http(path, 3000);
+  } catch (e) {
+    return { status: 0, body: (e as Error).message };
+  }
+}
+
+/** Samples the worker every 500 ms until `untilMs` after `since`, running `extra` on each sample. */
+async function observe(
+  w: WorkerProcess,
+  since: number,
+  untilMs: number,
+  extra: (atMs: number) => Promise<void> = async () => undefined,
+): Promise<Sample[]> {
+  const out: Sample[] = [];
+  while (Date.now() - since < untilMs) {
+    const atMs = Date.now() - since;
+    const [live, ready] = await Promise.all([probe(w, '/health'), probe(w, '/health/ready')]);
+    let checks: Record<string, { ok?: boolean }> = {};
+    try {
+      checks = JSON.parse(ready.body) as Record<string, { ok?: boolean }>;
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    out.push({ atMs, running: w.running, live: live.status, ready: ready.status, checks });
+    await extra(atMs);
+    await sleep(500);
+  }
+  return out;
+}
+
+/** Offsets of events fed in order to fresh topics: index i → offset within its partition. */
+function offsetsOf(events: readonly GeneratedEvent[]): bigint[] {
+  const next = new Map<number, bigint>();
+  return events.map((e) => {
+    const o = next.get(e.partition) ?? 0n;
+    next.set(e.partition, o + 1n);
+    return o;
+  });
+}
+
+/** Retry log lines of a worker grouped by topic/partition, as [epoch ms, attempt] in log order. */
+function retries(w: WorkerProcess, since: number): Map<string, [number, number][]> {
+  const out = new Map<string, [number, number][]>();
+  for (const line of w.logLines(RETRY_LINE)) {
+    const t = Date.parse(String(line.time));
+    if (t < since) continue;
+    const id = `${String(line.topic)}/${String(line.partition)}`;
+    let list = out.get(id);
+    if (!list) out.set(id, (list = []));
+    list.push([t, Number(line.attempt)]);
+  }
+  return out;
+}
+
+describe('outages: Redis and Kafka stopped mid-stream', () => {
+  let stack: PrivateStack;
+  const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
+
+  beforeAll(async () => {
+    stack = await PrivateStack.start();
+  }, 240_000);
+
+  afterAll(() => stack?.dispose());
+
+  /**
+   * One outage of `service`: phase A before it, phase B fed while it is down (Redis) or just
+   * before it goes down (Kafka), phase C after it is back.
+   */
+  async function outage(service: StackService): Promise<void> {
+    const tag = service === 'redis' ? 'ogr' : 'ogk';
+    const noticeMs = NOTICE_MS[service];
+    const outageMs = noticeMs + DOWN_CHECK_MS;
+    const run = new DualRun(tag, PARTITIONS, stack);
+    await run.setUp();
+    try {
+      const rnd = seededRandom(seed + (service === 'redis' ? 0 : 7));
+      const sensors = sensorEvents(
+        `${tag}-sensor-${run.s}`,
+        60,
+        30,
+        PARTITIONS,
+        seed + Math.floor(rnd() * 1000),
+      );
+      const texts = textEvents(
+        `${tag}-text-${run.s}`,
+        20,
+        30,
+        PARTITIONS,
+        seed + 1 + Math.floor(rnd() * 1000),
+      );
+      const total = sensors.length + texts.length;
+      const cut = (f: number) => [Math.floor(sensors.length * f), Math.floor(texts.length * f)] as const;
+      const [sA, tA] = cut(0.4);
+      const [sB, tB] = cut(service === 'redis' ? 1 : 0.7);
+
+      await run.produceReference(sensors, texts);
+      const ref = run.worker('ref', true).start();
+      const victim = run.worker('victim', false).start();
+      await Promise.all([ref.ready(), victim.ready()]);
+      const pid = victim.pid;
+
+      // Phase A, and the reference run completes before anything goes down.
+      await run.feed(sensors.slice(0, sA), texts.slice(0, tA), 4, 100);
+      await waitFor('phase A predicted', () => run.predicted() >= sA + tA, 120_000, 100);
+      await run.drain(120_000, [true]);
+      expect((await ref.stop('SIGTERM')).code).toBe(0);
+      expect((await probe(victim, '/health/ready')).status).toBe(200);
+      const group = run.group(false);
+      const topics = [
+        { topic: run.side.sensor, model: run.model.fc, events: sensors },
+        { topic: run.side.text, model: run.model.cl, events: texts },
+      ];
+      const keysOf = (events: readonly GeneratedEvent[]) => [...new Set(events.map((e) => e.key))];
+      const readStates = async () =>
+        Promise.all(topics.map((t) => run.states.readMany(t.model, keysOf(t.events))));
+
+      // The outage.
+      let feeding: Promise<void> = Promise.resolve();
+      if (service === 'kafka') {
+        // Phase B lands just before the broker goes: batches are in flight when it does.
+        await run.feed(sensors.slice(sA, sB), texts.slice(tA, tB), 3, 50);
+      }
+      const endsBefore = new Map<string, Map<number, bigint>>();
+      for (const t of topics) endsBefore.set(t.topic, await run.kafka.endOffsets(t.topic));
+      const downFrom = Date.now();
+      await stack.stop(service);
+      const downAt = Date.now();
+      if (service === 'redis') {
+        // Phase B arrives while Redis is down.
+        feeding = run.feed(sensors.slice(sA, sB), texts.slice(tA, tB), 6, 300);
+      }
+      const committedWhileDown: Map<string, Map<number, bigint>>[] = [];
+      let statesAtNotice: Awaited<ReturnType<typeof readStates>> | null = null;
+      const samples = await observe(victim, downAt, outageMs, async (atMs) => {
+        if (atMs < noticeMs) return;
+        if (service === 'redis') {
+          const c = new Map<string, Map<number, bigint>>();
+          for (const t of topics) c.set(t.topic, await run.kafka.committed(group, t.topic));
+          committedWhileDown.push(c);
+        } else {
+          statesAtNotice ??= await readStates();
+        }
+      });
+      await feeding;
+
+      // While down: alive, live, not ready, paused.
+      expect(samples.filter((s) => !s.running || s.live !== 200)).toEqual([]);
+      const late = samples.filter((s) => s.atMs >= noticeMs);
+      expect(late.length).toBeGreaterThanOrEqual(4);
+      expect(late.filter((s) => s.ready !== 503 || s.checks[service]?.ok !== false)).toEqual([]);
+      if (service === 'redis') {
+        // Nothing fed during the outage is committed; commits stand still.
+        expect(committedWhileDown.length).toBeGreaterThanOrEqual(4);
+        const past: string[] = [];
+        for (const c of committedWhileDown) {
+          for (const t of topics) {
+            for (const [p, end] of endsBefore.get(t.topic)!) {
+              const at = c.get(t.topic)!.get(p) ?? -1n;
+              if (at > end)
+                past.push(`${t.topic}/${p}: committed ${at} while Redis was down, fed before it ${end}`);
+            }
+          }
+        }
+        expect(past.slice(0, 10)).toEqual([]);
+        const first = committedWhileDown[0];
+        const last = committedWhileDown[committedWhileDown.length - 1];
+        expect(last).toEqual(first);
+      } else {
+        // No state transition while predictions cannot be produced.
+        const now = await readStates();
+        const raw = (x: Awaited<ReturnType<typeof readStates>>) =>
+          x.map((list) => list.map((r) => r?.raw.toString('hex') ?? null));
+        expect(statesAtNotice).not.toBeNull();
+        expect(raw(now)).toEqual(raw(statesAtNotice!));
+      }
+      // Retries back off. Batches that failed (every one of phase B while Redis is down; those in
+      // flight when the broker went) are retried at most a few times per partition, spaced further
+      // and further apart.
+      const tries = retries(victim, downFrom);
+      const spacing: string[] = [];
+      let longest = 0;
+      for (const [id, list] of tries) {
+        const during = list.filter(([t]) => t <= downAt + outageMs);
+        const gaps = during.slice(1).map(([t], i) => t - during[i][0]);
+        // Each wait at least as long as the one before (timer jitter aside), the last clearly longer.
+        const shrinks = gaps.some((g, i) => i > 0 && g < gaps[i - 1] - 300);
+        if (during.length > 20 || (gaps.length >= 2 && (shrinks || gaps[gaps.length - 1] < 1.5 * gaps[0]))) {
+          spacing.push(`${id}: ${during.length} attempts, gaps ${gaps.join(',')} ms`);
+        }
+        longest = Math.max(longest, during.length);
+      }
+      expect(spacing).toEqual([]);
+      if (service === 'redis') expect(longest).toBeGreaterThanOrEqual(3);
+      // The Kafka clients reconnect with backoff too: a few attempts a second at most, not a loop.
+      const refused = victim.logs
+        .split('\n')
+        .filter((l) => l.includes('ECONNREFUSED') && l.includes('[kafkajs Connection]'))
+        .filter((l) => Date.parse(/^\{"time":"([^"]+)"/.exec(l)?.[1] ?? '') <= downAt + outageMs).length;
+      if (service === 'kafka') expect(refused).toBeGreaterThanOrEqual(3);
+      expect(refused).toBeLessThanOrEqual(4 * ((downAt + outageMs - downFrom) / 1000));
+
+      // Back up: freeze the worker for the exact check of commits against states.
+      process.kill(pid, 'SIGSTOP');
+      let restartMs: number;
+      const violations: string[] = [];
+      try {
+        restartMs = await stack.restart(service);
+        const states = await readStates();
+        for (const [i, t] of topics.entries()) {
+          const committed = await run.kafka.committed(group, t.topic);
+          const offsets = offsetsOf(t.events);
+          const needed = new Map<string, bigint>();
+          t.events.forEach((e, j) => {
+            if (offsets[j] < (committed.get(e.partition) ?? 0n)) needed.set(e.key, offsets[j]);
+          });
+          keysOf(t.events).forEach((key, k) => {
+            const want = needed.get(key);
+            const rec = states[i][k]?.record;
+            if (want !== undefined && (!rec || rec.offset < want)) {
+              violations.push(
+                `${t.topic} ${key}: committed past offset ${want}, state at ${rec ? rec.offset : 'none'}`,
+              );
+            }
+          });
+        }
+      } finally {
+        process.kill(pid, 'SIGCONT');
+      }
+      expect(violations.slice(0, 10)).toEqual([]);
+
+      // Phase C after the outage; the same process recovers on its own.
+      const upAt = Date.now();
+      await run.feed(sensors.slice(sB), texts.slice(tB), 3, 100);
+      await waitFor(
+        'the worker ready again',
+        async () => (await probe(victim, '/health/ready')).status === 200,
+        120_000,
+        250,
+      );
+      const readyAfterMs = Date.now() - upAt;
+      await run.drain(180_000, [false]);
+      expect(victim.running).toBe(true);
+      expect(victim.pid).toBe(pid);
+      // Never a consumer that gave up (kafkajs does not restart it after a non-retriable crash).
+      expect(victim.logLines('consumer crashed').filter((l) => l.restart === false)).toEqual([]);
+      const report = await run.verify(sensors, texts);
+
+      // One state transition per event: forecast keys step once per reading, text keys once per token.
+      const fcSteps = new Map<string, number>();
+      for (const e of sensors) fcSteps.set(e.key, (fcSteps.get(e.key) ?? 0) + 1);
+      const clSteps = new Map<string, number>();
+      for (const e of texts)
+        clSteps.set(e.key, (clSteps.get(e.key) ?? 0) + tokenIds(DUAL_CLASSIFIER, String(e.body.text)).length);
+      const [fcStates, clStates] = await readStates();
+      const stepDiffs: string[] = [];
+      keysOf(sensors).forEach((key, i) => {
+        if (fcStates[i]?.record.steps !== fcSteps.get(key))
+          stepDiffs.push(`${key}: ${fcStates[i]?.record.steps} steps, ${fcSteps.get(key)} events`);
+      });
+      keysOf(texts).forEach((key, i) => {
+        if (clStates[i]?.record.steps !== clSteps.get(key))
+          stepDiffs.push(`${key}: ${clStates[i]?.record.steps} steps, ${clSteps.get(key)} tokens`);
+      });
+      expect(stepDiffs.slice(0, 10)).toEqual([]);
+
+      console.log(
+        JSON.stringify({
+          suite: 'outage',
+          service,
+          seed,
+          events: total,
+          samples: samples.length,
+          retries: Object.fromEntries([...tries].map(([id, list]) => [id, list.length])),
+          restartMs: restartMs!,
+          readyAfterMs,
+          ...report,
+        }),
+      );
+      const exit = await victim.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+      expect(exit.afterSignalMs).toBeLessThan(10_000);
+    } finally {
+      await run.tearDown();
+      // A failed case must not leave the next one without the dependency.
+      await stack.ensureRunning(service);
+    }
+  }
+
+  it('Redis stopped mid-stream: pauses, backs off, commits nothing unwritten, resumes by itself', () =>
+    outage('redis'));
+
+  it('Kafka stopped mid-stream: pauses, backs off, commits nothing unwritten, resumes by itself', () =>
+    outage('kafka'));
+});
