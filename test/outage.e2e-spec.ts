@@ -3,10 +3,11 @@
  * backoff, commits nothing past events whose state was not written, and resumes by itself.
  *
  * The suite runs its own Kafka and Redis (PrivateStack, fresh ports) so it can stop and restart
- * them without touching the run's shared stack. Per dependency: a reference worker processes a
+ * them without touching the run's shared stack. Cases: Redis stopped, Kafka stopped, Redis paused
+ * (requests hang instead of failing). Per case: a reference worker processes a
  * copy of the log before the outage (same partitions and offsets, identically-weighted models
  * under other names, as crash-replay does); the worker under test processes part of the log, the
- * dependency is stopped for OUTAGE_MS while more events arrive, then started again. While it is
+ * dependency is stopped (or paused) for 14-22 s while more events arrive, then started again. While it is
  * down the worker process stays up (no crash loop, /health answers), /health/ready says not ready,
  * retries back off, and no state changes where it cannot be written. At the restart the worker
  * is frozen (SIGSTOP) for a moment so that committed offsets and states can be compared exactly:
@@ -98,7 +99,7 @@ function retries(w: WorkerProcess, since: number): Map<string, [number, number][
   return out;
 }
 
-describe('outages: Redis and Kafka stopped mid-stream', () => {
+describe('outages: Redis and Kafka stopped or paused mid-stream', () => {
   let stack: PrivateStack;
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
 
@@ -109,17 +110,18 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
   afterAll(() => stack?.dispose());
 
   /**
-   * One outage of `service`: phase A before it, phase B fed while it is down (Redis) or just
-   * before it goes down (Kafka), phase C after it is back.
+   * One outage of `service`, its container stopped (connections refused) or paused (connections
+   * hang): phase A before it, phase B fed while it is down (Redis) or just before it goes down
+   * (Kafka), phase C after it is back.
    */
-  async function outage(service: StackService): Promise<void> {
-    const tag = service === 'redis' ? 'ogr' : 'ogk';
+  async function outage(service: StackService, how: 'stop' | 'pause' = 'stop'): Promise<void> {
+    const tag = (service === 'redis' ? 'ogr' : 'ogk') + (how === 'pause' ? 'p' : '');
     const noticeMs = NOTICE_MS[service];
     const outageMs = noticeMs + DOWN_CHECK_MS;
     const run = new DualRun(tag, PARTITIONS, stack);
     await run.setUp();
     try {
-      const rnd = seededRandom(seed + (service === 'redis' ? 0 : 7));
+      const rnd = seededRandom(seed + (service === 'redis' ? 0 : 7) + (how === 'pause' ? 13 : 0));
       const sensors = sensorEvents(
         `${tag}-sensor-${run.s}`,
         60,
@@ -169,7 +171,7 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
       const endsBefore = new Map<string, Map<number, bigint>>();
       for (const t of topics) endsBefore.set(t.topic, await run.kafka.endOffsets(t.topic));
       const downFrom = Date.now();
-      await stack.stop(service);
+      await (how === 'stop' ? stack.stop(service) : stack.pause(service));
       const downAt = Date.now();
       if (service === 'redis') {
         // Phase B arrives while Redis is down.
@@ -236,7 +238,8 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
         longest = Math.max(longest, during.length);
       }
       expect(spacing).toEqual([]);
-      if (service === 'redis') expect(longest).toBeGreaterThanOrEqual(3);
+      // A stopped Redis fails every attempt fast; a paused one leaves the first attempt hanging.
+      if (service === 'redis' && how === 'stop') expect(longest).toBeGreaterThanOrEqual(3);
       // The Kafka clients reconnect with backoff too: a few attempts a second at most, not a loop.
       const refused = victim.logs
         .split('\n')
@@ -250,7 +253,9 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
       let restartMs: number;
       const violations: string[] = [];
       try {
-        restartMs = await stack.restart(service);
+        const t0 = Date.now();
+        await (how === 'stop' ? stack.restart(service) : stack.unpause(service));
+        restartMs = Date.now() - t0;
         const states = await readStates();
         for (const [i, t] of topics.entries()) {
           const committed = await run.kafka.committed(group, t.topic);
@@ -315,6 +320,7 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
         JSON.stringify({
           suite: 'outage',
           service,
+          how,
           seed,
           events: total,
           samples: samples.length,
@@ -340,4 +346,7 @@ describe('outages: Redis and Kafka stopped mid-stream', () => {
 
   it('Kafka stopped mid-stream: pauses, backs off, commits nothing unwritten, resumes by itself', () =>
     outage('kafka'));
+
+  it('Redis paused mid-stream (requests hang): not ready, commits nothing unwritten, resumes by itself', () =>
+    outage('redis', 'pause'));
 });
