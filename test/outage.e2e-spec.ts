@@ -4,11 +4,11 @@
  *
  * The suite runs its own Kafka and Redis (PrivateStack, fresh ports) so it can stop and restart
  * them without touching the run's shared stack. Cases: Redis stopped, Kafka stopped, Redis paused
- * (requests hang instead of failing). Per case: a reference worker processes a
- * copy of the log before the outage (same partitions and offsets, identically-weighted models
- * under other names, as crash-replay does); the worker under test processes part of the log, the
- * dependency is stopped (or paused) for 14-22 s while more events arrive, then started again. While it is
- * down the worker process stays up (no crash loop, /health answers), /health/ready says not ready,
+ * (requests hang instead of failing). Per case: a reference worker processes a copy of the log
+ * before the outage (same partitions and offsets, identically-weighted models under other names,
+ * as crash-replay does); the worker under test processes part of the log, the dependency is
+ * stopped (or paused) for 14-22 s while more events arrive, then started again. While it is down
+ * the worker process stays up (no crash loop, /health answers), /health/ready says not ready,
  * retries back off, and no state changes where it cannot be written. At the restart the worker
  * is frozen (SIGSTOP) for a moment so that committed offsets and states can be compared exactly:
  * every event below a committed offset has its state written. Afterwards, without any restart of
