@@ -7,60 +7,10 @@
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { clusterKeySlot, createRedisClient, stateKey, StateStore, type RedisLike, type StateRecord } from '@app/state';
 import { Cluster } from 'ioredis';
-import * as net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { E2E_IMAGES } from './support/e2e-stack';
+import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
 
 const MASTERS = 3;
 const H = 64;
-
-/** A loopback port p with p + 10000 (the cluster bus port) free too. */
-async function clusterPort(taken: Set<number>): Promise<number> {
-  const free = (port: number) =>
-    new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-  for (;;) {
-    const p = 20000 + Math.floor(Math.random() * 35000);
-    if (!taken.has(p) && (await free(p)) && (await free(p + 10000))) {
-      taken.add(p);
-      return p;
-    }
-  }
-}
-
-/** Starts the masters on host networking and joins them into one cluster (all slots covered). */
-async function startCluster(): Promise<{ containers: StartedTestContainer[]; ports: number[] }> {
-  const taken = new Set<number>();
-  const ports: number[] = [];
-  for (let i = 0; i < MASTERS; i++) ports.push(await clusterPort(taken));
-  const containers = await Promise.all(
-    ports.map((port) =>
-      new GenericContainer(E2E_IMAGES.redis)
-        .withNetworkMode('host')
-        .withCommand([
-          'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no',
-        ])
-        .start(),
-    ),
-  );
-  const create = await containers[0].exec([
-    'redis-cli', '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes',
-  ]);
-  if (create.exitCode !== 0) throw new Error(`redis-cli --cluster create failed: ${create.output}`);
-  for (let i = 0; i < 120; i++) {
-    const states = await Promise.all(
-      containers.map((c, j) => c.exec(['redis-cli', '-p', String(ports[j]), 'cluster', 'info'])),
-    );
-    if (states.every((s) => s.output.includes('cluster_state:ok'))) return { containers, ports };
-    await sleep(500);
-  }
-  throw new Error('the Redis Cluster did not reach cluster_state:ok');
-}
 
 function recordAt(key: string, offset: bigint): StateRecord {
   const state = new Float32Array(2 * H);
@@ -78,13 +28,13 @@ function recordAt(key: string, offset: bigint): StateRecord {
 }
 
 describe('StateStore on a Redis Cluster', () => {
-  let cluster: { containers: StartedTestContainer[]; ports: number[] };
+  let cluster: TestRedisCluster;
   let redis: RedisLike;
   let store: StateStore;
 
   beforeAll(async () => {
-    cluster = await startCluster();
-    redis = createRedisClient(cluster.ports.map((p) => `redis://127.0.0.1:${p}`).join(','), {
+    cluster = await startRedisCluster(MASTERS);
+    redis = createRedisClient(cluster.url, {
       cluster: true,
       connectionName: 'cluster-e2e',
     });
@@ -93,7 +43,7 @@ describe('StateStore on a Redis Cluster', () => {
 
   afterAll(async () => {
     await redis?.quit().catch(() => undefined);
-    await Promise.all((cluster?.containers ?? []).map((c) => c.stop({ remove: true, removeVolumes: true })));
+    await cluster?.stop();
   }, 120_000);
 
   it('writes and loads 600 keys in single calls, spread over every master', async () => {

@@ -1,20 +1,38 @@
 /**
  * Trainer → registry → running stream-worker: sensor history in Kafka, POST retrain, the job
  * completes, the new version is active, and a running worker's forecasts carry it; a second
- * retrain (activate=always) switches the same running worker to version 2.
+ * retrain (activate=always) switches the same running worker to version 2. Runs twice: on the
+ * shared single Redis, and with trainer, training processes and worker on a three-master Redis
+ * Cluster (REDIS_CLUSTER=true).
  */
 import { randomBytes } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { loadTrainerConfig } from '../apps/trainer/src/config/trainer-config';
 import type { JobRecord } from '../apps/trainer/src/jobs/job-record';
 import { createTrainerApp } from '../apps/trainer/src/trainer-app';
+import { createRedisClient, StateStore } from '@app/state';
 import { e2eStack as faultStack, uniqueSuffix, waitFor } from './support/e2e-env';
 import { TestKafka as FaultKafka, type Collector } from './support/test-kafka';
+import { startRedisCluster } from './support/redis-cluster';
 import { WorkerProcess as FaultWorker } from './support/worker-process';
 
-describe('trainer and a running stream-worker', () => {
+/** Where the registry, job records and key state live for one run of the suite. */
+interface RedisTarget {
+  readonly url: string;
+  readonly cluster: boolean;
+  stop?(): Promise<void>;
+}
+
+describe.each([
+  { variant: 'on one Redis', redis: async (): Promise<RedisTarget> => ({ url: faultStack().redisUrl, cluster: false }) },
+  {
+    variant: 'on a Redis Cluster',
+    redis: async (): Promise<RedisTarget> => ({ ...(await startRedisCluster(3)), cluster: true }),
+  },
+])('trainer and a running stream-worker $variant', ({ redis: startRedis }) => {
   const stack = faultStack();
   const s = uniqueSuffix();
+  let redis: RedisTarget;
   const token = randomBytes(24).toString('hex');
   const t = {
     sensor: `tw-sensor-${s}`,
@@ -71,6 +89,7 @@ describe('trainer and a running stream-worker', () => {
   }
 
   beforeAll(async () => {
+    redis = await startRedis();
     await kafka.connect();
     await kafka.createTopics([
       { topic: t.sensor, partitions: 2 },
@@ -81,7 +100,8 @@ describe('trainer and a running stream-worker', () => {
       { topic: t.models, partitions: 1, compact: true },
     ]);
     const config = loadTrainerConfig({
-      REDIS_URL: stack.redisUrl,
+      REDIS_URL: redis.url,
+      REDIS_CLUSTER: String(redis.cluster),
       KAFKA_BROKERS: stack.brokers,
       ADMIN_TOKEN: token,
       MODELS_TOPIC: t.models,
@@ -96,7 +116,8 @@ describe('trainer and a running stream-worker', () => {
     await worker?.dispose();
     await kafka.disconnect();
     await app?.close();
-  });
+    await redis?.stop?.();
+  }, 120_000);
 
   it('a retrained version reaches a running worker, and so does the next one', async () => {
     await kafka.produce(t.sensor, readings(80));
@@ -126,7 +147,8 @@ describe('trainer and a running stream-worker', () => {
     collector = await kafka.collect([t.forecasts], `tw-collector-${s}`);
     worker = new FaultWorker(`trainer-worker-${s}`, {
       KAFKA_BROKERS: stack.brokers,
-      REDIS_URL: stack.redisUrl,
+      REDIS_URL: redis.url,
+      REDIS_CLUSTER: String(redis.cluster),
       KAFKA_GROUP_ID: `tw-${s}`,
       SENSOR_TOPIC: t.sensor,
       TEXT_TOPIC: t.text,
@@ -157,5 +179,14 @@ describe('trainer and a running stream-worker', () => {
     await waitFor('forecasts of version 2', () => versions().filter((v) => v === 2).length >= 3 * 10, 120_000);
     const all = collector.json<{ modelVersion: number | string; model: string }>(t.forecasts);
     expect(all.every((f) => f.model === forecaster)).toBe(true);
+
+    // The worker's key state is in this Redis (or Cluster), written by version 2 last.
+    const client = createRedisClient(redis.url, { cluster: redis.cluster });
+    try {
+      const records = await new StateStore(client).loadMany(forecaster, [0, 1, 2].map((k) => `tw-${k}-${s}`));
+      for (const r of records) expect(r?.modelVersion).toBe('2');
+    } finally {
+      await client.quit();
+    }
   });
 });

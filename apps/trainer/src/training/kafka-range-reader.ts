@@ -90,6 +90,16 @@ export async function readKafkaRange(
     }
     if (pending.size === 0) return resolved;
 
+    // The job's own group starts at the range: its offsets are set before it has members, so
+    // the first fetch (and any fetch after kafkajs restarts the consumer) begins there; no seek
+    // races the group join.
+    await admin.setOffsets({
+      groupId,
+      topic: range.topic,
+      partitions: [...pending].map((p) => ({ partition: p, offset: String(start.get(p)!) })),
+    });
+    /** Next offset to deliver per partition: redelivered messages after a restart are skipped. */
+    const next = new Map(start);
     const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
     await consumer.connect();
     try {
@@ -109,8 +119,9 @@ export async function readKafkaRange(
           const e = end.get(p)!;
           for (const m of batch.messages) {
             const off = BigInt(m.offset);
-            if (off < s) continue;
+            if (off < s || off < next.get(p)!) continue;
             if (off >= e) break;
+            next.set(p, off + 1n);
             const ts = Number(m.timestamp);
             if (toTime !== undefined && ts >= toTime) continue;
             onMessage({ partition: p, offset: m.offset, timestamp: ts, key: m.key?.toString('utf8') ?? null, value: m.value });
@@ -124,7 +135,6 @@ export async function readKafkaRange(
           await payload.heartbeat();
         },
       });
-      for (const p of pending) consumer.seek({ topic: range.topic, partition: p, offset: String(start.get(p)!) });
       const timer = setTimeout(() => fail(new Error(`reading ${range.topic} timed out after ${timeoutMs} ms`)), timeoutMs);
       try {
         await done;
