@@ -11,13 +11,19 @@
  * model's records carry the input ring (checked in Redis at the end).
  */
 import type { SwapPolicy } from '@app/registry';
+import { seededRandom } from '@app/lstm';
 import { createRedisClient, StateStore } from '@app/state';
-import { faultStack, seededRandom, sleep, uniqueSuffix, waitFor } from './support/fault-env';
-import { FaultKafka, partitionFor, type Collector } from './support/fault-kafka';
-import { FaultRegistry, type SeededModel } from './support/fault-registry';
-import { FaultWorker } from './support/fault-worker';
-import { DUAL_CLASSIFIER } from './support/fault-dual-run';
-import { scaleFeatures, stepOutputs, type ForecasterDef } from './support/fault-models';
+import { DUAL_CLASSIFIER } from './support/dual-run';
+import { e2eStack, sleep, uniqueSuffix, waitFor } from './support/e2e-env';
+import {
+  scaleFeatures,
+  stepOutputs,
+  TestRegistry,
+  type ForecasterDef,
+  type SeededModel,
+} from './support/model-fixtures';
+import { partitionFor, TestKafka, type Collector } from './support/test-kafka';
+import { WorkerProcess, workerEnv } from './support/worker-process';
 
 const PARTITIONS = 3;
 const KEYS_PER_POLICY = 12;
@@ -35,7 +41,7 @@ interface Forecast {
 }
 
 describe('hot swap: activation mid-stream, per-policy state transition', () => {
-  const stack = faultStack();
+  const stack = e2eStack();
   const s = uniqueSuffix();
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
   const rnd = seededRandom(seed);
@@ -60,10 +66,10 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
     std: [5],
   };
   const v2: ForecasterDef = { ...v1, seed: 22 };
-  const kafka = new FaultKafka(stack.brokers, `hs-${s}`);
-  let registry: FaultRegistry;
+  const kafka = new TestKafka(stack.brokers, `hs-${s}`);
+  let registry: TestRegistry;
   let collector: Collector;
-  let worker: FaultWorker;
+  let worker: WorkerProcess;
   const models = new Map<SwapPolicy, { v1: SeededModel; v2: SeededModel }>();
   const values = new Map<string, number[]>();
 
@@ -77,7 +83,7 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
       { topic: t.dlq, partitions: 1 },
       { topic: t.models, partitions: 1, compact: true },
     ]);
-    registry = new FaultRegistry(stack.redisUrl, kafka.producerClient, t.models);
+    registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     for (const p of POLICIES) {
       const first = await registry.seed(name(p), v1, { policy: p, window: REWARM_STEPS });
       const second = await registry.seed(name(p), v2, { policy: p, activate: false, window: REWARM_STEPS });
@@ -86,21 +92,22 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
     }
     await registry.seed(`hs-${s}-cl`, DUAL_CLASSIFIER);
     collector = await kafka.collect([t.forecasts, t.dlq], `hs-${s}-collector`);
-    worker = new FaultWorker(`hot-swap-${s}`, {
-      KAFKA_BROKERS: stack.brokers,
-      REDIS_URL: stack.redisUrl,
-      KAFKA_GROUP_ID: `hs-${s}`,
-      SENSOR_TOPIC: t.sensor,
-      TEXT_TOPIC: t.text,
-      FORECAST_TOPIC: t.forecasts,
-      CLASSIFICATION_TOPIC: t.classes,
-      DLQ_TOPIC: t.dlq,
-      MODELS_TOPIC: t.models,
-      // The reset keys use the topic's default model (no "model" field); the others name theirs.
-      FORECAST_MODEL: name('reset'),
-      CLASSIFY_MODEL: `hs-${s}-cl`,
-      REWARM_STEPS: String(REWARM_STEPS),
-    });
+    worker = new WorkerProcess(
+      `hot-swap-${s}`,
+      workerEnv(stack, {
+        KAFKA_GROUP_ID: `hs-${s}`,
+        SENSOR_TOPIC: t.sensor,
+        TEXT_TOPIC: t.text,
+        FORECAST_TOPIC: t.forecasts,
+        CLASSIFICATION_TOPIC: t.classes,
+        DLQ_TOPIC: t.dlq,
+        MODELS_TOPIC: t.models,
+        // The reset keys use the topic's default model (no "model" field); the others name theirs.
+        FORECAST_MODEL: name('reset'),
+        CLASSIFY_MODEL: `hs-${s}-cl`,
+        REWARM_STEPS: String(REWARM_STEPS),
+      }),
+    );
     worker.start();
     await worker.ready();
   });

@@ -25,7 +25,7 @@
  */
 import { performance } from 'perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
-import { RecurrentModel, randomRecurrentModelSpec } from '@app/lstm';
+import { RecurrentModel, randomRecurrentModelSpec, seededRandom } from '@app/lstm';
 import {
   createRedisClient,
   decodeStateRecord,
@@ -34,11 +34,10 @@ import {
   type RedisLike,
   type StateRecord,
 } from '@app/state';
-import { FaultKafka, partitionFor, type OutMessage } from '../../test/support/fault-kafka';
-import { FaultRegistry } from '../../test/support/fault-registry';
-import { FaultWorker } from '../../test/support/fault-worker';
-import { seededRandom, sleep, uniqueSuffix, waitFor } from '../../test/support/fault-env';
-import type { ForecasterDef } from '../../test/support/fault-models';
+import { sleep, uniqueSuffix, waitFor } from '../../test/support/e2e-env';
+import { TestRegistry, type ForecasterDef } from '../../test/support/model-fixtures';
+import { partitionFor, TestKafka, type OutMessage } from '../../test/support/test-kafka';
+import { WorkerProcess, workerEnv } from '../../test/support/worker-process';
 import { acquireBenchStack } from './bench-stack';
 import {
   measureLayouts,
@@ -311,7 +310,7 @@ async function stateBytes(
 }
 
 async function main(): Promise<void> {
-  const workers: FaultWorker[] = [];
+  const workers: WorkerProcess[] = [];
   engineBench();
   if (process.env.BENCH_ONLY === 'engine') return;
 
@@ -340,8 +339,8 @@ async function main(): Promise<void> {
     dlq: `bench-${s}.dlq`,
     models: `bench-${s}.models`,
   };
-  const kafka = new FaultKafka(stack.brokers, `bench-${s}`);
-  let registry: FaultRegistry | null = null;
+  const kafka = new TestKafka(stack.brokers, `bench-${s}`);
+  let registry: TestRegistry | null = null;
   let probe: RedisLike | null = null;
   try {
     await kafka.connect();
@@ -354,7 +353,7 @@ async function main(): Promise<void> {
       { topic: t.dlq, partitions: 1 },
       { topic: t.models, partitions: 1, compact: true },
     ]);
-    registry = new FaultRegistry(stack.redisUrl, kafka.producerClient, t.models);
+    registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     const fc: ForecasterDef = {
       task: 'forecast',
       seed: 3,
@@ -394,20 +393,21 @@ async function main(): Promise<void> {
     await preloadStateScripts(probe);
     const memBefore = await memoryInfo(probe);
     const collector = await kafka.collect([t.forecasts, t.dlq], `bench-${s}-collector`);
-    const worker = new FaultWorker(`bench-${s}-worker`, {
-      KAFKA_BROKERS: stack.brokers,
-      REDIS_URL: stack.redisUrl,
-      KAFKA_GROUP_ID: `bench-${s}-worker`,
-      SENSOR_TOPIC: t.in,
-      TEXT_TOPIC: t.text,
-      FORECAST_TOPIC: t.forecasts,
-      CLASSIFICATION_TOPIC: t.classes,
-      DLQ_TOPIC: t.dlq,
-      MODELS_TOPIC: t.models,
-      FORECAST_MODEL: model,
-      CLASSIFY_MODEL: `bench-${s}-cl`,
-      REWARM_STEPS,
-    });
+    const worker = new WorkerProcess(
+      `bench-${s}-worker`,
+      workerEnv(stack, {
+        KAFKA_GROUP_ID: `bench-${s}-worker`,
+        SENSOR_TOPIC: t.in,
+        TEXT_TOPIC: t.text,
+        FORECAST_TOPIC: t.forecasts,
+        CLASSIFICATION_TOPIC: t.classes,
+        DLQ_TOPIC: t.dlq,
+        MODELS_TOPIC: t.models,
+        FORECAST_MODEL: model,
+        CLASSIFY_MODEL: `bench-${s}-cl`,
+        REWARM_STEPS,
+      }),
+    );
     workers.push(worker);
     const t0 = performance.now();
     worker.start();
