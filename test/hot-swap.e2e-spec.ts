@@ -23,7 +23,7 @@ import {
   type SeededModel,
 } from './support/model-fixtures';
 import { partitionFor, TestKafka, type Collector } from './support/test-kafka';
-import { WorkerProcess, workerEnv } from './support/worker-process';
+import { topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const PARTITIONS = 3;
 const KEYS_PER_POLICY = 12;
@@ -96,12 +96,7 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
       `hot-swap-${s}`,
       workerEnv(stack, {
         KAFKA_GROUP_ID: `hs-${s}`,
-        SENSOR_TOPIC: t.sensor,
-        TEXT_TOPIC: t.text,
-        FORECAST_TOPIC: t.forecasts,
-        CLASSIFICATION_TOPIC: t.classes,
-        DLQ_TOPIC: t.dlq,
-        MODELS_TOPIC: t.models,
+        ...topicEnv(t),
         // The reset keys use the topic's default model (no "model" field); the others name theirs.
         FORECAST_MODEL: name('reset'),
         CLASSIFY_MODEL: `hs-${s}-cl`,

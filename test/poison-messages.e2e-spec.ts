@@ -17,7 +17,7 @@ import {
   tokenIds,
   type SeededModel,
 } from './support/model-fixtures';
-import { WorkerProcess } from './support/worker-process';
+import { topicEnv, WorkerProcess } from './support/worker-process';
 import { eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
 import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/dual-run';
 
@@ -243,12 +243,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
       KAFKA_BROKERS: stack.brokers,
       REDIS_URL: stack.redisUrl,
       KAFKA_GROUP_ID: `pm-${s}`,
-      SENSOR_TOPIC: t.sensor,
-      TEXT_TOPIC: t.text,
-      FORECAST_TOPIC: t.forecasts,
-      CLASSIFICATION_TOPIC: t.classes,
-      DLQ_TOPIC: t.dlq,
-      MODELS_TOPIC: t.models,
+      ...topicEnv(t),
       FORECAST_MODEL: names.fc,
       CLASSIFY_MODEL: names.cl,
       MAX_TEXT_LENGTH: String(MAX_TEXT_LENGTH),

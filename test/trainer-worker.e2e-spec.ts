@@ -11,10 +11,10 @@ import { loadTrainerConfig } from '../apps/trainer/src/config/trainer-config';
 import type { JobRecord } from '../apps/trainer/src/jobs/job-record';
 import { createTrainerApp } from '../apps/trainer/src/trainer-app';
 import { createRedisClient, StateStore } from '@app/state';
-import { e2eStack as faultStack, uniqueSuffix, waitFor } from './support/e2e-env';
-import { TestKafka as FaultKafka, type Collector } from './support/test-kafka';
+import { e2eStack, uniqueSuffix, waitFor } from './support/e2e-env';
+import { TestKafka, type Collector } from './support/test-kafka';
 import { startRedisCluster } from './support/redis-cluster';
-import { WorkerProcess as FaultWorker } from './support/worker-process';
+import { topicEnv, WorkerProcess } from './support/worker-process';
 
 /** Where the registry, job records and key state live for one run of the suite. */
 interface RedisTarget {
@@ -24,13 +24,13 @@ interface RedisTarget {
 }
 
 describe.each([
-  { variant: 'on one Redis', redis: async (): Promise<RedisTarget> => ({ url: faultStack().redisUrl, cluster: false }) },
+  { variant: 'on one Redis', redis: async (): Promise<RedisTarget> => ({ url: e2eStack().redisUrl, cluster: false }) },
   {
     variant: 'on a Redis Cluster',
     redis: async (): Promise<RedisTarget> => ({ ...(await startRedisCluster(3)), cluster: true }),
   },
 ])('trainer and a running stream-worker $variant', ({ redis: startRedis }) => {
-  const stack = faultStack();
+  const stack = e2eStack();
   const s = uniqueSuffix();
   let redis: RedisTarget;
   const token = randomBytes(24).toString('hex');
@@ -44,10 +44,10 @@ describe.each([
   };
   const forecaster = `tw-pump-${s}`;
   const classifier = `tw-text-${s}`;
-  const kafka = new FaultKafka(stack.brokers, `tw-${s}`);
+  const kafka = new TestKafka(stack.brokers, `tw-${s}`);
   let app: INestApplication;
   let base: string;
-  let worker: FaultWorker;
+  let worker: WorkerProcess;
   let collector: Collector;
   const t0 = Math.floor(Date.now() / 1000) * 1000 - 2 * 3600_000;
   let step = 0;
@@ -145,17 +145,12 @@ describe.each([
     expect(job2.result).toMatchObject({ version: 1, activated: true });
 
     collector = await kafka.collect([t.forecasts], `tw-collector-${s}`);
-    worker = new FaultWorker(`trainer-worker-${s}`, {
+    worker = new WorkerProcess(`trainer-worker-${s}`, {
       KAFKA_BROKERS: stack.brokers,
       REDIS_URL: redis.url,
       REDIS_CLUSTER: String(redis.cluster),
       KAFKA_GROUP_ID: `tw-${s}`,
-      SENSOR_TOPIC: t.sensor,
-      TEXT_TOPIC: t.text,
-      FORECAST_TOPIC: t.forecasts,
-      CLASSIFICATION_TOPIC: t.classes,
-      DLQ_TOPIC: t.dlq,
-      MODELS_TOPIC: t.models,
+      ...topicEnv(t),
       FORECAST_MODEL: forecaster,
       CLASSIFY_MODEL: classifier,
     });

@@ -20,6 +20,28 @@ export const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'stream-worker',
 /** Directory where worker logs of e2e runs are kept. */
 export const WORKER_LOG_DIR = path.join(REPO_ROOT, '.cache', 'e2e-logs');
 
+/** A suite's own topics (unique names per run). */
+export interface SuiteTopics {
+  readonly sensor: string;
+  readonly text: string;
+  readonly forecasts: string;
+  readonly classes: string;
+  readonly dlq: string;
+  readonly models: string;
+}
+
+/** The worker variables naming a suite's topics. */
+export function topicEnv(t: SuiteTopics): Record<string, string> {
+  return {
+    SENSOR_TOPIC: t.sensor,
+    TEXT_TOPIC: t.text,
+    FORECAST_TOPIC: t.forecasts,
+    CLASSIFICATION_TOPIC: t.classes,
+    DLQ_TOPIC: t.dlq,
+    MODELS_TOPIC: t.models,
+  };
+}
+
 /** Worker environment for a stack, plus overrides (topic names, models, limits...). */
 export function workerEnv(stack: E2EStack, extra: Record<string, string> = {}): Record<string, string> {
   return { KAFKA_BROKERS: stack.brokers, REDIS_URL: stack.redisUrl, ...extra };
