@@ -1,20 +1,20 @@
 /**
- * Compare-and-set write of one state record, run server-side (EVALSHA via ioredis
- * `defineCommand`, so the script body is sent once per connection).
- *
- * KEYS[1] the state key; ARGV[1] the new encoded record; ARGV[2] idle TTL in ms (0 = none).
- * Returns 1 when written, 0 when skipped as stale.
+ * The compare-and-set rule in Lua, composed into both scripts below so there is one definition
+ * of it: `u32`/`i32` read the little-endian position header, `headerless(rec)` is true for a
+ * record shorter than its 16-byte header (rejected with `SHORT_RECORD` before anything is written),
+ * and `cas(key, new, ttl)` writes `new` unless it is stale, returning 1 (written) or 0 (skipped).
  *
  * The rule, on the (partition, offset) stored at bytes 4..15 of both records (i32 LE, i64 LE):
  * - nothing stored, or the stored record has no position (partition -1): write;
  * - same partition: write only if the new offset is strictly greater;
  * - different partition: write. Offsets of different partitions are not comparable; a key only
  *   changes partition when the topic is repartitioned, and then the newest writer wins.
+ * A write sets the idle TTL in ms when `ttl` is a number above 0, otherwise no expiry.
  *
  * Bytes are decoded with string.byte, so the script needs no Lua library; both 32-bit halves
  * are exact in Lua's doubles, so 64-bit offsets compare exactly.
  */
-export const CAS_SET_LUA = `
+const CAS_RULE_LUA = `
 local function u32(s, p)
   local a, b, c, d = string.byte(s, p, p + 3)
   return a + b * 256 + c * 65536 + d * 16777216
@@ -24,27 +24,43 @@ local function i32(s, p)
   if n >= 2147483648 then n = n - 4294967296 end
   return n
 end
-local new = ARGV[1]
-if string.len(new) < 16 then
-  return redis.error_reply('ERR streamcell state record shorter than its position header')
+local SHORT_RECORD = 'ERR streamcell state record shorter than its position header'
+local function headerless(rec)
+  return string.len(rec) < 16
 end
-local cur = redis.call('GETRANGE', KEYS[1], 0, 15)
-if string.len(cur) >= 16 then
-  local cp = i32(cur, 5)
-  if cp >= 0 and cp == i32(new, 5) then
-    local chi, nhi = i32(cur, 13), i32(new, 13)
-    if chi > nhi or (chi == nhi and u32(cur, 9) >= u32(new, 9)) then
-      return 0
+local function cas(key, new, ttl)
+  local cur = redis.call('GETRANGE', key, 0, 15)
+  if string.len(cur) >= 16 then
+    local cp = i32(cur, 5)
+    if cp >= 0 and cp == i32(new, 5) then
+      local chi, nhi = i32(cur, 13), i32(new, 13)
+      if chi > nhi or (chi == nhi and u32(cur, 9) >= u32(new, 9)) then
+        return 0
+      end
     end
   end
+  if ttl and ttl > 0 then
+    redis.call('SET', key, new, 'PX', ttl)
+  else
+    redis.call('SET', key, new)
+  end
+  return 1
 end
-local ttl = tonumber(ARGV[2])
-if ttl and ttl > 0 then
-  redis.call('SET', KEYS[1], new, 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], new)
+`;
+
+/**
+ * Compare-and-set write of one state record, run server-side (EVALSHA via ioredis
+ * `defineCommand`, so the script body is sent once per connection).
+ *
+ * KEYS[1] the state key; ARGV[1] the new encoded record; ARGV[2] idle TTL in ms (0 = none).
+ * Returns 1 when written, 0 when skipped as stale; the rule is that of `CAS_RULE_LUA` above.
+ */
+export const CAS_SET_LUA = `${CAS_RULE_LUA}
+local new = ARGV[1]
+if headerless(new) then
+  return redis.error_reply(SHORT_RECORD)
 end
-return 1
+return cas(KEYS[1], new, tonumber(ARGV[2]))
 `;
 
 /** Name under which the script is registered on a client with `defineCommand`. */
@@ -58,46 +74,17 @@ export const CAS_SET_COMMAND = 'streamcellCasSet';
  * checked before anything is written, so a malformed one fails the chunk without partial writes.
  * Not used on Redis Cluster, where the keys of one call must share a slot.
  */
-export const CAS_SET_MANY_LUA = `
-local function u32(s, p)
-  local a, b, c, d = string.byte(s, p, p + 3)
-  return a + b * 256 + c * 65536 + d * 16777216
-end
-local function i32(s, p)
-  local n = u32(s, p)
-  if n >= 2147483648 then n = n - 4294967296 end
-  return n
-end
+export const CAS_SET_MANY_LUA = `${CAS_RULE_LUA}
 local n = #KEYS
 for i = 1, n do
-  if string.len(ARGV[i + 1]) < 16 then
-    return redis.error_reply('ERR streamcell state record shorter than its position header')
+  if headerless(ARGV[i + 1]) then
+    return redis.error_reply(SHORT_RECORD)
   end
 end
 local ttl = tonumber(ARGV[1])
 local out = {}
 for i = 1, n do
-  local key = KEYS[i]
-  local new = ARGV[i + 1]
-  local apply = 1
-  local cur = redis.call('GETRANGE', key, 0, 15)
-  if string.len(cur) >= 16 then
-    local cp = i32(cur, 5)
-    if cp >= 0 and cp == i32(new, 5) then
-      local chi, nhi = i32(cur, 13), i32(new, 13)
-      if chi > nhi or (chi == nhi and u32(cur, 9) >= u32(new, 9)) then
-        apply = 0
-      end
-    end
-  end
-  if apply == 1 then
-    if ttl and ttl > 0 then
-      redis.call('SET', key, new, 'PX', ttl)
-    else
-      redis.call('SET', key, new)
-    end
-  end
-  out[i] = apply
+  out[i] = cas(KEYS[i], ARGV[i + 1], ttl)
 end
 return out
 `;
