@@ -221,6 +221,17 @@ describe('importKerasModel', () => {
         /recurrent_activation=hard_sigmoid of Keras 3/,
       );
     });
+    it('set options with no engine equivalent (Keras 3 quantizer, LoRA); absent or null is fine', () => {
+      const q = textLayers();
+      q[1] = layer('Embedding', { ...q[1].config, embeddings_quantizer: 'int8' });
+      refuse(q).toThrow(/"embedding" \(Embedding\): option embeddings_quantizer is not supported/);
+      refuse(textLayers({ dense: { lora_rank: 4 } })).toThrow(
+        /"dense" \(Dense\): option lora_rank is not supported/,
+      );
+      const nulls = textLayers({ dense: { lora_rank: null } });
+      nulls[1] = layer('Embedding', { ...nulls[1].config, embeddings_quantizer: null });
+      expect(importKerasModel(seq(nulls), textWeights()).spec.head[0].units).toBe(2);
+    });
     it('unmappable Dense activation and misplaced layers', () => {
       refuse(textLayers({ dense: { activation: 'gelu' } })).toThrow(/"dense" \(Dense\): activation=gelu/);
       const l = textLayers();

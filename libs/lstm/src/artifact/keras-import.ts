@@ -119,9 +119,7 @@ export function importKerasModel(topology: KerasTopology, weights: readonly Name
         if (planned.length > 0 || inputMaskValue !== null) {
           throw new UnsupportedModelError(`${at}: Embedding must be the first layer of the model`);
         }
-        if (c.embeddings_quantizer !== undefined && c.embeddings_quantizer !== null) {
-          throw new UnsupportedModelError(`${at}: option embeddings_quantizer is not supported`);
-        }
+        rejectOption(c, 'embeddings_quantizer', at);
         planned.push({
           kind: 'embedding',
           raw: l,
@@ -185,9 +183,7 @@ export function importKerasModel(topology: KerasTopology, weights: readonly Name
             `${at}: Dense before the recurrent layers (per-timestep Dense) is not supported`,
           );
         }
-        if (c.lora_rank !== undefined && c.lora_rank !== null) {
-          throw new UnsupportedModelError(`${at}: option lora_rank is not supported`);
-        }
+        rejectOption(c, 'lora_rank', at);
         planned.push({
           kind: 'dense',
           raw: l,
@@ -427,6 +423,13 @@ function assignWeights(
 function declaredInputShape(c: Record<string, unknown>): unknown[] | null {
   for (const k of ['batch_input_shape', 'batch_shape']) if (Array.isArray(c[k])) return c[k] as unknown[];
   return null;
+}
+
+/** Throws when the layer config sets `option` (anything but absent or null): the import has no support for it. */
+function rejectOption(c: Record<string, unknown>, option: string, at: string): void {
+  if (c[option] !== undefined && c[option] !== null) {
+    throw new UnsupportedModelError(`${at}: option ${option} is not supported`);
+  }
 }
 
 function positiveInt(v: unknown, at: string, field: string): number {
