@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { ValidateFunction } from 'ajv';
 import type { DlqReason } from './dlq-reason';
 import { describeErrors, validators } from './schema-validators';
 
@@ -148,6 +149,59 @@ function countCodePoints(s: string, stopAfter: number): number {
   return n;
 }
 
+/** What both inputs have once the checks up to the schema passed. */
+interface DecodedHead {
+  readonly ok: true;
+  /** The message key as UTF-8. */
+  readonly keyStr: string;
+  /** The schema-valid body. */
+  readonly body: Record<string, unknown>;
+  /** `ts` as sent. */
+  readonly rawTs: string | number;
+  /** `ts` in epoch ms. */
+  readonly ts: number;
+}
+
+/**
+ * The checks both inputs run first, in order: the envelope (payload_too_large, key_missing,
+ * key_too_long, key_mismatch), invalid_json, non_finite, schema_violation against `validate`,
+ * then schema_violation for a `ts` Date cannot represent.
+ */
+function decodeHead(
+  key: Buffer | null,
+  value: Buffer | null,
+  limits: DecodeLimits,
+  validate: ValidateFunction,
+): DecodedHead | DecodeFailure {
+  const keyStr = checkEnvelope(key, value, limits);
+  if (typeof keyStr !== 'string') return keyStr;
+  const parsed = parseBody(value);
+  if (!parsed.ok) return parsed;
+  const body = parsed.body;
+  const nonFinite = findNonFinite(body);
+  if (nonFinite !== null) return fail('non_finite', nonFinite);
+  if (!validate(body)) return fail('schema_violation', describeErrors(validate.errors));
+  const rawTs = body.ts as string | number;
+  const ts = toEpochMs(rawTs);
+  if (Number.isNaN(ts)) return fail('schema_violation', '/ts is not a representable date-time');
+  return { ok: true, keyStr, body, rawTs, ts };
+}
+
+/**
+ * The checks both inputs run last, in order: key_mismatch (the body's `idField` differs from the
+ * key), then unknown_model. Null when both pass.
+ */
+function checkKeyAndModel(
+  head: DecodedHead,
+  idField: 'sensorId' | 'streamId',
+  limits: DecodeLimits,
+): DecodeFailure | null {
+  if (head.body[idField] !== head.keyStr) {
+    return fail('key_mismatch', `/${idField} differs from the message key`);
+  }
+  return checkModel(head.body.model, limits);
+}
+
 /**
  * Decodes and validates one `sensor.readings` message (hot path: no exceptions escape, one
  * JSON.parse, one compiled schema check, then cheap checks).
@@ -162,19 +216,9 @@ export function decodeSensorReading(
   value: Buffer | null,
   limits: DecodeLimits = NO_LIMITS,
 ): DecodeResult<SensorReadingEvent> {
-  const keyStr = checkEnvelope(key, value, limits);
-  if (typeof keyStr !== 'string') return keyStr;
-  const parsed = parseBody(value);
-  if (!parsed.ok) return parsed;
-  const body = parsed.body;
-  const nonFinite = findNonFinite(body);
-  if (nonFinite !== null) return fail('non_finite', nonFinite);
-  if (!validators.sensorReading(body)) {
-    return fail('schema_violation', describeErrors(validators.sensorReading.errors));
-  }
-  const rawTs = body.ts as string | number;
-  const ts = toEpochMs(rawTs);
-  if (Number.isNaN(ts)) return fail('schema_violation', '/ts is not a representable date-time');
+  const head = decodeHead(key, value, limits, validators.sensorReading);
+  if (!head.ok) return head;
+  const { keyStr, body, rawTs, ts } = head;
   let values: Float64Array;
   if (typeof body.value === 'number') {
     values = new Float64Array(1);
@@ -188,9 +232,8 @@ export function decodeSensorReading(
       `/values has ${values.length} features, the model expects ${limits.featureCount}`,
     );
   }
-  if (body.sensorId !== keyStr) return fail('key_mismatch', '/sensorId differs from the message key');
-  const modelFailure = checkModel(body.model, limits);
-  if (modelFailure) return modelFailure;
+  const tailFailure = checkKeyAndModel(head, 'sensorId', limits);
+  if (tailFailure) return tailFailure;
   const event: SensorReadingEvent =
     body.model === undefined
       ? { key: keyStr, ts, rawTs, values, reset: body.reset === true }
@@ -208,18 +251,9 @@ export function decodeTextEvent(
   value: Buffer | null,
   limits: DecodeLimits = NO_LIMITS,
 ): DecodeResult<TextEvent> {
-  const keyStr = checkEnvelope(key, value, limits);
-  if (typeof keyStr !== 'string') return keyStr;
-  const parsed = parseBody(value);
-  if (!parsed.ok) return parsed;
-  const body = parsed.body;
-  const nonFinite = findNonFinite(body);
-  if (nonFinite !== null) return fail('non_finite', nonFinite);
-  if (!validators.textEvent(body))
-    return fail('schema_violation', describeErrors(validators.textEvent.errors));
-  const rawTs = body.ts as string | number;
-  const ts = toEpochMs(rawTs);
-  if (Number.isNaN(ts)) return fail('schema_violation', '/ts is not a representable date-time');
+  const head = decodeHead(key, value, limits, validators.textEvent);
+  if (!head.ok) return head;
+  const { keyStr, body, rawTs, ts } = head;
   const text = body.text as string;
   const maxChars = limits.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
   // String length (UTF-16 units) bounds the code point count from above: count only when needed.
@@ -227,9 +261,8 @@ export function decodeTextEvent(
     const n = countCodePoints(text, maxChars);
     if (n > maxChars) return fail('text_too_long', `/text is longer than ${maxChars} characters`);
   }
-  if (body.streamId !== keyStr) return fail('key_mismatch', '/streamId differs from the message key');
-  const modelFailure = checkModel(body.model, limits);
-  if (modelFailure) return modelFailure;
+  const tailFailure = checkKeyAndModel(head, 'streamId', limits);
+  if (tailFailure) return tailFailure;
   const event: TextEvent =
     body.model === undefined
       ? { key: keyStr, ts, rawTs, text, reset: body.reset === true }
