@@ -15,7 +15,7 @@ import {
   type ClassifierDef,
   type SeededModel,
 } from './support/model-fixtures';
-import { WorkerProcess, workerEnv } from './support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const STREAMS = 60;
 const EVENTS = 8;
@@ -38,14 +38,7 @@ interface Classification {
 describe('classification: multi-message text streams against tfjs-layers', () => {
   const stack = e2eStack();
   const suffix = uniqueName('cl');
-  const topics = {
-    sensor: `${suffix}.sensor`,
-    text: `${suffix}.text`,
-    forecasts: `${suffix}.forecasts`,
-    classes: `${suffix}.classes`,
-    dlq: `${suffix}.dlq`,
-    models: `${suffix}.models`,
-  };
+  const topics = suiteTopics(suffix);
   const modelName = `classifier-${suffix}`;
   const kafka = new TestKafka(stack.brokers, suffix);
   let registry: TestRegistry;
@@ -56,10 +49,7 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
 
   beforeAll(async () => {
     await kafka.connect();
-    await kafka.createTopics([
-      ...[topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq].map((topic) => ({ topic, partitions: 3 })),
-      { topic: topics.models, partitions: 1 },
-    ]);
+    await kafka.createSuiteTopics(topics, { sensor: 3, text: 3, forecasts: 3, classes: 3, dlq: 3 });
     const rnd = seededRandom(5);
     // The tokenizer a Keras user would fit on a corpus (index by word frequency).
     const corpus = Array.from({ length: 40 }, () =>
@@ -82,12 +72,7 @@ describe('classification: multi-message text streams against tfjs-layers', () =>
       'classification',
       workerEnv(stack, {
         KAFKA_GROUP_ID: `${suffix}-workers`,
-        SENSOR_TOPIC: topics.sensor,
-        TEXT_TOPIC: topics.text,
-        FORECAST_TOPIC: topics.forecasts,
-        CLASSIFICATION_TOPIC: topics.classes,
-        DLQ_TOPIC: topics.dlq,
-        MODELS_TOPIC: topics.models,
+        ...topicEnv(topics),
         FORECAST_MODEL: `forecaster-${suffix}`,
         CLASSIFY_MODEL: modelName,
       }),

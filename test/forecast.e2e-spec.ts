@@ -8,7 +8,7 @@ import { seededRandom } from '@app/lstm';
 import { e2eStack, uniqueName } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
 import { TestRegistry, sequenceOutputs, type ForecasterDef, type SeededModel } from './support/model-fixtures';
-import { WorkerProcess, workerEnv } from './support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const SENSORS = 200;
 const READINGS = 50;
@@ -28,14 +28,7 @@ interface Forecast {
 describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
   const stack = e2eStack();
   const suffix = uniqueName('fc');
-  const topics = {
-    sensor: `${suffix}.sensor`,
-    text: `${suffix}.text`,
-    forecasts: `${suffix}.forecasts`,
-    classes: `${suffix}.classes`,
-    dlq: `${suffix}.dlq`,
-    models: `${suffix}.models`,
-  };
+  const topics = suiteTopics(suffix);
   const modelName = `forecaster-${suffix}`;
   const def: ForecasterDef = {
     task: 'forecast',
@@ -56,10 +49,13 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
 
   beforeAll(async () => {
     await kafka.connect();
-    await kafka.createTopics([
-      ...[topics.sensor, topics.text, topics.forecasts, topics.classes, topics.dlq].map((topic) => ({ topic, partitions: PARTITIONS })),
-      { topic: topics.models, partitions: 1 },
-    ]);
+    await kafka.createSuiteTopics(topics, {
+      sensor: PARTITIONS,
+      text: PARTITIONS,
+      forecasts: PARTITIONS,
+      classes: PARTITIONS,
+      dlq: PARTITIONS,
+    });
     registry = new TestRegistry(stack.redisUrl, kafka.producerClient, topics.models);
     built = await registry.seed(modelName, def, { window: 50 });
     collector = await kafka.collect([topics.forecasts, topics.dlq]);
@@ -70,12 +66,7 @@ describe('forecast: 200 sensors × 50 readings against tfjs-layers', () => {
       'forecast',
       workerEnv(stack, {
         KAFKA_GROUP_ID: `${suffix}-workers`,
-        SENSOR_TOPIC: topics.sensor,
-        TEXT_TOPIC: topics.text,
-        FORECAST_TOPIC: topics.forecasts,
-        CLASSIFICATION_TOPIC: topics.classes,
-        DLQ_TOPIC: topics.dlq,
-        MODELS_TOPIC: topics.models,
+        ...topicEnv(topics),
         FORECAST_MODEL: modelName,
         CLASSIFY_MODEL: `classifier-${suffix}`,
       }),

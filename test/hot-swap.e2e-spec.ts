@@ -23,7 +23,7 @@ import {
   type SeededModel,
 } from './support/model-fixtures';
 import { partitionFor, TestKafka, type Collector } from './support/test-kafka';
-import { topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const PARTITIONS = 3;
 const KEYS_PER_POLICY = 12;
@@ -45,14 +45,7 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
   const s = uniqueSuffix();
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
   const rnd = seededRandom(seed);
-  const t = {
-    sensor: `hs-${s}.sensor`,
-    text: `hs-${s}.text`,
-    forecasts: `hs-${s}.forecasts`,
-    classes: `hs-${s}.classifications`,
-    dlq: `hs-${s}.dlq`,
-    models: `hs-${s}.models`,
-  };
+  const t = suiteTopics(`hs-${s}`);
   const name = (p: SwapPolicy): string => `hs-${s}-${p}`;
   // Same architecture and scaler for both versions (keep needs it); different weights.
   const v1: ForecasterDef = {
@@ -75,14 +68,7 @@ describe('hot swap: activation mid-stream, per-policy state transition', () => {
 
   beforeAll(async () => {
     await kafka.connect();
-    await kafka.createTopics([
-      { topic: t.sensor, partitions: PARTITIONS },
-      { topic: t.text, partitions: 1 },
-      { topic: t.forecasts, partitions: 2 },
-      { topic: t.classes, partitions: 1 },
-      { topic: t.dlq, partitions: 1 },
-      { topic: t.models, partitions: 1, compact: true },
-    ]);
+    await kafka.createSuiteTopics(t, { sensor: PARTITIONS, forecasts: 2 });
     registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     for (const p of POLICIES) {
       const first = await registry.seed(name(p), v1, { policy: p, window: REWARM_STEPS });

@@ -17,7 +17,7 @@ import {
   tokenIds,
   type SeededModel,
 } from './support/model-fixtures';
-import { topicEnv, WorkerProcess } from './support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess } from './support/worker-process';
 import { eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
 import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/dual-run';
 
@@ -52,14 +52,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
   const s = uniqueSuffix();
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
   const rnd = seededRandom(seed);
-  const t = {
-    sensor: `pm-${s}.sensor`,
-    text: `pm-${s}.text`,
-    forecasts: `pm-${s}.forecasts`,
-    classes: `pm-${s}.classifications`,
-    dlq: `pm-${s}.dlq`,
-    models: `pm-${s}.models`,
-  };
+  const t = suiteTopics(`pm-${s}`);
   const names = { fc: `pm-${s}-fc`, cl: `pm-${s}-cl` };
   const kafka = new TestKafka(stack.brokers, `pm-${s}`);
   let registry: TestRegistry;
@@ -84,6 +77,11 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
       reason,
       msg: { key, value, partition },
     });
+    // A message on `on` in the key and partition of one good event drawn from `from`.
+    const asEventOf = (on: 'sensor' | 'text', from: readonly GeneratedEvent[], value: (e: GeneratedEvent) => string): Planned => {
+      const e = from[Math.floor(rnd() * from.length)];
+      return { topic: on, reason, msg: { key: e.key, value: value(e), partition: e.partition } };
+    };
     switch (reason) {
       case 'invalid_json': {
         const variants = [
@@ -117,46 +115,21 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
         return mk(ev.key, JSON.stringify(variants[i % variants.length]));
       }
       case 'non_finite': {
-        const sensorEv = goodSensors[Math.floor(rnd() * goodSensors.length)];
         const variants = ['1e999', '-1e999', '[2e400]'];
         const v = variants[i % variants.length];
         const field = v.startsWith('[') ? 'values' : 'value';
-        return {
-          topic: 'sensor',
-          reason,
-          msg: {
-            key: sensorEv.key,
-            value: `{"sensorId":"${sensorEv.key}","ts":${eventTimeMs(sensorEv.body)},"${field}":${v}}`,
-            partition: sensorEv.partition,
-          },
-        };
+        return asEventOf('sensor', goodSensors, (e) => `{"sensorId":"${e.key}","ts":${eventTimeMs(e.body)},"${field}":${v}}`);
       }
       case 'feature_count': {
-        const sensorEv = goodSensors[Math.floor(rnd() * goodSensors.length)];
         const values = i % 2 === 0 ? [1, 2] : [1, 2, 3];
-        return {
-          topic: 'sensor',
-          reason,
-          msg: {
-            key: sensorEv.key,
-            value: JSON.stringify({ sensorId: sensorEv.key, ts: FUTURE_TS, values }),
-            partition: sensorEv.partition,
-          },
-        };
+        return asEventOf('sensor', goodSensors, (e) => JSON.stringify({ sensorId: e.key, ts: FUTURE_TS, values }));
       }
-      case 'text_too_long': {
-        const textEv = goodTexts[Math.floor(rnd() * goodTexts.length)];
-        const text = 'pump broken again '.repeat(20).slice(0, MAX_TEXT_LENGTH + 1 + Math.floor(rnd() * 150));
-        return {
-          topic: 'text',
-          reason,
-          msg: {
-            key: textEv.key,
-            value: JSON.stringify({ streamId: textEv.key, ts: FUTURE_TS, text }),
-            partition: textEv.partition,
-          },
-        };
-      }
+      case 'text_too_long':
+        // The event is drawn before the length (the order rnd() has always been consumed in).
+        return asEventOf('text', goodTexts, (e) => {
+          const text = 'pump broken again '.repeat(20).slice(0, MAX_TEXT_LENGTH + 1 + Math.floor(rnd() * 150));
+          return JSON.stringify({ streamId: e.key, ts: FUTURE_TS, text });
+        });
       case 'key_missing':
         return mk(null, JSON.stringify(body));
       case 'key_too_long': {
@@ -181,14 +154,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
 
   beforeAll(async () => {
     await kafka.connect();
-    await kafka.createTopics([
-      { topic: t.sensor, partitions: PARTITIONS },
-      { topic: t.text, partitions: PARTITIONS },
-      { topic: t.forecasts, partitions: 2 },
-      { topic: t.classes, partitions: 2 },
-      { topic: t.dlq, partitions: 2 },
-      { topic: t.models, partitions: 1, compact: true },
-    ]);
+    await kafka.createSuiteTopics(t, { sensor: PARTITIONS, text: PARTITIONS, forecasts: 2, classes: 2, dlq: 2 });
     registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     fc = await registry.seed(names.fc, DUAL_FORECASTER);
     cl = await registry.seed(names.cl, DUAL_CLASSIFIER);
@@ -196,20 +162,18 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
 
     // Good events in their order, then bad ones spliced in at random places; a late event goes
     // right after a good event of its key with an older timestamp.
-    for (const ev of goodSensors)
-      plan.push({
-        topic: 'sensor',
-        reason: null,
-        good: ev,
-        msg: { key: ev.key, value: JSON.stringify(ev.body), partition: ev.partition },
-      });
-    for (const ev of goodTexts)
-      plan.push({
-        topic: 'text',
-        reason: null,
-        good: ev,
-        msg: { key: ev.key, value: JSON.stringify(ev.body), partition: ev.partition },
-      });
+    const goods = [
+      ['sensor', goodSensors],
+      ['text', goodTexts],
+    ] as const;
+    for (const [topic, pool] of goods)
+      for (const ev of pool)
+        plan.push({
+          topic,
+          reason: null,
+          good: ev,
+          msg: { key: ev.key, value: JSON.stringify(ev.body), partition: ev.partition },
+        });
     for (const reason of DLQ_REASONS) {
       for (let i = 0; i < PER_REASON; i++) {
         const bad = badMessages(reason, i);

@@ -14,7 +14,7 @@ import { createRedisClient, StateStore } from '@app/state';
 import { e2eStack, uniqueSuffix, waitFor } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
 import { startRedisCluster } from './support/redis-cluster';
-import { topicEnv, WorkerProcess } from './support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 /** Where the registry, job records and key state live for one run of the suite. */
 interface RedisTarget {
@@ -34,14 +34,7 @@ describe.each([
   const s = uniqueSuffix();
   let redis: RedisTarget;
   const token = randomBytes(24).toString('hex');
-  const t = {
-    sensor: `tw-sensor-${s}`,
-    text: `tw-text-${s}`,
-    forecasts: `tw-forecasts-${s}`,
-    classes: `tw-classes-${s}`,
-    dlq: `tw-dlq-${s}`,
-    models: `tw-models-${s}`,
-  };
+  const t = suiteTopics(`tw-${s}`);
   const forecaster = `tw-pump-${s}`;
   const classifier = `tw-text-${s}`;
   const kafka = new TestKafka(stack.brokers, `tw-${s}`);
@@ -91,14 +84,7 @@ describe.each([
   beforeAll(async () => {
     redis = await startRedis();
     await kafka.connect();
-    await kafka.createTopics([
-      { topic: t.sensor, partitions: 2 },
-      { topic: t.text, partitions: 1 },
-      { topic: t.forecasts, partitions: 1 },
-      { topic: t.classes, partitions: 1 },
-      { topic: t.dlq, partitions: 1 },
-      { topic: t.models, partitions: 1, compact: true },
-    ]);
+    await kafka.createSuiteTopics(t, { sensor: 2 });
     const config = loadTrainerConfig({
       REDIS_URL: redis.url,
       REDIS_CLUSTER: String(redis.cluster),
@@ -121,14 +107,16 @@ describe.each([
 
   it('a retrained version reaches a running worker, and so does the next one', async () => {
     await kafka.produce(t.sensor, readings(80));
-    const job1 = await retrain(forecaster, {
+    // The forecaster's training request; the second retrain below differs only by its seed.
+    const forecastJob = {
       task: 'forecast',
       source: { kind: 'kafka', topic: t.sensor },
       hiddenUnits: 8,
       epochs: 2,
       window: 12,
       activate: 'always',
-    });
+    };
+    const job1 = await retrain(forecaster, forecastJob);
     expect(job1.result).toMatchObject({ version: 1, activated: true });
     // The worker serves a classifier too; a tiny one trained from an upload.
     const texts = ['text,label'];
@@ -145,30 +133,23 @@ describe.each([
     expect(job2.result).toMatchObject({ version: 1, activated: true });
 
     collector = await kafka.collect([t.forecasts], `tw-collector-${s}`);
-    worker = new WorkerProcess(`trainer-worker-${s}`, {
-      KAFKA_BROKERS: stack.brokers,
-      REDIS_URL: redis.url,
-      REDIS_CLUSTER: String(redis.cluster),
-      KAFKA_GROUP_ID: `tw-${s}`,
-      ...topicEnv(t),
-      FORECAST_MODEL: forecaster,
-      CLASSIFY_MODEL: classifier,
-    });
+    worker = new WorkerProcess(
+      `trainer-worker-${s}`,
+      workerEnv({ brokers: stack.brokers, redisUrl: redis.url }, {
+        REDIS_CLUSTER: String(redis.cluster),
+        KAFKA_GROUP_ID: `tw-${s}`,
+        ...topicEnv(t),
+        FORECAST_MODEL: forecaster,
+        CLASSIFY_MODEL: classifier,
+      }),
+    );
     worker.start();
     await worker.ready();
     const versions = () => collector.json<{ model: string; modelVersion: number | string }>(t.forecasts).map((f) => Number(f.modelVersion));
     await waitFor('forecasts of version 1', () => versions().filter((v) => v === 1).length >= 3 * 80, 120_000);
     expect(new Set(versions())).toEqual(new Set([1]));
 
-    const job3 = await retrain(forecaster, {
-      task: 'forecast',
-      source: { kind: 'kafka', topic: t.sensor },
-      hiddenUnits: 8,
-      epochs: 2,
-      window: 12,
-      seed: 7,
-      activate: 'always',
-    });
+    const job3 = await retrain(forecaster, { ...forecastJob, seed: 7 });
     expect(job3.result).toMatchObject({ version: 2, activated: true });
     await kafka.produce(t.sensor, readings(20));
     await waitFor('forecasts of version 2', () => versions().filter((v) => v === 2).length >= 3 * 10, 120_000);

@@ -5,6 +5,7 @@
 import { restartOnCrash } from '@app/kafka';
 import { Kafka, logLevel, type Admin, type Consumer, type ConsumerRunConfig, type Producer } from 'kafkajs';
 import { sleep, uniqueName } from './e2e-env';
+import type { SuiteTopics } from './worker-process';
 
 /** One message read back from a topic, bytes untouched. */
 export interface CollectedMessage {
@@ -66,6 +67,23 @@ export class TestKafka {
   get producerClient(): Producer {
     if (!this.producer) throw new Error('TestKafka.connect() first');
     return this.producer;
+  }
+
+  /**
+   * Creates a suite's topics: each input and output topic with the partitions `partitions` gives
+   * it (1 where it gives none), the models topic compacted with one partition, plus `extra`.
+   */
+  async createSuiteTopics(
+    t: SuiteTopics,
+    partitions: Partial<Record<Exclude<keyof SuiteTopics, 'models'>, number>>,
+    extra: readonly { topic: string; partitions: number }[] = [],
+  ): Promise<void> {
+    const roles = ['sensor', 'text', 'forecasts', 'classes', 'dlq'] as const;
+    await this.createTopics([
+      ...roles.map((role) => ({ topic: t[role], partitions: partitions[role] ?? 1 })),
+      ...extra,
+      { topic: t.models, partitions: 1, compact: true },
+    ]);
   }
 
   /** Creates topics and waits until the metadata shows a leader for every partition. */

@@ -30,6 +30,18 @@ export interface SuiteTopics {
   readonly models: string;
 }
 
+/** A suite's topics under one unique prefix: `<prefix>.sensor`, `<prefix>.text`, ... `<prefix>.models`. */
+export function suiteTopics(prefix: string): SuiteTopics {
+  return {
+    sensor: `${prefix}.sensor`,
+    text: `${prefix}.text`,
+    forecasts: `${prefix}.forecasts`,
+    classes: `${prefix}.classifications`,
+    dlq: `${prefix}.dlq`,
+    models: `${prefix}.models`,
+  };
+}
+
 /** The worker variables naming a suite's topics. */
 export function topicEnv(t: SuiteTopics): Record<string, string> {
   return {
