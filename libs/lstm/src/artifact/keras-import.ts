@@ -246,30 +246,24 @@ export function importKerasModel(topology: KerasTopology, weights: readonly Name
           );
         }
         const bias = p.useBias ? w('bias')! : null;
-        if (p.kind === 'lstm') {
-          recurrent.push({
-            kind: 'lstm',
-            inputDim: d,
-            units: p.units,
-            kernel: kernel.values,
-            recurrentKernel: w('recurrent_kernel')!.values,
-            bias: bias ? bias.values : null,
-            activation: p.activation,
-            recurrentActivation: p.recurrentActivation,
-          });
-        } else {
-          recurrent.push({
-            kind: 'gru',
-            inputDim: d,
-            units: p.units,
-            kernel: kernel.values,
-            recurrentKernel: w('recurrent_kernel')!.values,
-            bias: bias ? bias.values : null,
-            resetAfter: p.resetAfter ?? (bias ? bias.shape.length === 2 : !isTfjs(topology)),
-            activation: p.activation,
-            recurrentActivation: p.recurrentActivation,
-          });
-        }
+        const weights = {
+          inputDim: d,
+          units: p.units,
+          kernel: kernel.values,
+          recurrentKernel: w('recurrent_kernel')!.values,
+          bias: bias ? bias.values : null,
+          activation: p.activation,
+          recurrentActivation: p.recurrentActivation,
+        };
+        recurrent.push(
+          p.kind === 'lstm'
+            ? { kind: 'lstm', ...weights }
+            : {
+                kind: 'gru',
+                ...weights,
+                resetAfter: p.resetAfter ?? (bias ? bias.shape.length === 2 : !isTfjs(topology)),
+              },
+        );
         width = p.units;
         break;
       }

@@ -68,31 +68,22 @@ export function randomRecurrentModelSpec(o: RandomModelOptions): RecurrentModelS
   const recurrent: RecurrentLayerSpec[] = [];
   let prev = o.inputDim;
   for (const H of o.units) {
-    if (o.cell === 'lstm') {
-      recurrent.push({
-        kind: 'lstm',
-        inputDim: prev,
-        units: H,
-        kernel: rand(prev * 4 * H),
-        recurrentKernel: rand(H * 4 * H),
-        bias: useBias ? rand(4 * H) : null,
-        activation,
-        recurrentActivation,
-      });
-    } else {
-      const resetAfter = o.resetAfter ?? true;
-      recurrent.push({
-        kind: 'gru',
-        inputDim: prev,
-        units: H,
-        kernel: rand(prev * 3 * H),
-        recurrentKernel: rand(H * 3 * H),
-        bias: useBias ? rand((resetAfter ? 2 : 1) * 3 * H) : null,
-        resetAfter,
-        activation,
-        recurrentActivation,
-      });
-    }
+    // LSTM has 4 gates, GRU 3; a GRU with reset_after has an input and a recurrent bias row.
+    // Drawn in the same order for both cells: kernel, recurrent kernel, bias.
+    const resetAfter = o.cell === 'gru' && (o.resetAfter ?? true);
+    const gates = (o.cell === 'lstm' ? 4 : 3) * H;
+    const weights = {
+      inputDim: prev,
+      units: H,
+      kernel: rand(prev * gates),
+      recurrentKernel: rand(H * gates),
+      bias: useBias ? rand((resetAfter ? 2 : 1) * gates) : null,
+      activation,
+      recurrentActivation,
+    };
+    recurrent.push(
+      o.cell === 'lstm' ? { kind: 'lstm', ...weights } : { kind: 'gru', ...weights, resetAfter },
+    );
     prev = H;
   }
   const head: DenseLayerSpec[] = [];
