@@ -33,6 +33,27 @@ export interface JsLstmWeights {
 
 const sig = (x: number) => 1 / (1 + Math.exp(-x));
 
+/**
+ * Backward through one row of a gate matrix (row `r`, width `n` = 4·units) for the input value
+ * `v` of that row: adds `v · dz` to the gradient row of `gM` and returns the row's
+ * `dz · Mᵀ` (the gradient flowing back to the input). Serves the kernel and the recurrent kernel.
+ */
+function backRow(
+  gM: Float32Array,
+  M: Float32Array,
+  r: number,
+  v: number,
+  dz: Float32Array,
+  n: number,
+): number {
+  let acc = 0;
+  for (let m = 0; m < n; m++) {
+    gM[r + m] += v * dz[m];
+    acc += dz[m] * M[r + m];
+  }
+  return acc;
+}
+
 /** Adam state for one parameter array (tfjs defaults: β1 0.9, β2 0.999, ε 1e-7). */
 class AdamSlot {
   readonly m: Float32Array;
@@ -92,7 +113,9 @@ export class JsLstmTrainer {
   }
 
   private params(w: JsLstmWeights): Float32Array[] {
-    return [w.embeddings, w.kernel, w.recurrentKernel, w.bias, w.denseKernel, w.denseBias].filter((p): p is Float32Array => p !== null);
+    return [w.embeddings, w.kernel, w.recurrentKernel, w.bias, w.denseKernel, w.denseBias].filter(
+      (p): p is Float32Array => p !== null,
+    );
   }
 
   private ensure(B: number, T: number): void {
@@ -130,7 +153,7 @@ export class JsLstmTrainer {
       const gOff = t * B * H4;
       for (let b = 0; b < B; b++) {
         z.set(bias);
-        const xOff = emb ? (x[b * T + t]) * D : (b * T + t) * D;
+        const xOff = emb ? x[b * T + t] * D : (b * T + t) * D;
         const xs = emb ?? (x as Float32Array);
         for (let k = 0; k < D; k++) {
           const xv = xs[xOff + k];
@@ -221,28 +244,13 @@ export class JsLstmTrainer {
         for (let m = 0; m < H4; m++) gb[m] += dz[m];
         // dU += h_{t-1}ᵀ dz ; dh_{t-1} = dz Uᵀ
         const hPrev = t * B * H + b * H;
-        for (let j = 0; j < H; j++) {
-          const hv = hs[hPrev + j];
-          const r = j * H4;
-          let acc = 0;
-          for (let m = 0; m < H4; m++) {
-            gU[r + m] += hv * dz[m];
-            acc += dz[m] * U[r + m];
-          }
-          dh[s + j] = acc;
-        }
+        for (let j = 0; j < H; j++) dh[s + j] = backRow(gU, U, j * H4, hs[hPrev + j], dz, H4);
         // dW += x_tᵀ dz ; dx_t = dz Wᵀ (into the embedding row)
         const xs = emb ?? (x as Float32Array);
-        const xOff = emb ? (x[b * T + t]) * D : (b * T + t) * D;
+        const xOff = emb ? x[b * T + t] * D : (b * T + t) * D;
         const gE = g.embeddings;
         for (let k = 0; k < D; k++) {
-          const xv = xs[xOff + k];
-          const r = k * H4;
-          let acc = 0;
-          for (let m = 0; m < H4; m++) {
-            gW[r + m] += xv * dz[m];
-            acc += dz[m] * W[r + m];
-          }
+          const acc = backRow(gW, W, k * H4, xs[xOff + k], dz, H4);
           if (gE) gE[xOff + k] += acc;
         }
       }
