@@ -37,7 +37,7 @@ import {
 import { sleep, uniqueSuffix, waitFor } from '../../test/support/e2e-env';
 import { TestRegistry, type ForecasterDef } from '../../test/support/model-fixtures';
 import { partitionFor, TestKafka, type OutMessage } from '../../test/support/test-kafka';
-import { WorkerProcess, workerEnv } from '../../test/support/worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from '../../test/support/worker-process';
 import { acquireBenchStack } from './bench-stack';
 import {
   measureLayouts,
@@ -330,29 +330,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const s = uniqueSuffix();
-  const t = {
-    in: `bench-${s}.sensor`,
-    text: `bench-${s}.text`,
-    pass: `bench-${s}.passthrough`,
-    forecasts: `bench-${s}.forecasts`,
-    classes: `bench-${s}.classifications`,
-    dlq: `bench-${s}.dlq`,
-    models: `bench-${s}.models`,
-  };
+  const t = suiteTopics(`bench-${s}`);
+  const passTopic = `bench-${s}.passthrough`;
   const kafka = new TestKafka(stack.brokers, `bench-${s}`);
   let registry: TestRegistry | null = null;
   let probe: RedisLike | null = null;
   try {
     await kafka.connect();
-    await kafka.createTopics([
-      { topic: t.in, partitions: PARTITIONS },
-      { topic: t.text, partitions: 1 },
-      { topic: t.pass, partitions: 2 },
-      { topic: t.forecasts, partitions: 2 },
-      { topic: t.classes, partitions: 1 },
-      { topic: t.dlq, partitions: 1 },
-      { topic: t.models, partitions: 1, compact: true },
-    ]);
+    await kafka.createSuiteTopics(t, { sensor: PARTITIONS, forecasts: 2 }, [{ topic: passTopic, partitions: 2 }]);
     registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
     const fc: ForecasterDef = {
       task: 'forecast',
@@ -378,13 +363,13 @@ async function main(): Promise<void> {
     const base = Date.parse('2026-11-27T00:00:00Z');
     progress(`producing ${EVENTS} events over ${KEYS} keys into ${PARTITIONS} partitions`);
     await kafka.produce(
-      t.in,
+      t.sensor,
       benchEvents(`bench-${s}`, EVENTS, 0, (i) => base + i * 10),
       2000,
     );
 
     progress('pass-through run');
-    const pass = await passThrough(stack.brokers, t.in, t.pass, `bench-${s}-pass`, EVENTS);
+    const pass = await passThrough(stack.brokers, t.sensor, passTopic, `bench-${s}-pass`, EVENTS);
     const passRate = (EVENTS / pass.ms) * 1000;
 
     progress('worker run');
@@ -397,12 +382,7 @@ async function main(): Promise<void> {
       `bench-${s}-worker`,
       workerEnv(stack, {
         KAFKA_GROUP_ID: `bench-${s}-worker`,
-        SENSOR_TOPIC: t.in,
-        TEXT_TOPIC: t.text,
-        FORECAST_TOPIC: t.forecasts,
-        CLASSIFICATION_TOPIC: t.classes,
-        DLQ_TOPIC: t.dlq,
-        MODELS_TOPIC: t.models,
+        ...topicEnv(t),
         FORECAST_MODEL: model,
         CLASSIFY_MODEL: `bench-${s}-cl`,
         REWARM_STEPS,
@@ -470,7 +450,7 @@ async function main(): Promise<void> {
         const now = Date.now();
         // ts = send time, so a prediction's own ts gives its event's send time.
         await kafka.produce(
-          t.in,
+          t.sensor,
           benchEvents(`bench-${s}`, n, EVENTS + sent, () => now),
           5000,
         );
