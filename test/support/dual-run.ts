@@ -1,7 +1,7 @@
 import { e2eStack, sleep, uniqueSuffix, waitFor, type E2EStack } from './e2e-env';
 import { TestKafka, type Collector, type OutMessage } from './test-kafka';
 import { TestRegistry, type ClassifierDef, type ForecasterDef } from './model-fixtures';
-import { WorkerProcess, workerEnv } from './worker-process';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv, type SuiteTopics } from './worker-process';
 import { WORDS, type GeneratedEvent, toMessages } from './event-streams';
 import {
   allOffsets,
@@ -11,15 +11,6 @@ import {
   type CoverageReport,
 } from './prediction-checks';
 import { compareStates, StateReader } from './state-reader';
-
-/** Topics of one side (the faulted run or the reference run). */
-export interface SideTopics {
-  readonly sensor: string;
-  readonly text: string;
-  readonly forecasts: string;
-  readonly classes: string;
-  readonly dlq: string;
-}
 
 /** What {@link DualRun.verify} measured. */
 export interface DualRunReport {
@@ -58,8 +49,9 @@ export const DUAL_CLASSIFIER: ClassifierDef = {
 export class DualRun {
   readonly s = uniqueSuffix();
   readonly kafka: TestKafka;
-  readonly side: SideTopics;
-  readonly ref: SideTopics;
+  /** Topics of the faulted side / the reference side (both with the one models topic). */
+  readonly side: SuiteTopics;
+  readonly ref: SuiteTopics;
   readonly models: string;
   readonly model: { fc: string; cl: string; refFc: string; refCl: string };
   readonly workers: WorkerProcess[] = [];
@@ -74,16 +66,10 @@ export class DualRun {
     readonly stack: E2EStack = e2eStack(),
   ) {
     const p = `${tag}-${this.s}`;
-    const topics = (x: string): SideTopics => ({
-      sensor: `${p}.${x}sensor`,
-      text: `${p}.${x}text`,
-      forecasts: `${p}.${x}forecasts`,
-      classes: `${p}.${x}classifications`,
-      dlq: `${p}.${x}dlq`,
-    });
-    this.side = topics('');
-    this.ref = topics('ref.');
-    this.models = `${p}.models`;
+    // Both sides read the one models topic.
+    this.side = suiteTopics(p);
+    this.models = this.side.models;
+    this.ref = { ...suiteTopics(`${p}.ref`), models: this.models };
     this.model = { fc: `${p}-fc`, cl: `${p}-cl`, refFc: `${p}-fc-ref`, refCl: `${p}-cl-ref` };
     this.kafka = new TestKafka(this.stack.brokers, p);
   }
@@ -132,12 +118,7 @@ export class DualRun {
     return workerEnv(this.stack, {
       KAFKA_CLIENT_ID: this.group(ref),
       KAFKA_GROUP_ID: this.group(ref),
-      SENSOR_TOPIC: x.sensor,
-      TEXT_TOPIC: x.text,
-      FORECAST_TOPIC: x.forecasts,
-      CLASSIFICATION_TOPIC: x.classes,
-      DLQ_TOPIC: x.dlq,
-      MODELS_TOPIC: this.models,
+      ...topicEnv(x),
       FORECAST_MODEL: ref ? this.model.refFc : this.model.fc,
       CLASSIFY_MODEL: ref ? this.model.refCl : this.model.cl,
       ...extra,
