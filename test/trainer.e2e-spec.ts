@@ -335,16 +335,21 @@ describe('trainer admin API', () => {
     expect(list.models.find((m) => m.name === `imported-${run}`)!.activeVersion).toBe(1);
   });
 
-  it('cancels a running job', async () => {
-    const model = `cancel-${run}`;
+  /** Retrains `model` as a forecaster from an uploaded 400-reading series of `wave`. */
+  const retrainUpload = (model: string, wave: (x: number) => number, epochs: number) => {
     const rows = ['sensorId,ts,value'];
-    for (let i = 0; i < 400; i++) rows.push(`s1,${i * 1000},${Math.sin(i / 5)}`);
-    const res = await call('POST', `/v1/models/${model}/retrain`, {
+    for (let i = 0; i < 400; i++) rows.push(`s1,${i * 1000},${wave(i / 5)}`);
+    return call('POST', `/v1/models/${model}/retrain`, {
       task: 'forecast',
       source: { kind: 'upload', content: rows.join('\n'), format: 'csv' },
-      epochs: 500,
+      epochs,
       window: 20,
     });
+  };
+
+  it('cancels a running job', async () => {
+    const model = `cancel-${run}`;
+    const res = await retrainUpload(model, Math.sin, 500);
     expect(res.status).toBe(202);
     const { jobId } = (await res.json()) as { jobId: string };
     const cancel = await call('POST', `/v1/jobs/${jobId}/cancel`);
@@ -353,26 +358,14 @@ describe('trainer admin API', () => {
     expect(job.status).toBe('cancelled');
     expect(await registryHasModel(model)).toBe(false);
     // The lock is free again.
-    const next = await call('POST', `/v1/models/${model}/retrain`, {
-      task: 'forecast',
-      source: { kind: 'upload', content: rows.join('\n'), format: 'csv' },
-      epochs: 1,
-      window: 20,
-    });
+    const next = await retrainUpload(model, Math.sin, 1);
     expect(next.status).toBe(202);
     expect((await waitJob(((await next.json()) as { jobId: string }).jobId)).status).toBe('succeeded');
   });
 
   it('stops a job cancelled through another replica (its model lock is gone)', async () => {
     const model = `remote-cancel-${run}`;
-    const rows = ['sensorId,ts,value'];
-    for (let i = 0; i < 400; i++) rows.push(`s1,${i * 1000},${Math.cos(i / 5)}`);
-    const res = await call('POST', `/v1/models/${model}/retrain`, {
-      task: 'forecast',
-      source: { kind: 'upload', content: rows.join('\n'), format: 'csv' },
-      epochs: 500,
-      window: 20,
-    });
+    const res = await retrainUpload(model, Math.cos, 500);
     const { jobId } = (await res.json()) as { jobId: string };
     const other = new JobRunner(new JobStore(redis), new ModelRegistry(redis, new InMemoryModelEventPublisher()), { ...config, instanceId: 'other-replica' });
     expect((await other.cancel(jobId))!.status).toBe('cancelled');
@@ -382,7 +375,7 @@ describe('trainer admin API', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     expect(((await (await call('GET', `/v1/jobs/${jobId}`)).json()) as JobRecord).status).toBe('cancelled');
     expect(await registryHasModel(model)).toBe(false);
-    const next = await call('POST', `/v1/models/${model}/retrain`, { task: 'forecast', source: { kind: 'upload', content: rows.join('\n'), format: 'csv' }, epochs: 1, window: 20 });
+    const next = await retrainUpload(model, Math.cos, 1);
     expect(next.status).toBe(202);
     expect((await waitJob(((await next.json()) as { jobId: string }).jobId)).status).toBe('succeeded');
   });
