@@ -15,6 +15,8 @@ if [ -z "${STREAMCELL_TEST_STATE_FILE:-}" ]; then
   STREAMCELL_TEST_STATE_FILE="$SC_TEST_TMP/stack.json"
 fi
 export STREAMCELL_TEST_STATE_FILE
+# Jest JSON reports, digested at the end of a failed run (the failure reasons as the last lines).
+SC_REPORTS="$(mktemp -d /tmp/streamcell-reports.XXXXXX)"
 export TESTCONTAINERS_RYUK_DISABLED="${TESTCONTAINERS_RYUK_DISABLED:-true}"
 
 finish() {
@@ -31,6 +33,11 @@ finish() {
     fi
   fi
   if [ -n "$SC_TEST_TMP" ]; then rm -rf "$SC_TEST_TMP"; fi
+  if [ "$rc" -ne 0 ]; then
+    echo "--- failed tests ---" >&2
+    node scripts/lib/jest-digest.js "$SC_REPORTS/unit.json" "$SC_REPORTS/e2e.json" || true
+  fi
+  rm -rf "$SC_REPORTS"
   sc_phase_report
   echo "  total        $(( $(date +%s) - T_START ))s" >&2
   if [ "$rc" -eq 0 ]; then sc_log "npm test: PASSED"; else sc_log "npm test: FAILED (exit $rc)"; fi
@@ -74,13 +81,13 @@ sc_phase_end
 
 # 6. Unit tests.
 sc_phase_start unit
-npm run test:unit -- --ci
+npm run test:unit -- --ci --json --outputFile="$SC_REPORTS/unit.json"
 sc_phase_end
 
 # 7. End-to-end tests on Kafka and Redis containers started by test/global-setup.ts.
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   sc_phase_start e2e
   # shellcheck disable=SC2086
-  npm run test:e2e -- --ci ${JEST_E2E_ARGS:-}
+  npm run test:e2e -- --ci --json --outputFile="$SC_REPORTS/e2e.json" ${JEST_E2E_ARGS:-}
   sc_phase_end
 fi

@@ -31,6 +31,7 @@ describe('env parsers', () => {
     expect(() => parseRedisUrl('ftp://u:secret@h')).toThrow(/\*\*\*/);
     expect(redactUrl('redis://user:secret@h:1')).toBe('redis://user:***@h:1');
     expect(redactUrl('redis://h:1')).toBe('redis://h:1');
+    expect(redactUrl('redis://:a@h:1, redis://:b@g:2,redis://k:3')).toBe('redis://:***@h:1, redis://:***@g:2,redis://k:3');
   });
 
   it('parses ports and positive integers strictly', () => {

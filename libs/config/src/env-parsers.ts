@@ -51,7 +51,8 @@ export function parseRedisUrl(raw: string): string {
 
 /** Replaces a URL's password with `***` for messages and logs. */
 export function redactUrl(raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@');
+  // Every URL of a comma-separated list (a Redis Cluster seed list) loses its password.
+  return raw.replace(/(^|,)(\s*[a-z][a-z0-9+.-]*:\/\/[^:/@,]*:)[^@/,]*@/gi, '$1$2***@');
 }
 
 /** A TCP port, 1-65535 (0 allowed with `allowZero`, meaning "any free port"). */

@@ -45,8 +45,11 @@ export interface BatchConsumerOptions {
   readonly retryDelayMs?: number;
   /** Retry delay cap, ms (default 10000). */
   readonly maxRetryDelayMs?: number;
-  /** Called on each handler error before the retry (logging, metrics). */
-  readonly onError?: (error: unknown, batch: PartitionBatch, attempt: number) => void;
+  /**
+   * Called on each handler error before the retry (logging, metrics), with the attempt number
+   * (1 for the first failure) and the delay before the partition is fetched again.
+   */
+  readonly onError?: (error: unknown, batch: PartitionBatch, attempt: number, retryInMs: number) => void;
   /** Extra kafkajs consumer options (session timeout, fetch sizes, rebalance timeout...). */
   readonly consumerConfig?: Omit<ConsumerConfig, 'groupId'>;
   /** Backoff and reporting of restarts after crashes kafkajs does not restart itself ({@link restartOnCrash}). */
@@ -109,8 +112,9 @@ export class BatchConsumer {
         } catch (err) {
           const attempt = (this.failures.get(tp) ?? 0) + 1;
           this.failures.set(tp, attempt);
-          o.onError?.(err, view, attempt);
-          this.retryLater(view, attempt, pause);
+          const retryInMs = this.retryDelay(attempt);
+          o.onError?.(err, view, attempt, retryInMs);
+          this.retryLater(view, retryInMs, pause);
           return;
         }
         this.failures.delete(tp);
@@ -143,10 +147,14 @@ export class BatchConsumer {
     await this.consumer.disconnect();
   }
 
-  private retryLater(batch: PartitionBatch, attempt: number, pause: () => () => void): void {
+  /** Delay before retrying a partition's batch after its `attempt`-th failure: doubling, capped. */
+  private retryDelay(attempt: number): number {
     const base = this.options.retryDelayMs ?? 500;
     const cap = this.options.maxRetryDelayMs ?? 10000;
-    const delay = Math.min(cap, base * 2 ** Math.min(attempt - 1, 16));
+    return Math.min(cap, base * 2 ** Math.min(attempt - 1, 16));
+  }
+
+  private retryLater(batch: PartitionBatch, delay: number, pause: () => () => void): void {
     // Rewind first: the next fetch of this partition must start at the failed batch again.
     this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.messages[0].offset });
     const resume = pause();

@@ -12,7 +12,8 @@ import {
   type PartitionBatch as KafkaBatch,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
-import { StateStore, type RedisLike } from '@app/state';
+import { probeRedis, redactUrl } from '@app/config';
+import { StateStore, createRedisClient, type RedisLike } from '@app/state';
 import type { WorkerConfig } from '../config/worker-config';
 import { loadServingModel } from '../model/model-loader';
 import { ModelManager } from '../model/model-manager';
@@ -20,7 +21,6 @@ import { WorkerLogger } from '../observability/worker-logger';
 import { WorkerMetrics } from '../observability/worker-metrics';
 import { BatchProcessor, ModelNotReadyError, type OutputRecord } from '../pipeline/batch-processor';
 import { HealthServer } from './health-server';
-import { probeRedis } from './redis-probe';
 import { StoreStatePort } from './state-port';
 
 /**
@@ -81,14 +81,22 @@ export class WorkerRuntime {
     };
 
     // Probes first, in parallel: fail fast naming the unreachable address.
-    const [kafkaProbe, redis] = await Promise.all([
+    const [kafkaProbe] = await Promise.all([
       probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, `stream-worker-${process.pid}`, cfg.redisCluster),
+      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS),
     ]);
+    // The serving client: one failed attempt per command (the consumer retries whole batches with
+    // backoff), reconnecting by itself after an outage.
+    const redis = createRedisClient(cfg.redisUrl, {
+      connectionName: `stream-worker-${process.pid}`,
+      maxRetriesPerRequest: 1,
+      cluster: cfg.redisCluster,
+    });
+    redis.on('error', (e: Error) => log.debug('redis client error', { error: e.message }));
     this.redis = redis;
     log.log('kafka and redis reachable', {
       kafka: kafkaProbe,
-      redis: cfg.redisUrl.replace(/\/\/[^@]*@/g, '//***@'),
+      redis: redactUrl(cfg.redisUrl),
       redisCluster: cfg.redisCluster,
     });
 
@@ -162,7 +170,7 @@ export class WorkerRuntime {
         onRestart: (attempt, delayMs, cause) =>
           log.warn('consumer restarting after a crash', { attempt, delayMs, error: (cause as Error | undefined)?.message }),
       },
-      onError: (error, batch, attempt) => {
+      onError: (error, batch, attempt, retryInMs) => {
         const kind = error instanceof ModelNotReadyError ? 'model_not_ready' : errorKind(error);
         this.metrics.retry(kind);
         const fields = {
@@ -170,6 +178,7 @@ export class WorkerRuntime {
           partition: batch.partition,
           firstOffset: batch.firstOffset,
           attempt,
+          retryInMs,
           kind,
           error: (error as Error).message,
         };
