@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { RecurrentModel, loadArtifact } from '@app/lstm';
 import { predictClasses, trainClassifier } from './classifier-trainer';
 import type { SensorReading, TextExample } from './dataset';
-import { fitShapeOf } from './fit-loop';
+import { fitRecurrentModel, fitShapeOf } from './fit-loop';
 import { predictForecasts, trainForecaster } from './forecaster-trainer';
 import { Tokenizer } from './preprocess';
 import { seededRandom } from './seeded-random';
@@ -127,15 +127,35 @@ describe('the trainer fit loop: SIMD kernel and tfjs-layers routes agree', () =>
     });
   });
 
-  it('falls back to tfjs-layers for shapes the kernel does not train (units not a multiple of 4)', async () => {
+  it('trains units that are not a multiple of 4 on the SIMD kernel (zero-padded lanes)', async () => {
     const epochs: EpochProgress[] = [];
     const res = await trainForecaster(readings(30), params({ hiddenUnits: 6, window: 6, epochs: 2 }), (e) => epochs.push(e));
-    expect(res.route).toBe('tfjs');
+    expect(res.route).toBe('simd');
+    expect(epochs.map((e) => [e.epoch, e.route])).toEqual([
+      [1, 'simd'],
+      [2, 'simd'],
+    ]);
+    // The model keeps its own shape: LSTM(6), recurrent kernel 6 × 24.
+    expect(res.model.getWeights().map((w) => w.shape)).toEqual([[1, 24], [6, 24], [24], [6, 1], [1]]);
+    expect(epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.valLoss))).toBe(true);
+  });
+
+  it('falls back to tfjs-layers for models the kernel does not train (a GRU) and says why', async () => {
+    const model = tf.sequential();
+    model.add(tf.layers.gru({ units: 4, inputShape: [5, 1] }));
+    model.add(tf.layers.dense({ units: 1 }));
+    const r = seededRandom(3);
+    const set = (n: number) => ({ x: Float32Array.from({ length: n * 5 }, () => r()), y: Float32Array.from({ length: n }, () => r()), n });
+    const epochs: EpochProgress[] = [];
+    const out = await fitRecurrentModel(model, 5, set(20), set(6), { epochs: 2, batchSize: 8, learningRate: 0.01 }, (e) => epochs.push(e));
+    expect(out.route).toBe('tfjs');
+    expect(out.reason).toMatch(/GRU/);
     expect(epochs.map((e) => [e.epoch, e.route])).toEqual([
       [1, 'tfjs'],
       [2, 'tfjs'],
     ]);
     expect(epochs.every((e) => Number.isFinite(e.loss) && Number.isFinite(e.valLoss))).toBe(true);
+    model.dispose();
   });
 
   it('the same seed trains bit-identical weights', async () => {

@@ -12,6 +12,12 @@ import { loadWasmKernel, type CompiledWasmModule } from '@app/lstm';
  * steps) and weights are in Keras layout, in the order of tf.LayersModel.getWeights(), so they go
  * through setWeights unchanged. Gradients and trained weights are checked against tfjs-layers in
  * simd-lstm-trainer.spec.ts.
+ *
+ * The kernel works on whole SIMD lanes of 4 units. Other unit counts (LSTM(50) is common) train
+ * on units padded to the next multiple of 4 with zero weights: a zero unit has zero pre-activations,
+ * so c = 0.5·c_prev + 0.5·tanh(0) = 0 and h = 0 at every step; every weight that reads it or feeds
+ * it gets an exactly zero gradient, Adam leaves it at zero, and the real units compute what they
+ * would without it. Weights go in and out in the model's own (unpadded) layout.
  */
 
 /** Model shape the kernel trains. */
@@ -20,7 +26,7 @@ export interface SimdLstmShape {
   readonly vocab: number;
   /** Embedding size, or features per step without an embedding. */
   readonly inputDim: number;
-  /** Units of every LSTM layer (a multiple of 4). */
+  /** Units of every LSTM layer. */
   readonly units: number;
   /** Stacked LSTM layers (all but the last return sequences). */
   readonly layers: number;
@@ -94,7 +100,7 @@ export function loadTrainKernel(): { module: CompiledWasmModule | null; reason: 
 
 /** Why the kernel cannot train this shape, or null when it can. */
 export function simdUnsupportedReason(s: SimdLstmShape): string | null {
-  if (s.units % 4 !== 0) return `LSTM units ${s.units} not a multiple of 4`;
+  if (s.units < 1) return 'no LSTM units';
   if (s.layers < 1) return 'no LSTM layer';
   if (s.maskZero && s.vocab === 0) return 'masking needs an embedding';
   if (s.head === 'sigmoid' && s.outputs < 1) return 'no outputs';
@@ -124,12 +130,53 @@ interface Layer {
   readonly WT: number; // 4H × D
 }
 
+/** Units rounded up to whole SIMD lanes. */
+export function paddedUnits(units: number): number {
+  return Math.ceil(units / 4) * 4;
+}
+
+/**
+ * Copies a weight matrix of `rows` × `gates`·`H` (gate blocks of H columns, Keras layout) into
+ * one of `rowsOut` × `gates`·`Hp`, each gate block at the start of its Hp columns; the rest is
+ * zero. `unpad` does the reverse. gates = 1 covers the Dense kernel (rows are units).
+ */
+function padBlocks(src: Float32Array, rows: number, gates: number, H: number, Hp: number, rowsOut: number): Float32Array {
+  const dst = new Float32Array(rowsOut * gates * Hp);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < gates; g++) dst.set(src.subarray((r * gates + g) * H, (r * gates + g + 1) * H), (r * gates + g) * Hp);
+  }
+  return dst;
+}
+
+function unpadBlocks(src: Float32Array, rows: number, gates: number, H: number, Hp: number): Float32Array {
+  const dst = new Float32Array(rows * gates * H);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < gates; g++) dst.set(src.subarray((r * gates + g) * Hp, (r * gates + g) * Hp + H), (r * gates + g) * H);
+  }
+  return dst;
+}
+
+/** Where each getWeights() array sits in the padded layout: rows, gate blocks, row count padded. */
+interface WeightLayout {
+  readonly rows: number;
+  readonly gates: number;
+  /** Rows in the padded layout (rows indexed by units grow to Hp). */
+  readonly rowsOut: number;
+  /** Columns per block in the model's layout. */
+  readonly width: number;
+  /** Columns are gate blocks of `width` = units each (LSTM kernel, recurrent kernel, bias), padded to Hp. */
+  readonly unitCols: boolean;
+}
+
 /** The SIMD trainer: {@link trainBatch} per batch, {@link evaluate} / {@link predict} for scores. */
 export class SimdLstmTrainer {
   private readonly k: TrainExports;
   private f32!: Float32Array;
   private i32!: Int32Array;
-  private readonly sizes: number[];
+  private readonly sizes: number[]; // padded
+  private readonly layout: WeightLayout[];
+  /** Units as the kernel sees them: the model's, rounded up to a multiple of 4. */
+  private readonly hp: number;
   private readonly offsets: number[] = []; // byte offsets of each weight array in the parameter block
   private readonly P: number; // parameter block start (bytes)
   private readonly G: number; // gradients
@@ -170,15 +217,31 @@ export class SimdLstmTrainer {
       },
     });
     this.k = inst.exports as TrainExports;
-    const { vocab, inputDim, units: H, layers, outputs: Kout, steps: T, maxBatch: Bm } = shape;
-    const sizes: number[] = [];
-    if (vocab > 0) sizes.push(vocab * inputDim);
-    for (let l = 0; l < layers; l++) sizes.push((l === 0 ? inputDim : H) * 4 * H, H * 4 * H, 4 * H);
-    sizes.push(H * Kout, Kout);
-    if (weights.length !== sizes.length) throw new Error(`expected ${sizes.length} weight arrays, got ${weights.length}`);
+    const { vocab, inputDim, units, layers, outputs: Kout, steps: T, maxBatch: Bm } = shape;
+    const H = paddedUnits(units);
+    this.hp = H;
+    const layout: WeightLayout[] = [];
+    if (vocab > 0) layout.push({ rows: vocab, gates: 1, rowsOut: vocab, width: inputDim, unitCols: false });
+    for (let l = 0; l < layers; l++) {
+      const D = l === 0 ? inputDim : units;
+      const Dp = l === 0 ? inputDim : H;
+      layout.push(
+        { rows: D, gates: 4, rowsOut: Dp, width: units, unitCols: true },
+        { rows: units, gates: 4, rowsOut: H, width: units, unitCols: true },
+        { rows: 1, gates: 4, rowsOut: 1, width: units, unitCols: true },
+      );
+    }
+    layout.push(
+      { rows: units, gates: 1, rowsOut: H, width: Kout, unitCols: false },
+      { rows: 1, gates: 1, rowsOut: 1, width: Kout, unitCols: false },
+    );
+    this.layout = layout;
+    if (weights.length !== layout.length) throw new Error(`expected ${layout.length} weight arrays, got ${weights.length}`);
     weights.forEach((w, i) => {
-      if (w.length !== sizes[i]) throw new Error(`weight ${i}: expected ${sizes[i]} values, got ${w.length}`);
+      const n = layout[i].rows * layout[i].gates * layout[i].width;
+      if (w.length !== n) throw new Error(`weight ${i}: expected ${n} values, got ${w.length}`);
     });
+    const sizes = layout.map((w) => w.rowsOut * w.gates * (w.unitCols ? H : w.width));
     this.sizes = sizes;
     // Bump allocation, 16-byte aligned.
     let top = this.k.heapBase();
@@ -241,14 +304,31 @@ export class SimdLstmTrainer {
     this.f32 = new Float32Array(mem.buffer);
     this.i32 = new Int32Array(mem.buffer);
     this.f32.fill(0, this.M / 4, this.M / 4 + 2 * this.nParams);
-    weights.forEach((w, i) => this.f32.set(w, this.offsets[i] / 4));
+    weights.forEach((w, i) => this.f32.set(this.pad(i, w), this.offsets[i] / 4));
     this.out = new Float32Array(Bm * Kout);
     this.dOut = new Float32Array(Bm * Kout);
   }
 
-  /** Copies of the current weights, in getWeights() order. */
+  /** Copies of the current weights, in getWeights() order and the model's layout. */
   getWeights(): Float32Array[] {
-    return this.sizes.map((n, i) => this.f32.slice(this.offsets[i] / 4, this.offsets[i] / 4 + n));
+    return this.sizes.map((n, i) => this.unpad(i, this.f32.subarray(this.offsets[i] / 4, this.offsets[i] / 4 + n)));
+  }
+
+  /** Weight array i in the kernel's layout (a copy when the units are padded). */
+  private pad(i: number, w: Float32Array): Float32Array {
+    const L = this.layout[i];
+    if (!L.unitCols || this.hp === this.shape.units) {
+      // Only the row count can differ (the Dense kernel's rows are units).
+      return L.rowsOut === L.rows ? w : padBlocks(w, 1, 1, L.rows * L.width, L.rowsOut * L.width, 1);
+    }
+    return padBlocks(w, L.rows, L.gates, L.width, this.hp, L.rowsOut);
+  }
+
+  /** Weight array i (`w` in the kernel's layout) back in the model's layout, as a copy. */
+  private unpad(i: number, w: Float32Array): Float32Array {
+    const L = this.layout[i];
+    if (!L.unitCols || this.hp === this.shape.units) return w.slice(0, L.rows * L.gates * L.width);
+    return unpadBlocks(w, L.rows, L.gates, L.width, this.hp);
   }
 
   /** Loads a batch (x: B × T token ids, or B × T × inputDim features, row-major) time-major. */
@@ -282,7 +362,8 @@ export class SimdLstmTrainer {
   /** Forward pass of a loaded batch; leaves the Dense outputs (activated) in `out`. */
   private forward(B: number): void {
     const k = this.k;
-    const { steps: T, units: H, outputs: K, head } = this.shape;
+    const { steps: T, outputs: K, head } = this.shape;
+    const H = this.hp;
     const H4 = 4 * H;
     const masked = this.shape.maskZero;
     for (let l = 0; l < this.L.length; l++) {
@@ -383,7 +464,8 @@ export class SimdLstmTrainer {
   private backward(B: number): void {
     const k = this.k;
     const f = this.f32;
-    const { steps: T, units: H, outputs: K } = this.shape;
+    const { steps: T, outputs: K } = this.shape;
+    const H = this.hp;
     const H4 = 4 * H;
     const masked = this.shape.maskZero;
     f.fill(0, this.G / 4, this.G / 4 + this.nParams);
@@ -437,7 +519,7 @@ export class SimdLstmTrainer {
 
   private ensureTransposed(): void {
     if (this.transposed) return;
-    const H = this.shape.units;
+    const H = this.hp;
     for (const L of this.L) {
       this.k.transpose(L.U, H, 4 * H, L.UT);
       this.k.transpose(L.W, L.D, 4 * H, L.WT);
@@ -453,7 +535,7 @@ export class SimdLstmTrainer {
     this.backward(B);
     const grads = this.sizes.map((n, i) => {
       const o = (this.G + (this.offsets[i] - this.P)) / 4;
-      return this.f32.slice(o, o + n);
+      return this.unpad(i, this.f32.subarray(o, o + n));
     });
     return { loss, grads };
   }
