@@ -59,6 +59,24 @@ describe('StateStore on a real Redis', () => {
     await Promise.all([redis.quit(), other.quit()]);
   });
 
+  it('waitReplicas: WAIT rides in the write pipeline; a write no replica acknowledged fails the batch', async () => {
+    const model = freshModel();
+    const keys = ['a', 'b', 'c'];
+    // The run's Redis has no replica: WAIT 1 answers 0 after its timeout. The write itself is done
+    // (Redis has no rollback); the failure keeps the batch from being committed, and its retry
+    // finds the records already applied.
+    const waiting = new StateStore(redis, { waitReplicas: 1, waitTimeoutMs: 100 });
+    const pipelineSpy = jest.spyOn(redis, 'pipeline');
+    await expect(waiting.writeMany(model, keys.map((key) => ({ key, record: recordFor(key, 0, 5n) })))).rejects.toThrow(
+      'state write reached 0 of 1 replicas of redis within 100 ms',
+    );
+    expect(pipelineSpy).toHaveBeenCalledTimes(1);
+    pipelineSpy.mockRestore();
+    const plain = new StateStore(redis);
+    expect(await plain.writeMany(model, keys.map((key) => ({ key, record: recordFor(key, 0, 5n) })))).toEqual(['stale', 'stale', 'stale']);
+    expect(() => new StateStore(redis, { waitReplicas: -1 })).toThrow(/waitReplicas/);
+  });
+
   it('loads 1,000 keys in one pipelined round trip, null where absent', async () => {
     const model = freshModel();
     const store = new StateStore(redis, { idleTtlMs: 600_000 });

@@ -1,6 +1,6 @@
 import { e2eStack, sleep, uniqueSuffix, waitFor, type E2EStack } from './e2e-env';
 import { TestKafka, type Collector, type OutMessage } from './test-kafka';
-import { TestRegistry, type ClassifierDef, type ForecasterDef } from './model-fixtures';
+import { TestRegistry, tokenIds, type ClassifierDef, type ForecasterDef } from './model-fixtures';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv, type SuiteTopics } from './worker-process';
 import { WORDS, type GeneratedEvent, toMessages } from './event-streams';
 import {
@@ -92,12 +92,13 @@ export class DualRun {
         .map((topic) => ({ topic, partitions: 2 })),
       { topic: this.models, partitions: 1, compact: true },
     ]);
-    this.registry = new TestRegistry(this.stack.redisUrl, this.kafka.producerClient, this.models);
+    const cluster = this.stack.redisCluster ?? false;
+    this.registry = new TestRegistry(this.stack.redisUrl, this.kafka.producerClient, this.models, cluster);
     await this.registry.seed(this.model.fc, DUAL_FORECASTER);
     await this.registry.seed(this.model.refFc, DUAL_FORECASTER);
     await this.registry.seed(this.model.cl, DUAL_CLASSIFIER);
     await this.registry.seed(this.model.refCl, DUAL_CLASSIFIER);
-    this.states = new StateReader(this.stack.redisUrl);
+    this.states = new StateReader(this.stack.redisUrl, cluster);
     this.collector = await this.kafka.collect(
       [this.side, this.ref].flatMap((x) => [x.forecasts, x.classes, x.dlq]),
       `${this.tag}-${this.s}-collector`,
@@ -209,6 +210,26 @@ export class DualRun {
       60_000,
       500,
     );
+  }
+
+  /**
+   * Keys of the faulted side whose state did not take exactly one transition per event:
+   * forecast keys step once per reading, text keys once per token (empty when all did).
+   */
+  async stepCountDiffs(sensors: readonly GeneratedEvent[], texts: readonly GeneratedEvent[]): Promise<string[]> {
+    const out: string[] = [];
+    const check = async (model: string, events: readonly GeneratedEvent[], unit: string, steps: (e: GeneratedEvent) => number) => {
+      const want = new Map<string, number>();
+      for (const e of events) want.set(e.key, (want.get(e.key) ?? 0) + steps(e));
+      const keys = [...want.keys()];
+      const states = await this.states.readMany(model, keys);
+      keys.forEach((key, i) => {
+        if (states[i]?.record.steps !== want.get(key)) out.push(`${key}: ${states[i]?.record.steps} steps, ${want.get(key)} ${unit}`);
+      });
+    };
+    await check(this.model.fc, sensors, 'events', () => 1);
+    await check(this.model.cl, texts, 'tokens', (e) => tokenIds(DUAL_CLASSIFIER, String(e.body.text)).length);
+    return out;
   }
 
   /**

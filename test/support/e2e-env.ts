@@ -12,8 +12,10 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export interface E2EStack {
   /** Broker list, `host:port[,host:port]` (as KAFKA_BROKERS takes it). */
   readonly brokers: string;
-  /** `redis://127.0.0.1:<port>`. */
+  /** `redis://127.0.0.1:<port>`, or a Redis Cluster's seed list when `redisCluster`. */
   readonly redisUrl: string;
+  /** `redisUrl` lists Redis Cluster seed nodes (REDIS_CLUSTER=true). */
+  readonly redisCluster?: boolean;
 }
 
 /**

@@ -1,8 +1,9 @@
-import { execFileSync } from 'child_process';
+import { execFile, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { promisify } from 'util';
 import type { GenericContainer as GenericContainerType, Wait as WaitType } from 'testcontainers';
 
 /** Images of the e2e stack; names are configuration (see deploy/images/build.sh). */
@@ -159,4 +160,38 @@ export function stackContainers(
     .withWaitStrategy(tc.Wait.forLogMessage(/Ready to accept connections/))
     .withStartupTimeout(60_000);
   return { kafka, redis };
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the docker CLI; resolves to stdout + stderr (container logs come on both streams). */
+export async function docker(args: string[], timeout: number): Promise<string> {
+  try {
+    const { stdout, stderr } = await execFileAsync('docker', args, {
+      encoding: 'utf8',
+      timeout,
+      maxBuffer: 64 << 20,
+    });
+    return stdout + stderr;
+  } catch (e) {
+    throw new Error(
+      `docker ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr || (e as Error).message}`,
+    );
+  }
+}
+
+/**
+ * Adds a suite's own container to the run's state file, so that the global teardown and
+ * scripts/test.sh's trap remove it (by id) even when the suite dies.
+ */
+export function track(id: string): void {
+  const state = readStackState() ?? { containerIds: [] };
+  writeStackState({ ...state, containerIds: [...state.containerIds, id] });
+}
+
+/** Drops containers the suite removed itself from the run's state file. */
+export function untrack(ids: readonly string[]): void {
+  const state = readStackState();
+  if (!state) return;
+  writeStackState({ ...state, containerIds: state.containerIds.filter((id) => !ids.includes(id)) });
 }

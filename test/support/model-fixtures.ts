@@ -9,7 +9,7 @@
  *   const { outs } = stepOutputs(fc.model, rows);        // head output after every step
  */
 import * as tf from '@tensorflow/tfjs';
-import Redis from 'ioredis';
+import { createRedisClient, type RedisLike } from '@app/state';
 import type { Producer } from 'kafkajs';
 import { Tokenizer, WEIGHTS_FILE, artifactToBuffers, saveTfjsModelToBuffers, seededRandom } from '@app/lstm';
 import { KafkaModelEventPublisher, ModelRegistry, type SwapPolicy } from '@app/registry';
@@ -282,11 +282,14 @@ export interface SeededModel {
 
 /** The registry (Redis) of a suite, publishing activations on the suite's models topic. */
 export class TestRegistry {
-  readonly redis: Redis;
+  readonly redis: RedisLike;
   readonly registry: ModelRegistry;
 
-  constructor(redisUrl: string, producer: Producer, modelsTopic: string) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: false });
+  /** `cluster`: `redisUrl` lists Redis Cluster seed nodes. */
+  constructor(redisUrl: string, producer: Producer, modelsTopic: string, cluster = false) {
+    this.redis = createRedisClient(redisUrl, { maxRetriesPerRequest: 3, cluster });
+    // Connection errors while a node is down reconnect by themselves (see StateReader).
+    this.redis.on('error', () => undefined);
     this.registry = new ModelRegistry(this.redis, new KafkaModelEventPublisher(producer, modelsTopic));
   }
 

@@ -6,9 +6,7 @@
  * removed). The container ids join the run's state file, so the global teardown and
  * scripts/test.sh's trap remove them even when the suite dies; dispose() removes them at once.
  */
-import { execFile } from 'child_process';
-import { promisify } from 'util';
-import { freePorts, readStackState, removeContainers, stackContainers, writeStackState } from './e2e-stack';
+import { docker, freePorts, removeContainers, stackContainers, track, untrack } from './e2e-stack';
 
 /** Which dependency of a {@link PrivateStack}. */
 export type StackService = 'kafka' | 'redis';
@@ -103,33 +101,4 @@ export class PrivateStack {
     removeContainers(ids);
     untrack(ids);
   }
-}
-
-const execFileAsync = promisify(execFile);
-
-async function docker(args: string[], timeout: number): Promise<string> {
-  try {
-    // Container logs come on both streams: keep both.
-    const { stdout, stderr } = await execFileAsync('docker', args, {
-      encoding: 'utf8',
-      timeout,
-      maxBuffer: 64 << 20,
-    });
-    return stdout + stderr;
-  } catch (e) {
-    throw new Error(
-      `docker ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr || (e as Error).message}`,
-    );
-  }
-}
-
-function track(id: string): void {
-  const state = readStackState() ?? { containerIds: [] };
-  writeStackState({ ...state, containerIds: [...state.containerIds, id] });
-}
-
-function untrack(ids: readonly string[]): void {
-  const state = readStackState();
-  if (!state) return;
-  writeStackState({ ...state, containerIds: state.containerIds.filter((id) => !ids.includes(id)) });
 }

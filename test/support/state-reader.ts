@@ -1,5 +1,4 @@
-import Redis from 'ioredis';
-import { decodeStateRecord, stateKey, type StateRecord } from '@app/state';
+import { createRedisClient, decodeStateRecord, isClusterClient, stateKey, type RedisLike, type StateRecord } from '@app/state';
 
 /** One key's state record: the stored bytes and their decoding (via the @app/state codec). */
 export interface ComparableState {
@@ -9,22 +8,45 @@ export interface ComparableState {
 
 /** Reads state records of (model, key) from Redis with the @app/state key layout and codec. */
 export class StateReader {
-  readonly redis: Redis;
+  readonly redis: RedisLike;
 
-  constructor(redisUrl: string) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
+  /** `cluster`: `redisUrl` lists Redis Cluster seed nodes. */
+  constructor(
+    redisUrl: string,
+    private readonly cluster = false,
+  ) {
+    this.redis = createRedisClient(redisUrl, { maxRetriesPerRequest: 3, cluster });
+    // Connection errors while a node is down (failover suites) are the client's to retry; a
+    // command that fails rejects on its own. Without a listener they would crash the suite.
+    this.redis.on('error', () => undefined);
   }
 
-  /** The records of (model, key) for many keys in one pipeline (null where absent). */
+  /** The records of (model, key) for many keys in one round trip (null where absent). */
   async readMany(model: string, keys: readonly string[]): Promise<(ComparableState | null)[]> {
-    const pipe = this.redis.pipeline();
-    for (const key of keys) pipe.getBuffer(stateKey(model, key));
-    const res = (await pipe.exec()) ?? [];
-    return res.map(([err, raw]) => {
-      if (err) throw err;
-      if (!raw) return null;
-      return { raw: raw as Buffer, record: decodeStateRecord(raw as Buffer) };
-    });
+    let raws: (Buffer | null)[] = [];
+    if (this.cluster) {
+      // Keys of many slots: one command each, auto-pipelined per node. After a failover the
+      // first read of a stale slot map fails with MOVED (ioredis does not redirect auto-pipelined
+      // commands of mixed slots) and refreshes the map: read again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          raws = await Promise.all(keys.map((key) => this.redis.getBuffer(stateKey(model, key))));
+          break;
+        } catch (e) {
+          if (attempt >= 10 || !/^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test((e as Error).message)) throw e;
+          if (isClusterClient(this.redis)) this.redis.refreshSlotsCache();
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      }
+    } else {
+      const pipe = this.redis.pipeline();
+      for (const key of keys) pipe.getBuffer(stateKey(model, key));
+      raws = ((await pipe.exec()) ?? []).map(([err, raw]) => {
+        if (err) throw err;
+        return raw as Buffer | null;
+      });
+    }
+    return raws.map((raw) => (raw ? { raw, record: decodeStateRecord(raw) } : null));
   }
 
   /** Redis MEMORY USAGE of the state keys of `keys` (bytes, as Redis accounts them). */

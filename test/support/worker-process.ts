@@ -56,7 +56,12 @@ export function topicEnv(t: SuiteTopics): Record<string, string> {
 
 /** Worker environment for a stack, plus overrides (topic names, models, limits...). */
 export function workerEnv(stack: E2EStack, extra: Record<string, string> = {}): Record<string, string> {
-  return { KAFKA_BROKERS: stack.brokers, REDIS_URL: stack.redisUrl, ...extra };
+  return {
+    KAFKA_BROKERS: stack.brokers,
+    REDIS_URL: stack.redisUrl,
+    ...(stack.redisCluster ? { REDIS_CLUSTER: 'true' } : {}),
+    ...extra,
+  };
 }
 
 /** How a worker process ended. */

@@ -70,6 +70,9 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     lazyConnect: base.lazyConnect,
     clusterRetryStrategy: reconnectDelay,
     scaleReads: 'master',
+    // Topology changes (failover, resharding) are picked up within seconds even by a client
+    // that sent nothing to the moved slots (one CLUSTER SLOTS per interval).
+    slotsRefreshInterval: 5000,
     redisOptions: { ...base, ...auth, lazyConnect: undefined, ...options.redisOptions },
     ...options.clusterOptions,
   });

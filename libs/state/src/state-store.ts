@@ -24,6 +24,17 @@ export interface StateStoreOptions {
    * instead of stopping the partition. Default: ignore.
    */
   readonly onCorruptRecord?: (redisKey: string, error: StateCodecError) => void;
+  /**
+   * Replicas that must acknowledge a batch's writes before {@link StateStore.writeMany} and
+   * friends resolve (Redis WAIT; 0 = do not wait, the default). Redis replicates asynchronously:
+   * without it, a master that fails right after a write can lose that write to the replica that
+   * replaces it, while the Kafka offset past it is already committed, and the key's state then
+   * silently misses those events. With it, a write that did not reach enough replicas fails the
+   * batch, which is retried and committed only once it has.
+   */
+  readonly waitReplicas?: number;
+  /** How long WAIT blocks for the replicas, ms (default 1000). */
+  readonly waitTimeoutMs?: number;
 }
 
 /** A (model, message key) pair. */
@@ -95,6 +106,8 @@ export class StateStore {
   readonly idleTtlMs: number;
   private readonly ttlArg: string;
   private readonly cluster: boolean;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
 
   constructor(
     readonly redis: RedisLike,
@@ -107,6 +120,14 @@ export class StateStore {
     }
     this.ttlArg = String(this.idleTtlMs);
     this.cluster = isClusterClient(redis);
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 1000;
+    if (!Number.isInteger(this.waitReplicas) || this.waitReplicas < 0) {
+      throw new RangeError(`waitReplicas must be a non-negative integer, got ${this.waitReplicas}`);
+    }
+    if (!Number.isInteger(this.waitTimeoutMs) || this.waitTimeoutMs < 1) {
+      throw new RangeError(`waitTimeoutMs must be a positive integer, got ${this.waitTimeoutMs}`);
+    }
     // defineCommand: EVALSHA, with the body sent once per connection and again after NOSCRIPT.
     const defined = redis as unknown as Partial<CasCapable>;
     if (typeof defined[CAS_SET_COMMAND] !== 'function') {
@@ -246,6 +267,7 @@ export class StateStore {
     try {
       if (this.cluster) return await Promise.all(redisKeys.map((k) => this.redis.getBuffer(k)));
     } catch (e) {
+      this.afterClusterError(e);
       throw new StateStoreError(`state load failed: ${(e as Error).message}`, e);
     }
     const p = this.redis.pipeline();
@@ -263,8 +285,10 @@ export class StateStore {
           redisKeys.map((k, i) => client[CAS_SET_COMMAND](k, records[i], this.ttlArg)),
         );
       } catch (e) {
+        this.afterClusterError(e);
         throw new StateStoreError(`state write failed: ${(e as Error).message}`, e);
       }
+      if (this.waitReplicas > 0) await this.waitClusterReplicas();
     } else {
       const p = this.redis.pipeline() as ChainableCommander & CasCapable;
       for (let start = 0; start < redisKeys.length; start += CAS_CHUNK_KEYS) {
@@ -274,9 +298,53 @@ export class StateStore {
         for (let i = start; i < end; i++) args.push(records[i]);
         void p[CAS_SET_MANY_COMMAND](end - start, ...args);
       }
-      results = ((await this.execPipeline(p, 'state write')) as number[][]).flat();
+      // WAIT rides in the same pipeline: still one round trip, plus the replication.
+      if (this.waitReplicas > 0) void p.call('WAIT', this.waitReplicas, this.waitTimeoutMs);
+      const replies = await this.execPipeline(p, 'state write');
+      if (this.waitReplicas > 0) this.checkAcks(Number(replies.pop()), 'redis');
+      results = (replies as number[][]).flat();
     }
     return results.map((r) => (Number(r) === 1 ? 'applied' : 'stale'));
+  }
+
+  /**
+   * After a failover or a resharding, ioredis redirects a single command on MOVED but not the
+   * auto-pipelined commands of many slots a batch sends: they fail, and the slot map stays stale
+   * until something else refreshes it. Refresh it now so that the batch's retry goes to the
+   * right nodes.
+   */
+  private afterClusterError(e: unknown): void {
+    if (isClusterClient(this.redis) && /^(MOVED|ASK|CLUSTERDOWN)\b/.test((e as Error)?.message ?? '')) {
+      this.redis.refreshSlotsCache();
+    }
+  }
+
+  /**
+   * WAIT on every master of the Cluster, in parallel, each on the connection the writes went
+   * through (ioredis keeps one per node). Masters this batch did not write to answer at once.
+   */
+  private async waitClusterReplicas(): Promise<void> {
+    if (!isClusterClient(this.redis)) return;
+    const masters = this.redis.nodes('master');
+    const acks = await Promise.all(
+      masters.map(async (node) => {
+        const where = `${String(node.options.host)}:${String(node.options.port)}`;
+        try {
+          return { where, acks: Number(await node.call('WAIT', this.waitReplicas, this.waitTimeoutMs)) };
+        } catch (e) {
+          throw new StateStoreError(`state write: WAIT on ${where} failed: ${(e as Error).message}`, e);
+        }
+      }),
+    );
+    for (const a of acks) this.checkAcks(a.acks, a.where);
+  }
+
+  private checkAcks(acks: number, where: string): void {
+    if (!(acks >= this.waitReplicas)) {
+      throw new StateStoreError(
+        `state write reached ${acks} of ${this.waitReplicas} replicas of ${where} within ${this.waitTimeoutMs} ms`,
+      );
+    }
   }
 
   private async execPipeline(p: ChainableCommander, what: string): Promise<unknown[]> {

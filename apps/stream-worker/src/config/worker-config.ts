@@ -16,6 +16,21 @@ export const WORKER_ENV = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
   REDIS_URL: env.redisUrl('Redis URL, redis://host:port[/db]; Cluster seed nodes comma-separated'),
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
+  REDIS_WAIT_REPLICAS: {
+    parse: parseNonNegativeInt,
+    default: '0',
+    description:
+      'replicas that must acknowledge each batch of state writes (Redis WAIT) before its offsets are committed; 0 = do not wait. Set it when Redis has replicas that can take over (Cluster or Sentinel), so that a failover cannot lose written state',
+  } satisfies EnvVarSpec<number>,
+  REDIS_WAIT_TIMEOUT_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n < 1) throw new Error(`"${raw}" must be at least 1 ms`);
+      return n;
+    },
+    default: '1000',
+    description: 'how long a batch waits for REDIS_WAIT_REPLICAS acknowledgements before it fails and is retried',
+  } satisfies EnvVarSpec<number>,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
   SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
@@ -75,6 +90,9 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   /** REDIS_URL lists Redis Cluster seed nodes. */
   readonly redisCluster: boolean;
+  /** Replicas that acknowledge each batch's state writes (0 = none). */
+  readonly redisWaitReplicas: number;
+  readonly redisWaitTimeoutMs: number;
   readonly kafkaClientId: string;
   readonly kafkaGroupId: string;
   readonly sensorTopic: string;
@@ -104,6 +122,8 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     kafkaBrokers: e.KAFKA_BROKERS,
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
+    redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
     kafkaGroupId: e.KAFKA_GROUP_ID,
     sensorTopic: e.SENSOR_TOPIC,

@@ -141,7 +141,13 @@ export class WorkerRuntime {
         rewarmSteps: cfg.rewarmSteps,
       },
       this.manager,
-      new StoreStatePort(new StateStore(redis, { idleTtlMs: cfg.stateTtlMs })),
+      new StoreStatePort(
+        new StateStore(redis, {
+          idleTtlMs: cfg.stateTtlMs,
+          waitReplicas: cfg.redisWaitReplicas,
+          waitTimeoutMs: cfg.redisWaitTimeoutMs,
+        }),
+      ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,
       log.child('processor'),
