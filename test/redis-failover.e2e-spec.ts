@@ -1,42 +1,104 @@
 /**
- * Redis Cluster failover under a running worker: three masters with one replica each (the
- * project's Redis image, cluster-node-timeout 2 s), a worker with REDIS_CLUSTER=true and
- * REDIS_WAIT_REPLICAS=1. Mid-stream one master is SIGKILLed (a crashed host): its replica takes
- * over its slots, and while it has no replica of its own every batch fails WAIT and is retried,
- * committing nothing. The killed node is started again, rejoins as the new master's replica, and
- * the worker carries on by itself in the same process. Afterwards the dual-run checks hold
- * (every offset predicted, duplicates identical, predictions and every key's final state equal
- * to an uninterrupted reference run bit for bit) and every key stepped exactly once per event:
- * no write acknowledged by the dead master was lost behind a committed offset.
+ * Redis failover under a running worker, on the two ways Redis fails over by itself: a Redis
+ * Cluster (three masters with a replica each, cluster-node-timeout 2 s; REDIS_CLUSTER=true) and
+ * Sentinel (a master, a replica and one Sentinel with down-after 1 s; REDIS_SENTINEL_MASTER).
+ * The workers run with REDIS_WAIT_REPLICAS=1. Mid-stream a master is SIGKILLed (a crashed host):
+ * its replica takes over, and while it has no replica of its own every batch fails WAIT and is
+ * retried, committing nothing. The killed node is started again, rejoins as the new master's
+ * replica, and the worker carries on by itself in the same process. Afterwards the dual-run
+ * checks hold (every offset predicted, duplicates identical, predictions and every key's final
+ * state equal to an uninterrupted reference run bit for bit) and every key stepped exactly once
+ * per event: no write acknowledged by the dead master was lost behind a committed offset.
  */
-import { createRedisClient, StateStore, type StateRecord } from '@app/state';
-import { e2eStack, sleep, waitFor } from './support/e2e-env';
+import { StateStore, type StateRecord } from '@app/state';
+import { e2eStack, sleep, testRedisClient, waitFor, type E2EStack } from './support/e2e-env';
 import { DualRun } from './support/dual-run';
 import { sensorEvents, textEvents } from './support/event-streams';
-import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
+import { startRedisCluster } from './support/redis-cluster';
+import { SENTINEL_MASTER, startRedisSentinel } from './support/redis-sentinel';
+
+/** A Redis that fails over by itself, as the suite drives it. */
+interface FailoverRedis {
+  /** Where the workers and the test clients connect (brokers: the run's Kafka). */
+  readonly stack: E2EStack;
+  /** The node the WAIT shortfall message names (`host:port` of a master, or `redis`). */
+  readonly waitWhere: RegExp;
+  /** A master and the replica that is to replace it. */
+  pick(): Promise<{ master: number; replica: number }>;
+  promoted(replica: number): Promise<boolean>;
+  /** `old` replicates `successor`, link up. */
+  rejoined(old: number, successor: number): Promise<boolean>;
+  kill(port: number): Promise<void>;
+  start(port: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function clusterRedis(): Promise<FailoverRedis> {
+  const cluster = await startRedisCluster(3, { replicas: 1, nodeTimeoutMs: 2000 });
+  return {
+    stack: { brokers: e2eStack().brokers, redisUrl: cluster.url, redisCluster: true },
+    waitWhere: /127\.0\.0\.1:\d+/,
+    pick: async () => {
+      const nodes = await cluster.topology();
+      const master = nodes.find((n) => n.role === 'master' && nodes.some((r) => r.masterPort === n.port))!;
+      return { master: master.port, replica: nodes.find((n) => n.masterPort === master.port)!.port };
+    },
+    promoted: async (replica) => (await cluster.topology(replica)).find((n) => n.port === replica)?.role === 'master',
+    rejoined: async (old, successor) => {
+      const node = (await cluster.topology(successor)).find((n) => n.port === old);
+      return node?.role === 'replica' && node.masterPort === successor && node.healthy;
+    },
+    kill: (port) => cluster.kill(port),
+    start: (port) => cluster.start(port),
+    stop: () => cluster.stop(),
+  };
+}
+
+async function sentinelRedis(): Promise<FailoverRedis> {
+  const s = await startRedisSentinel();
+  return {
+    stack: { brokers: e2eStack().brokers, redisUrl: s.url, redisSentinelMaster: SENTINEL_MASTER },
+    waitWhere: /redis/,
+    pick: async () => {
+      const master = await s.masterPort();
+      return { master, replica: s.dataPorts.find((p) => p !== master)! };
+    },
+    promoted: async (replica) => (await s.masterPort()) === replica,
+    rejoined: async (old, successor) => {
+      const r = await s.replication(old).catch(() => null);
+      return r?.role === 'slave' && r.masterPort === successor && r.linkUp;
+    },
+    kill: (port) => s.kill(port),
+    start: (port) => s.start(port),
+    stop: () => s.stop(),
+  };
+}
 
 const PARTITIONS = 4;
 const RETRY_LINE = 'batch failed; partition paused, retrying with backoff';
 const WAIT_ENV = { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500' };
 
-describe('Redis Cluster failover: a master dies mid-stream', () => {
-  let cluster: TestRedisCluster;
+describe.each([
+  ['Redis Cluster', 'rfoc', clusterRedis],
+  ['Redis Sentinel', 'rfos', sentinelRedis],
+] as const)('%s failover: a master dies mid-stream', (_name, tag, startRedis) => {
+  let redis: FailoverRedis;
   let run: DualRun;
   const seed = Number.parseInt(process.env.FAULT_SEED ?? String(Date.now() % 1e9), 10);
 
   beforeAll(async () => {
-    cluster = await startRedisCluster(3, { replicas: 1, nodeTimeoutMs: 2000 });
-    run = new DualRun('rfo', PARTITIONS, { brokers: e2eStack().brokers, redisUrl: cluster.url, redisCluster: true });
+    redis = await startRedis();
+    run = new DualRun(tag, PARTITIONS, redis.stack);
     await run.setUp();
   }, 240_000);
 
   afterAll(async () => {
     await run?.tearDown();
-    await cluster?.stop();
+    await redis?.stop();
   }, 120_000);
 
   it('a batch of state writes is acknowledged by a replica of every master, or fails naming the shortfall', async () => {
-    const redis = createRedisClient(cluster.url, { cluster: true, maxRetriesPerRequest: 1 });
+    const client = testRedisClient(redis.stack);
     try {
       const record = (offset: bigint): StateRecord => ({
         modelVersion: '1',
@@ -49,21 +111,21 @@ describe('Redis Cluster failover: a master dies mid-stream', () => {
         ring: null,
       });
       const keys = Array.from({ length: 200 }, (_, i) => `wait-${i}`);
-      const one = new StateStore(redis, { waitReplicas: 1, waitTimeoutMs: 2000 });
-      expect(await one.writeMany('rfo-wait', keys.map((key) => ({ key, record: record(1n) })))).toEqual(keys.map(() => 'applied'));
+      const one = new StateStore(client, { waitReplicas: 1, waitTimeoutMs: 2000 });
+      expect(await one.writeMany(`${tag}-wait`, keys.map((key) => ({ key, record: record(1n) })))).toEqual(keys.map(() => 'applied'));
       // Each master has one replica: asking for two cannot be met.
-      const two = new StateStore(redis, { waitReplicas: 2, waitTimeoutMs: 200 });
-      await expect(two.writeMany('rfo-wait', keys.map((key) => ({ key, record: record(2n) })))).rejects.toThrow(
-        /state write reached 1 of 2 replicas of 127\.0\.0\.1:\d+ within 200 ms/,
-      );
+      const two = new StateStore(client, { waitReplicas: 2, waitTimeoutMs: 200 });
+      const err = await two.writeMany(`${tag}-wait`, keys.map((key) => ({ key, record: record(2n) }))).catch((e: Error) => e);
+      expect(String(err)).toMatch(/state write reached 1 of 2 replicas of .+ within 200 ms/);
+      expect(String(err)).toMatch(redis.waitWhere);
     } finally {
-      redis.disconnect();
+      client.disconnect();
     }
   });
 
   it('loses no state: the replica takes over, batches wait for a replica, the worker resumes by itself', async () => {
-    const sensors = sensorEvents(`rfo-sensor-${run.s}`, 80, 30, PARTITIONS, seed);
-    const texts = textEvents(`rfo-text-${run.s}`, 20, 30, PARTITIONS, seed + 1);
+    const sensors = sensorEvents(`${tag}-sensor-${run.s}`, 80, 30, PARTITIONS, seed);
+    const texts = textEvents(`${tag}-text-${run.s}`, 20, 30, PARTITIONS, seed + 1);
     const cut = (f: number) => [Math.floor(sensors.length * f), Math.floor(texts.length * f)] as const;
     const [sA, tA] = cut(0.4);
     const [sB, tB] = cut(0.7);
@@ -81,18 +143,11 @@ describe('Redis Cluster failover: a master dies mid-stream', () => {
     expect(victim.logLines(RETRY_LINE)).toEqual([]);
 
     // A master with a replica dies; phase B arrives right after.
-    const before = await cluster.topology();
-    const master = before.find((n) => n.role === 'master' && before.some((r) => r.masterPort === n.port))!;
-    const replica = before.find((n) => n.masterPort === master.port)!;
+    const { master, replica } = await redis.pick();
     const killedAt = Date.now();
-    await cluster.kill(master.port);
+    await redis.kill(master);
     const feeding = run.feed(sensors.slice(sA, sB), texts.slice(tA, tB), 6, 250);
-    await waitFor(
-      `replica ${replica.port} promoted`,
-      async () => (await cluster.topology(replica.port)).find((n) => n.port === replica.port)?.role === 'master',
-      60_000,
-      250,
-    );
+    await waitFor(`replica ${replica} promoted`, () => redis.promoted(replica), 60_000, 250);
     const promotedMs = Date.now() - killedAt;
     await feeding;
     // The promoted master has no replica yet: WAIT cannot be satisfied, nothing is committed.
@@ -102,17 +157,8 @@ describe('Redis Cluster failover: a master dies mid-stream', () => {
     expect(victim.running).toBe(true);
 
     // The dead node comes back and rejoins as the replica of the one that replaced it.
-    await cluster.start(master.port);
-    await waitFor(
-      `node ${master.port} replicating ${replica.port}`,
-      async () => {
-        const nodes = await cluster.topology(replica.port);
-        const old = nodes.find((n) => n.port === master.port);
-        return old?.role === 'replica' && old.masterPort === replica.port && old.healthy;
-      },
-      60_000,
-      250,
-    );
+    await redis.start(master);
+    await waitFor(`node ${master} replicating ${replica}`, () => redis.rejoined(master, replica), 90_000, 250);
     const rejoinedMs = Date.now() - killedAt;
 
     // Phase C; the same process finishes everything.
@@ -128,10 +174,11 @@ describe('Redis Cluster failover: a master dies mid-stream', () => {
     console.log(
       JSON.stringify({
         suite: 'redis-failover',
+        topology: _name,
         seed,
         events: sensors.length + texts.length,
-        killed: master.port,
-        promoted: replica.port,
+        killed: master,
+        promoted: replica,
         promotedMs,
         rejoinedMs,
         failedBatchesWhileDown: failing.length,

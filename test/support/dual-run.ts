@@ -92,13 +92,12 @@ export class DualRun {
         .map((topic) => ({ topic, partitions: 2 })),
       { topic: this.models, partitions: 1, compact: true },
     ]);
-    const cluster = this.stack.redisCluster ?? false;
-    this.registry = new TestRegistry(this.stack.redisUrl, this.kafka.producerClient, this.models, cluster);
+    this.registry = new TestRegistry(this.stack, this.kafka.producerClient, this.models);
     await this.registry.seed(this.model.fc, DUAL_FORECASTER);
     await this.registry.seed(this.model.refFc, DUAL_FORECASTER);
     await this.registry.seed(this.model.cl, DUAL_CLASSIFIER);
     await this.registry.seed(this.model.refCl, DUAL_CLASSIFIER);
-    this.states = new StateReader(this.stack.redisUrl, cluster);
+    this.states = new StateReader(this.stack);
     this.collector = await this.kafka.collect(
       [this.side, this.ref].flatMap((x) => [x.forecasts, x.classes, x.dlq]),
       `${this.tag}-${this.s}-collector`,

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'crypto';
 import * as path from 'path';
+import { createRedisClient, type RedisLike } from '@app/state';
 
 /** Repository root (test/support/../..). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -16,6 +17,27 @@ export interface E2EStack {
   readonly redisUrl: string;
   /** `redisUrl` lists Redis Cluster seed nodes (REDIS_CLUSTER=true). */
   readonly redisCluster?: boolean;
+  /** `redisUrl` lists Sentinels of the master of this name (REDIS_SENTINEL_MASTER). */
+  readonly redisSentinelMaster?: string;
+}
+
+/** Where a test client finds Redis: a plain URL, or a stack's URL and topology. */
+export type RedisTarget = string | Pick<E2EStack, 'redisUrl' | 'redisCluster' | 'redisSentinelMaster'>;
+
+/**
+ * A test-side client of `target` (standalone, Cluster or Sentinel, as the workers connect).
+ * Connection errors while a node is down (failover suites) are the client's to retry, and a
+ * command that fails rejects on its own; without a listener they would crash the suite.
+ */
+export function testRedisClient(target: RedisTarget): RedisLike {
+  const t = typeof target === 'string' ? { redisUrl: target } : target;
+  const client = createRedisClient(t.redisUrl, {
+    maxRetriesPerRequest: 3,
+    cluster: t.redisCluster,
+    sentinelMaster: t.redisSentinelMaster,
+  });
+  client.on('error', () => undefined);
+  return client;
 }
 
 /**

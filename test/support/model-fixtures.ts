@@ -9,10 +9,11 @@
  *   const { outs } = stepOutputs(fc.model, rows);        // head output after every step
  */
 import * as tf from '@tensorflow/tfjs';
-import { createRedisClient, type RedisLike } from '@app/state';
+import type { RedisLike } from '@app/state';
 import type { Producer } from 'kafkajs';
 import { Tokenizer, WEIGHTS_FILE, artifactToBuffers, saveTfjsModelToBuffers, seededRandom } from '@app/lstm';
 import { KafkaModelEventPublisher, ModelRegistry, type SwapPolicy } from '@app/registry';
+import { testRedisClient, type RedisTarget } from './e2e-env';
 
 /** A seeded forecaster: LSTM(units) → Dense(horizon), features scaled by (mean, std). */
 export interface ForecasterDef {
@@ -285,11 +286,8 @@ export class TestRegistry {
   readonly redis: RedisLike;
   readonly registry: ModelRegistry;
 
-  /** `cluster`: `redisUrl` lists Redis Cluster seed nodes. */
-  constructor(redisUrl: string, producer: Producer, modelsTopic: string, cluster = false) {
-    this.redis = createRedisClient(redisUrl, { maxRetriesPerRequest: 3, cluster });
-    // Connection errors while a node is down reconnect by themselves (see StateReader).
-    this.redis.on('error', () => undefined);
+  constructor(target: RedisTarget, producer: Producer, modelsTopic: string) {
+    this.redis = testRedisClient(target);
     this.registry = new ModelRegistry(this.redis, new KafkaModelEventPublisher(producer, modelsTopic));
   }
 

@@ -6,9 +6,10 @@
  * for failover tests.
  */
 import * as net from 'node:net';
-import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { docker, E2E_IMAGES, removeContainers, track, untrack } from './e2e-stack';
+import { GenericContainer } from 'testcontainers';
+import { E2E_IMAGES } from './e2e-stack';
 import { sleep } from './e2e-env';
+import { RedisNodes } from './redis-nodes';
 
 /** One node as CLUSTER NODES reports it. */
 export interface ClusterNode {
@@ -85,26 +86,9 @@ export async function startRedisCluster(masters = 3, options: RedisClusterOption
   const taken = new Set<number>();
   const ports: number[] = [];
   for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await clusterPort(taken));
-  const byPort = new Map<number, StartedTestContainer>();
-  const ids = (): string[] => [...byPort.values()].map((c) => c.getId());
-  const stop = async () => {
-    const all = ids();
-    removeContainers(all);
-    untrack(all);
-  };
-  const cli = async (port: number, args: string[]): Promise<string> => {
-    const c = byPort.get(port)!;
-    const res = await c.exec(['redis-cli', '-p', String(port), ...args]);
-    if (res.exitCode !== 0) throw new Error(`redis-cli -p ${port} ${args.join(' ')}: ${res.output}`);
-    return res.output;
-  };
-  const ping = async (port: number): Promise<boolean> => {
-    try {
-      return (await cli(port, ['ping'])).includes('PONG');
-    } catch {
-      return false;
-    }
-  };
+  const nodes = new RedisNodes();
+  const stop = async () => nodes.stop();
+  const cli = (port: number, args: string[]) => nodes.cli(port, args);
   const topology = async (askPort?: number): Promise<ClusterNode[]> => {
     const order = askPort ? [askPort] : ports;
     let last: unknown = null;
@@ -128,7 +112,7 @@ export async function startRedisCluster(masters = 3, options: RedisClusterOption
             '--save', '', '--appendonly', 'no',
           ])
           .start()
-          .then((c) => (track(c.getId()), byPort.set(port, c), c)),
+          .then((c) => (nodes.add(port, c), c)),
       ),
     );
     const create = await started[0].exec([
@@ -141,23 +125,19 @@ export async function startRedisCluster(masters = 3, options: RedisClusterOption
       const infos = await Promise.all(ports.map((p) => cli(p, ['cluster', 'info']).catch(() => '')));
       const repl = await Promise.all(ports.map((p) => cli(p, ['info', 'replication']).catch(() => '')));
       const synced = repl.every((r) => r.includes('role:master') || r.includes('master_link_status:up'));
-      const nodes = await topology().catch(() => []);
+      const seen = await topology().catch(() => []);
       if (
         infos.every((s) => s.includes('cluster_state:ok')) &&
         synced &&
-        nodes.length === ports.length &&
-        nodes.filter((n) => n.role === 'replica').length === masters * replicas
+        seen.length === ports.length &&
+        seen.filter((n) => n.role === 'replica').length === masters * replicas
       ) {
         return {
           ports,
           url: ports.map((p) => `redis://127.0.0.1:${p}`).join(','),
           topology,
-          kill: async (port) => void (await docker(['kill', byPort.get(port)!.getId()], 60_000)),
-          start: async (port) => {
-            await docker(['start', byPort.get(port)!.getId()], 60_000);
-            for (let j = 0; j < 120 && !(await ping(port)); j++) await sleep(250);
-            if (!(await ping(port))) throw new Error(`Redis node ${port} does not answer after docker start`);
-          },
+          kill: (port) => nodes.kill(port),
+          start: (port) => nodes.start(port),
           stop,
         };
       }

@@ -1,4 +1,5 @@
-import { createRedisClient, decodeStateRecord, isClusterClient, stateKey, type RedisLike, type StateRecord } from '@app/state';
+import { decodeStateRecord, isClusterClient, stateKey, type RedisLike, type StateRecord } from '@app/state';
+import { testRedisClient, type RedisTarget } from './e2e-env';
 
 /** One key's state record: the stored bytes and their decoding (via the @app/state codec). */
 export interface ComparableState {
@@ -10,15 +11,11 @@ export interface ComparableState {
 export class StateReader {
   readonly redis: RedisLike;
 
-  /** `cluster`: `redisUrl` lists Redis Cluster seed nodes. */
-  constructor(
-    redisUrl: string,
-    private readonly cluster = false,
-  ) {
-    this.redis = createRedisClient(redisUrl, { maxRetriesPerRequest: 3, cluster });
-    // Connection errors while a node is down (failover suites) are the client's to retry; a
-    // command that fails rejects on its own. Without a listener they would crash the suite.
-    this.redis.on('error', () => undefined);
+  private readonly cluster: boolean;
+
+  constructor(target: RedisTarget) {
+    this.redis = testRedisClient(target);
+    this.cluster = isClusterClient(this.redis);
   }
 
   /** The records of (model, key) for many keys in one round trip (null where absent). */

@@ -60,6 +60,7 @@ export function workerEnv(stack: E2EStack, extra: Record<string, string> = {}): 
     KAFKA_BROKERS: stack.brokers,
     REDIS_URL: stack.redisUrl,
     ...(stack.redisCluster ? { REDIS_CLUSTER: 'true' } : {}),
+    ...(stack.redisSentinelMaster ? { REDIS_SENTINEL_MASTER: stack.redisSentinelMaster } : {}),
     ...extra,
   };
 }

@@ -16,7 +16,7 @@
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EnvValidationError, env, validateEnv } from '@app/config';
+import { EnvValidationError, env, redisEnvProblems, validateEnv } from '@app/config';
 import { createRedisClient } from '@app/state';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
@@ -39,13 +39,14 @@ class UsageError extends Error {}
 const CLI_ENV = {
   REDIS_URL: env.optional(TRAINER_ENV.REDIS_URL),
   REDIS_CLUSTER: TRAINER_ENV.REDIS_CLUSTER,
+  REDIS_SENTINEL_MASTER: TRAINER_ENV.REDIS_SENTINEL_MASTER,
   KAFKA_BROKERS: env.optional(TRAINER_ENV.KAFKA_BROKERS),
   MODELS_TOPIC: TRAINER_ENV.MODELS_TOPIC,
 } as const;
 
 function cliEnv() {
   try {
-    return validateEnv(CLI_ENV);
+    return validateEnv(CLI_ENV, process.env, redisEnvProblems);
   } catch (e) {
     throw e instanceof EnvValidationError ? new UsageError(e.message) : e;
   }
@@ -60,7 +61,11 @@ interface Conn {
 async function connect(needPublish: boolean): Promise<Conn> {
   const e = cliEnv();
   if (!e.REDIS_URL) throw new UsageError('REDIS_URL is required (the registry lives in Redis)');
-  const redis = createRedisClient(e.REDIS_URL, { maxRetriesPerRequest: 3, cluster: e.REDIS_CLUSTER });
+  const redis = createRedisClient(e.REDIS_URL, {
+    maxRetriesPerRequest: 3,
+    cluster: e.REDIS_CLUSTER,
+    sentinelMaster: e.REDIS_SENTINEL_MASTER,
+  });
   let producer: Producer | null = null;
   let publisher: ModelEventPublisher = new InMemoryModelEventPublisher();
   const brokers = e.KAFKA_BROKERS ?? [];

@@ -51,7 +51,7 @@ function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
  * deadline. Throws {@link DependencyUnreachableError} naming every one that did not answer.
  */
 async function probeDependencies(config: TrainerConfig, deadlineMs: number): Promise<void> {
-  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs)]);
+  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs, config.redisSentinelMaster ?? undefined)]);
   const unreachable: (KafkaUnreachableError | RedisUnreachableError)[] = [];
   for (const r of results) {
     if (r.status === 'fulfilled') continue;
@@ -68,7 +68,12 @@ async function probeDependencies(config: TrainerConfig, deadlineMs: number): Pro
  */
 export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
   await probeDependencies(config, probeTimeoutMs);
-  const redis = createRedisClient(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3, cluster: config.redisCluster });
+  const redis = createRedisClient(config.redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 3,
+    cluster: config.redisCluster,
+    sentinelMaster: config.redisSentinelMaster,
+  });
   const kafka = createKafkaClient(kafkaClientConfig(config));
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   try {

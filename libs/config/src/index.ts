@@ -35,7 +35,7 @@ export {
   type EnvCheck,
 } from './env-schema';
 /** Variables shared by every app. */
-export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, type SharedEnv } from './shared-env';
+export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, redisEnvProblems, type SharedEnv } from './shared-env';
 /** Redis boot probe. */
 export { probeRedis, RedisUnreachableError } from './redis-probe';
 /** Nest integration. */

@@ -16,10 +16,11 @@ export class RedisUnreachableError extends Error {
 /**
  * Connects to Redis and sends PING, retrying every 250 ms (a Redis that starts a little later
  * than the app is fine), or fails within `deadlineMs` with a {@link RedisUnreachableError}
- * naming the URL and the last cause. Takes the first URL of a Cluster seed list.
+ * naming the URL and the last cause. Takes the first URL of a Cluster seed list or Sentinel list;
+ * with `sentinelMaster` that Sentinel must also know a master of that name.
  * Resolves to the time it took in ms.
  */
-export async function probeRedis(url: string, deadlineMs: number): Promise<number> {
+export async function probeRedis(url: string, deadlineMs: number, sentinelMaster?: string): Promise<number> {
   const first = url.split(',')[0].trim();
   const started = Date.now();
   const left = (): number => deadlineMs - (Date.now() - started);
@@ -41,7 +42,10 @@ export async function probeRedis(url: string, deadlineMs: number): Promise<numbe
     try {
       await client.connect();
       await client.ping();
-      return Date.now() - started;
+      if (sentinelMaster === undefined) return Date.now() - started;
+      const addr = await client.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster);
+      if (Array.isArray(addr) && addr.length === 2) return Date.now() - started;
+      lastError = `the Sentinel knows no master named "${sentinelMaster}"`;
     } catch (err) {
       lastError = socketError ?? ((err as Error).message || lastError);
     } finally {

@@ -1,4 +1,4 @@
-import { env, type EnvValues } from './env-schema';
+import { env, type EnvProblem, type EnvValues } from './env-schema';
 
 /** Kafka variables every app reads. */
 export const KAFKA_ENV = {
@@ -13,7 +13,22 @@ export const KAFKA_ENV = {
 export const REDIS_ENV = {
   REDIS_URL: env.redisUrl('Redis URL, redis://[user:pass@]host:port[/db]'),
   REDIS_CLUSTER: env.boolean('true: REDIS_URL lists Redis Cluster seed nodes (comma-separated URLs)', false, true),
+  REDIS_SENTINEL_MASTER: env.optional({
+    parse: (raw: string) => {
+      const v = raw.trim();
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) throw new Error(`"${raw}" is not a Sentinel master name`);
+      return v;
+    },
+    description: 'name of the master to reach through Redis Sentinel; REDIS_URL then lists the Sentinels (comma-separated URLs)',
+  }),
 } as const;
+
+/** Cross-variable rules of {@link REDIS_ENV}: Cluster and Sentinel exclude each other. */
+export function redisEnvProblems(v: { REDIS_CLUSTER: boolean; REDIS_SENTINEL_MASTER?: string }): EnvProblem[] {
+  return v.REDIS_CLUSTER && v.REDIS_SENTINEL_MASTER !== undefined
+    ? [{ variable: 'REDIS_SENTINEL_MASTER', message: 'cannot be combined with REDIS_CLUSTER=true (a Redis Cluster fails over by itself)' }]
+    : [];
+}
 
 /** Boot behaviour. */
 export const BOOT_ENV = {

@@ -32,6 +32,26 @@ describe('createRedisClient', () => {
     c.disconnect();
   });
 
+  it('creates a Sentinel client of the named master from Sentinel URLs', () => {
+    const c = createRedisClient('redis://app:s3cret@10.0.0.5:26380/3, redis://10.0.0.6', {
+      sentinelMaster: 'streamcell',
+      lazyConnect: true,
+      connectionName: 'w2',
+    }) as Redis;
+    expect(isClusterClient(c)).toBe(false);
+    expect(c.options.sentinels).toEqual([
+      { host: '10.0.0.5', port: 26380 },
+      { host: '10.0.0.6', port: 26379 },
+    ]);
+    expect(c.options.name).toBe('streamcell');
+    expect(c.options.role).toBe('master');
+    expect([c.options.username, c.options.password, c.options.sentinelPassword, c.options.db]).toEqual(['app', 's3cret', 's3cret', 3]);
+    expect(c.options.failoverDetector).toBe(true);
+    expect(c.options.connectionName).toBe('w2');
+    c.disconnect();
+    expect(() => createRedisClient('redis://h:1', { cluster: true, sentinelMaster: 'm' })).toThrow(/exclude each other/);
+  });
+
   it('backs off up to 2 s and keeps retrying', () => {
     expect([1, 5, 20, 1000].map(reconnectDelay)).toEqual([100, 500, 2000, 2000]);
   });

@@ -11,6 +11,13 @@ export interface RedisClientOptions {
    * reachable at the addresses they announce (as in Kubernetes with a headless service).
    */
   readonly cluster?: boolean;
+  /**
+   * Connect through Redis Sentinel to the master of this name: `url` is then a comma-separated
+   * list of Sentinel URLs (`redis://[user:pass@]sentinel1:26379,redis://sentinel2:26379[/db]`);
+   * the first URL's credentials authenticate to the master and to the Sentinels, its path picks
+   * the database. The client follows failovers (+switch-master) by itself.
+   */
+  readonly sentinelMaster?: string | null;
   /** CLIENT SETNAME, visible in `CLIENT LIST` (e.g. `stream-worker-<pid>`). */
   readonly connectionName?: string;
   /** Do not connect before the first command or `connect()`. Default false. */
@@ -50,12 +57,13 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     connectTimeout: 5000,
     enableReadyCheck: true,
   };
+  if (options.cluster && options.sentinelMaster) {
+    throw new Error('createRedisClient: cluster and sentinelMaster exclude each other');
+  }
+  if (options.sentinelMaster) return sentinelClient(url, options.sentinelMaster, { ...base, ...options.redisOptions });
   if (!options.cluster) return new Redis(url, { ...base, ...options.redisOptions });
 
-  const urls = url
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const urls = splitUrls(url);
   if (urls.length === 0) throw new Error('createRedisClient: cluster mode needs at least one seed node URL');
   const first = new URL(urls[0]);
   const auth: RedisOptions = {
@@ -75,6 +83,42 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     slotsRefreshInterval: 5000,
     redisOptions: { ...base, ...auth, lazyConnect: undefined, ...options.redisOptions },
     ...options.clusterOptions,
+  });
+}
+
+function splitUrls(url: string): string[] {
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** A client of the master Sentinel knows as `name`; `url` lists the Sentinels. */
+function sentinelClient(url: string, name: string, base: RedisOptions): Redis {
+  const urls = splitUrls(url);
+  if (urls.length === 0) throw new Error('createRedisClient: Sentinel mode needs at least one Sentinel URL');
+  const first = new URL(urls[0]);
+  const username = first.username ? decodeURIComponent(first.username) : undefined;
+  const password = first.password ? decodeURIComponent(first.password) : undefined;
+  const db = first.pathname.length > 1 ? Number(first.pathname.slice(1)) : 0;
+  return new Redis({
+    ...base,
+    sentinels: urls.map((u) => {
+      const s = new URL(u);
+      return { host: s.hostname, port: s.port ? Number(s.port) : 26379 };
+    }),
+    name,
+    role: 'master',
+    username,
+    password,
+    sentinelUsername: username,
+    sentinelPassword: password,
+    db,
+    tls: first.protocol === 'rediss:' ? {} : undefined,
+    enableTLSForSentinelMode: first.protocol === 'rediss:',
+    sentinelRetryStrategy: reconnectDelay,
+    // Subscribe to +switch-master: reconnect to a promoted master at once, not at the next error.
+    failoverDetector: true,
   });
 }
 

@@ -24,7 +24,30 @@ describe('loadWorkerConfig', () => {
       maxPayloadBytes: 65_536,
       rewarmSteps: 16,
       logLevel: 'info',
+      redisCluster: false,
+      redisSentinelMaster: null,
+      redisWaitReplicas: 0,
+      redisWaitTimeoutMs: 1000,
     });
+  });
+
+  it('reads the Redis topology and replica acknowledgement, refusing contradictions by name', () => {
+    const sentinels = 'redis://10.0.0.1:26379,redis://10.0.0.2:26379';
+    expect(
+      loadWorkerConfig({ ...base, REDIS_URL: sentinels, REDIS_SENTINEL_MASTER: 'streamcell', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2s' }),
+    ).toMatchObject({ redisUrl: sentinels, redisSentinelMaster: 'streamcell', redisWaitReplicas: 1, redisWaitTimeoutMs: 2000 });
+    const problem = (env: Record<string, string>) => {
+      try {
+        loadWorkerConfig({ ...base, ...env });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(problem({ REDIS_CLUSTER: 'true', REDIS_SENTINEL_MASTER: 'm' })).toMatch(/REDIS_SENTINEL_MASTER.*REDIS_CLUSTER=true/);
+    expect(problem({ REDIS_SENTINEL_MASTER: 'bad name' })).toMatch(/REDIS_SENTINEL_MASTER/);
+    expect(problem({ REDIS_WAIT_REPLICAS: '-1' })).toMatch(/REDIS_WAIT_REPLICAS/);
+    expect(problem({ REDIS_WAIT_TIMEOUT_MS: '0' })).toMatch(/REDIS_WAIT_TIMEOUT_MS/);
   });
 
   it('accepts overrides (port 0, lateness -1, durations)', () => {

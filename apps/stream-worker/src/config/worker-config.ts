@@ -1,6 +1,7 @@
 import {
   EnvValidationError,
   REDIS_ENV,
+  redisEnvProblems,
   env,
   parseDurationMs,
   parseNonNegativeInt,
@@ -16,6 +17,7 @@ export const WORKER_ENV = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
   REDIS_URL: env.redisUrl('Redis URL, redis://host:port[/db]; Cluster seed nodes comma-separated'),
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
+  REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
   REDIS_WAIT_REPLICAS: {
     parse: parseNonNegativeInt,
     default: '0',
@@ -90,6 +92,8 @@ export interface WorkerConfig {
   readonly redisUrl: string;
   /** REDIS_URL lists Redis Cluster seed nodes. */
   readonly redisCluster: boolean;
+  /** Set: REDIS_URL lists Sentinels of the master of this name. */
+  readonly redisSentinelMaster: string | null;
   /** Replicas that acknowledge each batch's state writes (0 = none). */
   readonly redisWaitReplicas: number;
   readonly redisWaitTimeoutMs: number;
@@ -117,11 +121,12 @@ export { EnvValidationError as ConfigError };
 
 /** Parses and validates the environment; throws naming every bad variable. */
 export function loadWorkerConfig(source: Record<string, string | undefined> = process.env): WorkerConfig {
-  const e = validateEnv(WORKER_ENV, source);
+  const e = validateEnv(WORKER_ENV, source, redisEnvProblems);
   return {
     kafkaBrokers: e.KAFKA_BROKERS,
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
+    redisSentinelMaster: e.REDIS_SENTINEL_MASTER ?? null,
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     redisWaitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     kafkaClientId: e.KAFKA_CLIENT_ID,

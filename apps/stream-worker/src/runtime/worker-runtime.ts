@@ -83,7 +83,7 @@ export class WorkerRuntime {
     // Probes first, in parallel: fail fast naming the unreachable address.
     const [kafkaProbe] = await Promise.all([
       probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS),
+      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, cfg.redisSentinelMaster ?? undefined),
     ]);
     // The serving client: one failed attempt per command (the consumer retries whole batches with
     // backoff), reconnecting by itself after an outage.
@@ -91,6 +91,7 @@ export class WorkerRuntime {
       connectionName: `stream-worker-${process.pid}`,
       maxRetriesPerRequest: 1,
       cluster: cfg.redisCluster,
+      sentinelMaster: cfg.redisSentinelMaster,
     });
     redis.on('error', (e: Error) => log.debug('redis client error', { error: e.message }));
     this.redis = redis;
@@ -98,6 +99,7 @@ export class WorkerRuntime {
       kafka: kafkaProbe,
       redis: redactUrl(cfg.redisUrl),
       redisCluster: cfg.redisCluster,
+      redisSentinelMaster: cfg.redisSentinelMaster,
     });
 
     this.kafka = createKafkaClient(kafkaConfig);

@@ -21,6 +21,7 @@ describe('loadTrainerConfig', () => {
       host: '0.0.0.0',
       redisUrl: 'redis://127.0.0.1:6379',
       redisCluster: false,
+      redisSentinelMaster: null,
       kafkaBrokers: ['k1:9092', 'k2:9092'],
       kafkaClientId: 'streamcell-trainer',
       modelsTopic: 'streamcell.models',
@@ -102,5 +103,11 @@ describe('loadTrainerConfig', () => {
     const seeds = 'redis://10.0.0.1:7000,redis://10.0.0.2:7000';
     expect(loadTrainerConfig({ ...base, REDIS_URL: seeds, REDIS_CLUSTER: 'true' })).toMatchObject({ redisUrl: seeds, redisCluster: true });
     expect(problemOf({ ...base, REDIS_CLUSTER: 'cluster' }).variable).toBe('REDIS_CLUSTER');
+  });
+
+  it('REDIS_SENTINEL_MASTER names the master behind the Sentinels of REDIS_URL; not with REDIS_CLUSTER', () => {
+    expect(loadTrainerConfig({ ...base, REDIS_SENTINEL_MASTER: 'streamcell' }).redisSentinelMaster).toBe('streamcell');
+    expect(loadTrainerConfig(base).redisSentinelMaster).toBeNull();
+    expect(problemOf({ ...base, REDIS_CLUSTER: 'true', REDIS_SENTINEL_MASTER: 'streamcell' }).variable).toBe('REDIS_SENTINEL_MASTER');
   });
 });

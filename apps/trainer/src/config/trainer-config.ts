@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, validateEnv, type EnvValues } from '@app/config';
+import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, redisEnvProblems, validateEnv, type EnvValues } from '@app/config';
 
 /** The shortest bearer token the admin API accepts. */
 const MIN_TOKEN_LENGTH = 16;
@@ -14,6 +14,7 @@ export const TRAINER_ENV = {
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-trainer'),
   REDIS_URL: REDIS_ENV.REDIS_URL,
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
+  REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', 'streamcell.models'),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
@@ -38,6 +39,8 @@ export interface TrainerConfig {
   readonly redisUrl: string;
   /** REDIS_URL lists Redis Cluster seed nodes. */
   readonly redisCluster: boolean;
+  /** Set: REDIS_URL lists Sentinels of the master of this name. */
+  readonly redisSentinelMaster: string | null;
   readonly kafkaBrokers: string[];
   readonly kafkaClientId: string;
   readonly modelsTopic: string;
@@ -61,21 +64,23 @@ export interface TrainerConfig {
  * ADMIN_AUTH_DISABLED=true says so.
  */
 export function loadTrainerConfig(source: Record<string, string | undefined> = process.env): TrainerConfig {
-  const e = validateEnv(TRAINER_ENV, source, (v) =>
-    !v.ADMIN_AUTH_DISABLED && v.ADMIN_TOKEN === undefined
+  const e = validateEnv(TRAINER_ENV, source, (v) => [
+    ...(!v.ADMIN_AUTH_DISABLED && v.ADMIN_TOKEN === undefined
       ? [
           {
             variable: 'ADMIN_TOKEN',
             message: 'is required (set ADMIN_AUTH_DISABLED=true to run the admin API without auth, for local development only)',
           },
         ]
-      : [],
-  );
+      : []),
+    ...redisEnvProblems(v),
+  ]);
   return {
     port: e.TRAINER_PORT,
     host: e.TRAINER_HOST,
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
+    redisSentinelMaster: e.REDIS_SENTINEL_MASTER ?? null,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
     modelsTopic: e.MODELS_TOPIC,

@@ -199,6 +199,7 @@ export class JobRunner {
       spec,
       redisUrl: this.config.redisUrl,
       redisCluster: this.config.redisCluster,
+      redisSentinelMaster: this.config.redisSentinelMaster,
       brokers: this.config.kafkaBrokers,
       forecastBackend: this.config.forecastBackend,
       textBackend: this.config.textBackend,

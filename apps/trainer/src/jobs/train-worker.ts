@@ -15,6 +15,7 @@ export interface WorkerStart {
   readonly spec: TrainJobSpec;
   readonly redisUrl: string;
   readonly redisCluster: boolean;
+  readonly redisSentinelMaster: string | null;
   readonly brokers: string[];
   readonly forecastBackend: 'cpu' | 'wasm';
   readonly textBackend: 'cpu' | 'wasm';
@@ -36,7 +37,11 @@ function send(m: WorkerMessage): Promise<void> {
 }
 
 async function run(msg: WorkerStart): Promise<void> {
-  const redis = createRedisClient(msg.redisUrl, { maxRetriesPerRequest: 3, cluster: msg.redisCluster });
+  const redis = createRedisClient(msg.redisUrl, {
+    maxRetriesPerRequest: 3,
+    cluster: msg.redisCluster,
+    sentinelMaster: msg.redisSentinelMaster,
+  });
   try {
     // The child only stores the version; activation (and its event) is the parent's.
     const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
