@@ -347,6 +347,33 @@ describe('trainer admin API', () => {
     });
   };
 
+  it('a retrain starts from the recipe of the version it replaces; request fields override it', async () => {
+    const model = `recipe-${run}`;
+    const rows = ['sensorId,ts,value'];
+    for (let i = 0; i < 300; i++) rows.push(`s1,${i * 1000},${Math.sin(i / 4)}`);
+    const source = { kind: 'upload', content: rows.join('\n'), format: 'csv' };
+    const first = await call('POST', `/v1/models/${model}/retrain`, {
+      task: 'forecast',
+      source,
+      hiddenUnits: 12,
+      epochs: 1,
+      window: 16,
+      learningRate: 0.01,
+    });
+    const firstJob = await waitJob(((await first.json()) as { jobId: string }).jobId);
+    expect(firstJob).toMatchObject({ status: 'succeeded', paramsFrom: null, params: { hiddenUnits: 12, window: 16, epochs: 1, layers: 1 } });
+    // Only the data and one change: the rest is version 1's recipe, not the defaults.
+    const second = await call('POST', `/v1/models/${model}/retrain`, { task: 'forecast', source, hiddenUnits: 8 });
+    const job = await waitJob(((await second.json()) as { jobId: string }).jobId);
+    expect(job).toMatchObject({
+      status: 'succeeded',
+      paramsFrom: 1,
+      params: { hiddenUnits: 8, window: 16, epochs: 1, learningRate: 0.01, layers: 1 },
+    });
+    const details = (await (await call('GET', `/v1/models/${model}`)).json()) as { versions: { version: number; params: Record<string, unknown> }[] };
+    expect(details.versions.find((v) => v.version === 2)!.params).toMatchObject({ hiddenUnits: 8, window: 16, epochs: 1 });
+  });
+
   it('cancels a running job', async () => {
     const model = `cancel-${run}`;
     const res = await retrainUpload(model, Math.sin, 500);
@@ -393,6 +420,7 @@ describe('trainer admin API', () => {
       status: 'running',
       phase: 'training',
       owner: 'trainer-restarted',
+      paramsFrom: null,
       backend: null,
       route: null,
       createdAt: new Date().toISOString(),

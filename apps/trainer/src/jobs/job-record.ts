@@ -27,7 +27,14 @@ export interface JobRecord {
   readonly createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The job's parameters, complete: the request's, then `paramsFrom`'s, then the defaults. */
   readonly params: TrainJobSpec['params'];
+  /**
+   * The version whose recorded training parameters the job starts from (the active version, or
+   * the latest when none is active, if it was trained by the trainer for the same task); the
+   * request's fields override them. null: defaults.
+   */
+  readonly paramsFrom: number | null;
   readonly activate: TrainJobSpec['activate'];
   readonly source: Record<string, unknown>;
   /** Per-epoch progress (the loss curve). */

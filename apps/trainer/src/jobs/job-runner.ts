@@ -5,7 +5,7 @@ import { Subject, type Observable } from 'rxjs';
 import type { ModelRegistry } from '@app/registry';
 import type { TrainerConfig } from '../config/trainer-config';
 import type { TrainJobResult, TrainJobSpec } from '../training/train-job';
-import { withDefaults } from '../training/train-params';
+import { recordedParams, withDefaults, type TrainParams } from '../training/train-params';
 import { isTerminal, type JobRecord } from './job-record';
 import type { JobStore } from './job-store';
 import type { WorkerMessage, WorkerStart } from './train-worker';
@@ -82,14 +82,26 @@ export class JobRunner {
     return n;
   }
 
+  /** The active (else latest) version's recorded parameters, when the trainer made it for `task`. */
+  private async parentParams(model: string, task: TrainJobSpec['task']): Promise<{ version: number | null; params: Partial<TrainParams> }> {
+    const details = await this.registry.getModel(model);
+    const versions = details?.versions ?? [];
+    const meta = versions.find((v) => v.version === details?.active?.version) ?? versions[versions.length - 1];
+    if (!meta || meta.task !== task || meta.source !== 'trained') return { version: null, params: {} };
+    return { version: meta.version, params: recordedParams(meta.params) };
+  }
+
   /** Starts a job; throws JobConflictError when the model already has one running. */
   async start(spec: Omit<TrainJobSpec, 'jobId'>): Promise<JobRecord> {
     const id = randomUUID();
+    // A retrain repeats the recipe of the version it replaces, on new data: what the request
+    // leaves out comes from that version's recorded parameters, then from the defaults.
+    const from = await this.parentParams(spec.model, spec.task);
     if (!(await this.store.tryLock(spec.model, id, LEASE_MS))) {
       throw new JobConflictError(spec.model, await this.store.lockHolder(spec.model));
     }
-    const full: TrainJobSpec = { ...spec, jobId: id };
-    const params = withDefaults(spec.params);
+    const params = withDefaults({ ...from.params, ...spec.params });
+    const full: TrainJobSpec = { ...spec, jobId: id, params };
     const { content: _content, ...sourceSummary } = spec.source as Record<string, unknown>;
     const record: JobRecord = {
       id,
@@ -104,6 +116,7 @@ export class JobRunner {
       startedAt: null,
       finishedAt: null,
       params: { ...params },
+      paramsFrom: from.version,
       activate: spec.activate,
       source: sourceSummary,
       epochs: [],

@@ -38,6 +38,35 @@ export function withDefaults(p: Partial<TrainParams>): TrainParams {
   };
 }
 
+/** Every key of {@link TrainParams} (all numbers). */
+export const TRAIN_PARAM_KEYS = [
+  'hiddenUnits',
+  'layers',
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'validationSplit',
+  'seed',
+  'window',
+  'horizon',
+  'embeddingDim',
+  'vocabSize',
+  'maxlen',
+] as const satisfies readonly (keyof TrainParams)[];
+
+/**
+ * The training parameters recorded with a version (its metadata `params`), as a partial
+ * {@link TrainParams}: the keys that are there and finite numbers; anything else is ignored.
+ */
+export function recordedParams(params: Readonly<Record<string, unknown>> | undefined): Partial<TrainParams> {
+  const out: Partial<Record<keyof TrainParams, number>> = {};
+  for (const k of TRAIN_PARAM_KEYS) {
+    const v = params?.[k];
+    if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  }
+  return out;
+}
+
 /** One epoch's progress report. */
 export interface EpochProgress {
   readonly epoch: number;
