@@ -31,16 +31,17 @@ import { SimdLstmTrainer } from '../../apps/trainer/src/training/simd-lstm-train
 import { withDefaults, type EpochProgress } from '../../apps/trainer/src/training/train-params';
 import { registerWasmTrainingKernels } from '../../apps/trainer/src/training/wasm-kernels';
 
-const VOCAB = 1000;
-const EMBED = 32;
-const UNITS = 32;
-const LEN = 50;
-const BATCH = 32;
-
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : def;
 }
+
+const VOCAB = 1000;
+const EMBED = 32;
+/** LSTM units of both models (`--units`, default 32 as in the targets). */
+const UNITS = Number(arg('units', '32'));
+const LEN = 50;
+const BATCH = 32;
 
 function textModel(): tf.Sequential {
   const m = tf.sequential();
@@ -224,7 +225,7 @@ async function main(): Promise<void> {
   for (const c of cases) {
     const [backend, model] = c.split(':') as [string, 'text' | 'forecast'];
     const r = await runCase(backend, model, sizes[c] ?? 256);
-    const line = JSON.stringify({ ...r, at: new Date().toISOString() });
+    const line = JSON.stringify({ ...r, units: UNITS, at: new Date().toISOString() });
     console.log(line);
     if (out) appendFileSync(out, line + '\n');
   }
