@@ -182,7 +182,7 @@ describe.each([
         promotedMs,
         rejoinedMs,
         failedBatchesWhileDown: failing.length,
-        waitShortfalls: failing.filter((l) => String(l.error).includes('replicas')).length,
+        waitShortfalls: failing.filter((l) => l.kind === 'redis_replicas').length,
         ...report,
       }),
     );

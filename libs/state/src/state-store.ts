@@ -72,11 +72,15 @@ export interface StateMemoryReport {
   readonly maxRedisBytes: number;
 }
 
-/** A Redis failure during a batch operation (the batch is safe to retry). */
+/**
+ * A Redis failure during a batch operation (the batch is safe to retry). `reason` is `replicas`
+ * when the writes were done but fewer replicas than `waitReplicas` acknowledged them.
+ */
 export class StateStoreError extends Error {
   constructor(
     message: string,
     override readonly cause?: unknown,
+    readonly reason: 'redis' | 'replicas' = 'redis',
   ) {
     super(message);
     this.name = 'StateStoreError';
@@ -343,6 +347,8 @@ export class StateStore {
     if (!(acks >= this.waitReplicas)) {
       throw new StateStoreError(
         `state write reached ${acks} of ${this.waitReplicas} replicas of ${where} within ${this.waitTimeoutMs} ms`,
+        undefined,
+        'replicas',
       );
     }
   }

@@ -358,6 +358,8 @@ function errorKind(error: unknown): string {
   const name = (error as Error | undefined)?.name ?? '';
   const msg = (error as Error | undefined)?.message ?? '';
   if (name.startsWith('KafkaJS')) return 'kafka';
+  // Written, but short of REDIS_WAIT_REPLICAS acknowledgements (a master without its replica).
+  if ((error as { reason?: string } | undefined)?.reason === 'replicas') return 'redis_replicas';
   if (name === 'StateStoreError' || /redis|ECONNREFUSED|Connection is closed|MaxRetriesPerRequest/i.test(msg)) return 'redis';
   return 'other';
 }
