@@ -190,3 +190,34 @@ describe.each([
     expect(exit.code).toBe(0);
   });
 });
+
+describe('REDIS_WAIT_REPLICAS higher than the replicas Redis has', () => {
+  const run = new DualRun('rfow', 2);
+
+  beforeAll(() => run.setUp(), 120_000);
+  afterAll(() => run.tearDown());
+
+  it('retries every batch, commits nothing, and /health/ready says why; the process stays up', async () => {
+    // The run's Redis has no replica: WAIT 1 can never be met.
+    const worker = run.worker('w', false, { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' }).start();
+    await worker.ready();
+    const ready = await worker.http('/health/ready', 3000);
+    expect(ready.status).toBe(200);
+    expect(JSON.parse(ready.body).redis).toEqual({ ok: true, waitReplicas: 1, lastShortfallAt: null });
+
+    await run.feed(sensorEvents(`rfow-sensor-${run.s}`, 5, 4, 2, 7), [], 1, 0);
+    await waitFor('a write short of its replica', () => worker.logLines(RETRY_LINE).some((l) => l.kind === 'redis_replicas'), 60_000, 100);
+    await waitFor('not ready', async () => (await worker.http('/health/ready', 3000)).status === 503, 30_000, 200);
+    const body = JSON.parse((await worker.http('/health/ready', 3000)).body) as { redis: Record<string, unknown> };
+    expect(body.redis).toMatchObject({ ok: false, waitReplicas: 1 });
+    expect(typeof body.redis.lastShortfallAt).toBe('string');
+    expect((await worker.http('/health', 3000)).status).toBe(200);
+    // Nothing is committed: the states are written, but not known to be durable.
+    await sleep(1_000);
+    const committed = await run.kafka.committed(run.group(false), run.side.sensor);
+    expect([...committed.values()].filter((o) => o > 0n)).toEqual([]);
+    expect(worker.running).toBe(true);
+    const exit = await worker.stop('SIGTERM');
+    expect(exit.code).toBe(0);
+  });
+});

@@ -312,6 +312,25 @@ export class StateStore {
   }
 
   /**
+   * Waits until `waitReplicas` replicas acknowledged every earlier write of this client's
+   * connection(s), as the write methods do for their own writes; throws a {@link StateStoreError}
+   * (reason `replicas`) when they fall short. Resolves at once when `waitReplicas` is 0. For a
+   * batch that found its writes already applied by an earlier attempt whose acknowledgement fell
+   * short.
+   */
+  async waitForReplicas(): Promise<void> {
+    if (this.waitReplicas === 0) return;
+    if (this.cluster) return this.waitClusterReplicas();
+    let acks: unknown;
+    try {
+      acks = await this.redis.call('WAIT', this.waitReplicas, this.waitTimeoutMs);
+    } catch (e) {
+      throw new StateStoreError(`state write: WAIT failed: ${(e as Error).message}`, e);
+    }
+    this.checkAcks(Number(acks), 'redis');
+  }
+
+  /**
    * After a failover or a resharding, ioredis redirects a single command on MOVED but not the
    * auto-pipelined commands of many slots a batch sends: they fail, and the slot map stays stale
    * until something else refreshes it. Refresh it now so that the batch's retry goes to the

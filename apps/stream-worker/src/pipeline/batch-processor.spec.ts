@@ -156,6 +156,21 @@ describe('BatchProcessor (forecast)', () => {
     expect(before.size).toBeGreaterThan(0);
   });
 
+  it('asks for the durability of earlier writes before a batch with already applied events commits', async () => {
+    const msgs = toMessages(readings(5, 6, 3));
+    const store = new MemoryState();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, new MemorySink());
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs.slice(0, 20) });
+    // Nothing skipped: the writes' own acknowledgement is the store's writeMany.
+    expect(store.confirms).toBe(0);
+    // The retry of a batch whose writes were done but not acknowledged: every event is skipped,
+    // nothing is written, and the earlier writes must still be confirmed.
+    const writes = store.writes;
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: msgs.slice(0, 20) });
+    expect(store.writes).toBe(writes);
+    expect(store.confirms).toBe(1);
+  });
+
   it('replays a batch whose state write failed with bit-identical predictions', async () => {
     const msgs = toMessages(readings(4, 5, 5));
     const store = new MemoryState();

@@ -46,6 +46,11 @@ export interface StatePort {
   loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]>;
   /** One pipelined round trip of CAS writes; returns the keys whose write was stale (not applied). */
   writeMany(model: string, writes: readonly StateWrite[]): Promise<{ readonly conflicts: readonly string[] }>;
+  /**
+   * Resolves once earlier writes of this connection are as durable as `writeMany` makes its own
+   * (the replica acknowledgement of REDIS_WAIT_REPLICAS; nothing to do without it).
+   */
+  confirmDurable?(): Promise<void>;
 }
 
 /** Producer (adapter over @app/kafka): one call per batch, resolves once acknowledged by all ISRs. */
@@ -257,6 +262,9 @@ export class BatchProcessor {
     }
 
     await this.flush(outputs);
+    // Events skipped as already applied may have been written by an earlier attempt of this batch
+    // whose replica acknowledgement fell short: committing past them needs that acknowledgement.
+    if (skipped > 0) await this.store.confirmDurable?.();
     for (const rej of rejections) this.observer.deadLettered?.(rej.reason, 1);
     if (skipped > 0) this.observer.skipped?.(skipped);
     return {

@@ -20,4 +20,8 @@ export class StoreStatePort implements StatePort {
     });
     return { conflicts };
   }
+
+  confirmDurable(): Promise<void> {
+    return this.store.waitForReplicas();
+  }
 }

@@ -54,6 +54,9 @@ export class WorkerRuntime {
   /** Last successful contact with the group coordinator (epoch ms). */
   private lastGroupContact = 0;
   private crashed: string | null = null;
+  /** Last batch whose state writes fell short of REDIS_WAIT_REPLICAS, and last batch done (ms). */
+  private replicaShortfallAt = 0;
+  private batchDoneAt = 0;
   private stopping = false;
   private readonly batchLog: WorkerLogger;
   private totals = { events: 0, predictions: 0, batches: 0, deadLetters: 0, skipped: 0 };
@@ -181,6 +184,7 @@ export class WorkerRuntime {
       onError: (error, batch, attempt, retryInMs) => {
         const kind = error instanceof ModelNotReadyError ? 'model_not_ready' : errorKind(error);
         this.metrics.retry(kind);
+        if (kind === 'redis_replicas') this.replicaShortfallAt = Date.now();
         const fields = {
           topic: batch.topic,
           partition: batch.partition,
@@ -263,6 +267,7 @@ export class WorkerRuntime {
   private async handle(processor: BatchProcessor, batch: KafkaBatch): Promise<void> {
     const t0 = process.hrtime.bigint();
     const res = await processor.process(batch);
+    this.batchDoneAt = Date.now();
     this.totals.batches++;
     this.totals.events += res.events;
     this.totals.predictions += res.predictions;
@@ -335,11 +340,22 @@ export class WorkerRuntime {
     const modelsOk = this.manager !== null && waiting.length < required.length;
     const sinceContactMs = Date.now() - this.lastGroupContact;
     const kafkaOk = this.joined && this.crashed === null && !this.stopping && sinceContactMs <= SESSION_TIMEOUT_MS;
+    // Redis answers but cannot keep state durably: the last write attempt fell short of
+    // REDIS_WAIT_REPLICAS (a master without its replica) and no batch has completed since.
+    const replicasOk = this.replicaShortfallAt <= this.batchDoneAt;
     return {
-      ready: kafkaOk && redisOk && modelsOk,
+      ready: kafkaOk && redisOk && replicasOk && modelsOk,
       checks: {
         kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed, sinceContactMs },
-        redis: { ok: redisOk },
+        redis: {
+          ok: redisOk && replicasOk,
+          ...(this.cfg.redisWaitReplicas > 0
+            ? {
+                waitReplicas: this.cfg.redisWaitReplicas,
+                lastShortfallAt: replicasOk ? null : new Date(this.replicaShortfallAt).toISOString(),
+              }
+            : {}),
+        },
         models: { ok: modelsOk, required, waitingForActivation: waiting, served: models },
       },
     };

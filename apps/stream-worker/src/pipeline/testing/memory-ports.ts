@@ -22,6 +22,8 @@ export class MemoryState implements StatePort {
   readonly data = new Map<string, StateRecord>();
   loads = 0;
   writes = 0;
+  /** confirmDurable() calls (the replica acknowledgement of earlier writes). */
+  confirms = 0;
   failNextWrite = false;
   async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
     this.loads++;
@@ -42,6 +44,9 @@ export class MemoryState implements StatePort {
       else conflicts.push(w.key);
     }
     return { conflicts };
+  }
+  async confirmDurable(): Promise<void> {
+    this.confirms++;
   }
 }
 
