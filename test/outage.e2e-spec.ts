@@ -20,7 +20,7 @@ import { sleep, waitFor } from './support/e2e-env';
 import { DualRun } from './support/dual-run';
 import { sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
 import { PrivateStack, type StackService } from './support/private-stack';
-import type { WorkerProcess } from './support/worker-process';
+import { RETRY_LOG_LINE, type WorkerProcess } from './support/worker-process';
 
 const PARTITIONS = 4;
 /**
@@ -30,7 +30,6 @@ const PARTITIONS = 4;
 const NOTICE_MS: Record<StackService, number> = { redis: 4_000, kafka: 12_000 };
 /** How long the "while down" assertions are checked after that. */
 const DOWN_CHECK_MS = 10_000;
-const RETRY_LINE = 'batch failed; partition paused, retrying with backoff';
 
 /** What the suite saw of the worker at one moment of an outage. */
 interface Sample {
@@ -94,7 +93,7 @@ interface Retry {
 /** Retry log lines of a worker grouped by topic/partition, in log order. */
 function retries(w: WorkerProcess, since: number): Map<string, Retry[]> {
   const out = new Map<string, Retry[]>();
-  for (const line of w.logLines(RETRY_LINE)) {
+  for (const line of w.logLines(RETRY_LOG_LINE)) {
     const t = Date.parse(String(line.time));
     if (t < since) continue;
     const id = `${String(line.topic)}/${String(line.partition)}`;

@@ -15,6 +15,7 @@ import { e2eStack, sleep, testRedisClient, waitFor, type E2EStack } from './supp
 import { DualRun } from './support/dual-run';
 import { sensorEvents, textEvents } from './support/event-streams';
 import { startRedisCluster } from './support/redis-cluster';
+import { RETRY_LOG_LINE } from './support/worker-process';
 import { SENTINEL_MASTER, startRedisSentinel } from './support/redis-sentinel';
 
 /** A Redis that fails over by itself, as the suite drives it. */
@@ -75,7 +76,6 @@ async function sentinelRedis(): Promise<FailoverRedis> {
 }
 
 const PARTITIONS = 4;
-const RETRY_LINE = 'batch failed; partition paused, retrying with backoff';
 const WAIT_ENV = { REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '500' };
 
 describe.each([
@@ -140,7 +140,7 @@ describe.each([
     await run.feed(sensors.slice(0, sA), texts.slice(0, tA), 4, 100);
     await run.drain(120_000, [true, false]);
     expect((await ref.stop('SIGTERM')).code).toBe(0);
-    expect(victim.logLines(RETRY_LINE)).toEqual([]);
+    expect(victim.logLines(RETRY_LOG_LINE)).toEqual([]);
 
     // A master with a replica dies; phase B arrives right after.
     const { master, replica } = await redis.pick();
@@ -152,7 +152,7 @@ describe.each([
     await feeding;
     // The promoted master has no replica yet: WAIT cannot be satisfied, nothing is committed.
     await sleep(3_000);
-    const failing = victim.logLines(RETRY_LINE).filter((l) => Date.parse(String(l.time)) >= killedAt);
+    const failing = victim.logLines(RETRY_LOG_LINE).filter((l) => Date.parse(String(l.time)) >= killedAt);
     expect(failing.length).toBeGreaterThan(0);
     expect(victim.running).toBe(true);
 
@@ -206,7 +206,7 @@ describe('REDIS_WAIT_REPLICAS higher than the replicas Redis has', () => {
     expect(JSON.parse(ready.body).redis).toEqual({ ok: true, waitReplicas: 1, lastShortfallAt: null });
 
     await run.feed(sensorEvents(`rfow-sensor-${run.s}`, 5, 4, 2, 7), [], 1, 0);
-    await waitFor('a write short of its replica', () => worker.logLines(RETRY_LINE).some((l) => l.kind === 'redis_replicas'), 60_000, 100);
+    await waitFor('a write short of its replica', () => worker.logLines(RETRY_LOG_LINE).some((l) => l.kind === 'redis_replicas'), 60_000, 100);
     await waitFor('not ready', async () => (await worker.http('/health/ready', 3000)).status === 503, 30_000, 200);
     const body = JSON.parse((await worker.http('/health/ready', 3000)).body) as { redis: Record<string, unknown> };
     expect(body.redis).toMatchObject({ ok: false, waitReplicas: 1 });

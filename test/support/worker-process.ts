@@ -14,6 +14,9 @@ import { createWriteStream, existsSync, mkdirSync, type WriteStream } from 'fs';
 import * as path from 'path';
 import { REPO_ROOT, sleep, type E2EStack } from './e2e-env';
 
+/** The worker's log message for a failed batch it pauses and retries (fields: topic, partition, attempt, retryInMs, kind, error). */
+export const RETRY_LOG_LINE = 'batch failed; partition paused, retrying with backoff';
+
 /** The production entry point of the worker (`npm run build` creates it). */
 export const WORKER_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'stream-worker', 'src', 'main.js');
 

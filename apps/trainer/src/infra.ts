@@ -51,7 +51,7 @@ function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
  * deadline. Throws {@link DependencyUnreachableError} naming every one that did not answer.
  */
 async function probeDependencies(config: TrainerConfig, deadlineMs: number): Promise<void> {
-  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs, config.redisSentinelMaster ?? undefined)]);
+  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs, config.redisSentinelMaster)]);
   const unreachable: (KafkaUnreachableError | RedisUnreachableError)[] = [];
   for (const r of results) {
     if (r.status === 'fulfilled') continue;

@@ -20,7 +20,7 @@ export class RedisUnreachableError extends Error {
  * with `sentinelMaster` that Sentinel must also know a master of that name.
  * Resolves to the time it took in ms.
  */
-export async function probeRedis(url: string, deadlineMs: number, sentinelMaster?: string): Promise<number> {
+export async function probeRedis(url: string, deadlineMs: number, sentinelMaster?: string | null): Promise<number> {
   const first = url.split(',')[0].trim();
   const started = Date.now();
   const left = (): number => deadlineMs - (Date.now() - started);
@@ -42,7 +42,7 @@ export async function probeRedis(url: string, deadlineMs: number, sentinelMaster
     try {
       await client.connect();
       await client.ping();
-      if (sentinelMaster === undefined) return Date.now() - started;
+      if (sentinelMaster == null) return Date.now() - started;
       const addr = await client.call('SENTINEL', 'get-master-addr-by-name', sentinelMaster);
       if (Array.isArray(addr) && addr.length === 2) return Date.now() - started;
       lastError = `the Sentinel knows no master named "${sentinelMaster}"`;

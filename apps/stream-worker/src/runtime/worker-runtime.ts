@@ -86,7 +86,7 @@ export class WorkerRuntime {
     // Probes first, in parallel: fail fast naming the unreachable address.
     const [kafkaProbe] = await Promise.all([
       probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, cfg.redisSentinelMaster ?? undefined),
+      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, cfg.redisSentinelMaster),
     ]);
     // The serving client: one failed attempt per command (the consumer retries whole batches with
     // backoff), reconnecting by itself after an outage.
