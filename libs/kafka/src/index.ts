@@ -27,13 +27,18 @@ export {
 } from './batch-producer';
 /** Dead-letter publisher (`streamcell.dlq` envelopes from `@app/contracts`). */
 export { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
-/** Commit-after-handler partition batch consumer. */
+/** Commit-after-handler consumer: the partition batches of one fetch as one unit of work. */
 export {
   BatchConsumer,
   type BatchConsumerOptions,
   type BatchHandler,
   type BatchContext,
+  type ConsumerStage,
+  type FailedBatch,
   type PartitionBatch,
+  type PartitionProgress,
+  type StuckPartition,
+  type UnitHandler,
 } from './batch-consumer';
 /** Re-running a consumer after a crash kafkajs does not restart itself. */
 export { restartOnCrash, type CrashRestartOptions } from './crash-restart';

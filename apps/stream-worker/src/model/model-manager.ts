@@ -1,7 +1,7 @@
 import { Subject, type Subscription, concatMap, from } from 'rxjs';
 import type { ModelActivatedEvent } from '@app/contracts';
 import type { ActivePointer, ModelRegistry, ModelSummary } from '@app/registry';
-import type { ModelSource } from '../pipeline/batch-processor';
+import type { ModelSource } from '../pipeline/ports';
 import type { ServingModel, SwapPolicy } from './serving-model';
 
 /** The registry calls the manager makes. */

@@ -1,4 +1,5 @@
-import { BatchProcessor, ModelNotReadyError, type InputMessage } from './batch-processor';
+import { BatchProcessor } from './batch-processor';
+import { ModelNotReadyError, type InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { decodeExtras } from './task-extras';
 import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';

@@ -1,5 +1,5 @@
 import type { StateRecord, StateStore } from '@app/state';
-import type { StatePort, StateWrite } from '../pipeline/batch-processor';
+import type { StatePort, StateWrite } from '../pipeline/ports';
 
 /** The processor's state port over the @app/state store (pipelined loads, Lua CAS writes). */
 export class StoreStatePort implements StatePort {
