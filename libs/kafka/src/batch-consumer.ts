@@ -49,7 +49,11 @@ export type UnitHandler = (
   ctx: BatchContext,
 ) => Promise<{ readonly failed?: readonly FailedBatch[] } | void>;
 
-/** Timed parts of a unit's life that happen in the consumer (for stage histograms). */
+/**
+ * Timed parts of a unit's life that happen in the consumer (for stage histograms): `fetch_wait`
+ * from the later of the previous unit's release and the start of the fetch request that brought
+ * the unit's batches, to their arrival; `commit` the offset commit request.
+ */
 export type ConsumerStage = 'fetch_wait' | 'commit';
 
 /** A partition whose batch keeps failing, since its first failure in a row. */
@@ -140,6 +144,8 @@ export class BatchConsumer {
   private flushScheduled = false;
   private lane: Promise<void> = Promise.resolve();
   private idleSince = 0;
+  /** When the last fetch request went out (kafkajs FETCH_START). */
+  private fetchStartedAt = 0;
   private running = false;
   private detachRestart: (() => void) | null = null;
   private readonly unitHandler: UnitHandler;
@@ -156,6 +162,9 @@ export class BatchConsumer {
       allowAutoTopicCreation: false,
       ...options.consumerConfig,
       groupId: options.groupId,
+    });
+    this.consumer.on(this.consumer.events.FETCH_START, () => {
+      this.fetchStartedAt = performance.now();
     });
     // What is no longer assigned here is no longer ours to report.
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
@@ -234,7 +243,9 @@ export class BatchConsumer {
     this.flushScheduled = false;
     const arrivals = this.pending;
     this.pending = [];
-    const fetchWait = (performance.now() - this.idleSince) / 1000;
+    // From the later of "ready for more" and "the fetch that brought these went out": the time
+    // spent waiting for records, not the idle polls before them.
+    const fetchWait = (performance.now() - Math.max(this.idleSince, this.fetchStartedAt)) / 1000;
     // Partitions that failed last time go alone, so they cannot fail the others again.
     const together: Arrival[] = [];
     const units: Arrival[][] = [];
