@@ -39,15 +39,26 @@ export interface FailedBatch {
 }
 
 /**
- * Processes the partition batches that arrived together (one fetch) as one unit of work. Return
- * when every batch is durably handled, listing in `failed` those that must be delivered again
- * after a backoff (the rest are committed, all in one request). A thrown error fails every batch
- * of the unit.
+ * What a unit handler returns: the batches that must be delivered again after a backoff, and —
+ * for a handler that makes its work durable after returning — a promise of that.
  */
-export type UnitHandler = (
-  batches: readonly PartitionBatch[],
-  ctx: BatchContext,
-) => Promise<{ readonly failed?: readonly FailedBatch[] } | void>;
+export interface UnitOutcome {
+  readonly failed?: readonly FailedBatch[];
+  /**
+   * Settles once the unit's other batches are durably handled. While it is pending the next unit
+   * may already be fetched and handled (the offsets are resolved, not committed); the commit waits
+   * for it. A rejection fails those batches (as a thrown error would).
+   */
+  readonly durable?: Promise<void>;
+}
+
+/**
+ * Processes the partition batches that arrived together (one fetch) as one unit of work. Return
+ * when every batch is durably handled (or with {@link UnitOutcome.durable} pending), listing in
+ * `failed` those that must be delivered again after a backoff; the rest are committed, all in one
+ * request. A thrown error fails every batch of the unit.
+ */
+export type UnitHandler = (batches: readonly PartitionBatch[], ctx: BatchContext) => Promise<UnitOutcome | void>;
 
 /**
  * Timed parts of a unit's life that happen in the consumer (for stage histograms): `fetch_wait`
@@ -98,6 +109,12 @@ export interface BatchConsumerOptions {
    * short kind of the error (a string), kept in {@link StuckPartition.kind}.
    */
   readonly onError?: (error: unknown, batch: PartitionBatch, attempt: number, retryInMs: number) => unknown;
+  /**
+   * True for an error (thrown by the handler or of {@link UnitOutcome.durable}) that only says the
+   * unit was handled on top of an earlier unit that failed: its batches are delivered again at
+   * once, not counted as failures.
+   */
+  readonly isSuperseded?: (error: unknown) => boolean;
   /** A commit failed; its offsets go out with the next unit's commit. */
   readonly onCommitError?: (error: unknown) => void;
   /** Durations of the consumer's own stages, seconds. */
@@ -142,7 +159,12 @@ export class BatchConsumer {
   /** Resolved, durable, not committed yet (a commit that failed is carried by the next one). */
   private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: bigint }>();
   private flushScheduled = false;
-  private lane: Promise<void> = Promise.resolve();
+  /** Units are handled one after another... */
+  private handleLane: Promise<void> = Promise.resolve();
+  /** ...and made durable and committed one after another, overlapping the next unit's handling. */
+  private durableLane: Promise<void> = Promise.resolve();
+  /** Partitions sought back to re-deliver failed work: the earliest offset wins until re-delivered. */
+  private readonly rewinds = new Map<string, bigint>();
   private idleSince = 0;
   /** When the last fetch request went out (kafkajs FETCH_START). */
   private fetchStartedAt = 0;
@@ -175,6 +197,7 @@ export class BatchConsumer {
       for (const k of [...this.failures.keys()]) if (!assigned.has(k)) this.failures.delete(k);
       for (const k of [...this.progress.keys()]) if (!assigned.has(k)) this.progress.delete(k);
       for (const k of [...this.uncommitted.keys()]) if (!assigned.has(k)) this.uncommitted.delete(k);
+      for (const k of [...this.rewinds.keys()]) if (!assigned.has(k)) this.rewinds.delete(k);
     });
   }
 
@@ -223,7 +246,8 @@ export class BatchConsumer {
   async stop(): Promise<void> {
     this.running = false;
     this.detachRestart?.();
-    await this.lane;
+    await this.handleLane;
+    await this.durableLane;
     await this.consumer.disconnect();
   }
 
@@ -256,7 +280,7 @@ export class BatchConsumer {
     }
     if (together.length > 0) units.unshift(together);
     this.options.onStage?.('fetch_wait', fetchWait);
-    this.lane = this.lane.then(async () => {
+    this.handleLane = this.handleLane.then(async () => {
       for (const unit of units) await this.runUnit(unit);
     });
   }
@@ -272,59 +296,99 @@ export class BatchConsumer {
     }
   }
 
-  private async runUnit(unit: readonly Arrival[]): Promise<void> {
+  private async runUnit(arrivals: readonly Arrival[]): Promise<void> {
     const live = (a: Arrival): boolean => this.running && a.payload.isRunning() && !a.payload.isStale();
-    let failed: readonly FailedBatch[] = [];
-    try {
-      const ctx: BatchContext = {
-        heartbeat: () => unit[0].payload.heartbeat(),
-        isActive: () => unit.every(live),
-      };
-      const res = await this.unitHandler(
-        unit.map((a) => a.view),
-        ctx,
-      );
-      failed = res?.failed ?? [];
-    } catch (err) {
-      failed = unit.map((a) => ({ batch: a.view, error: err }));
+    // A batch fetched before its partition was sought back (stale) is dropped unresolved: the
+    // next fetch starts at the seek.
+    const unit = arrivals.filter(live);
+    let outcome: UnitOutcome = {};
+    if (unit.length > 0) {
+      try {
+        const ctx: BatchContext = {
+          heartbeat: () => unit[0].payload.heartbeat(),
+          isActive: () => unit.every(live),
+        };
+        outcome =
+          (await this.unitHandler(
+            unit.map((a) => a.view),
+            ctx,
+          )) ?? {};
+      } catch (err) {
+        if (this.options.isSuperseded?.(err) === true) {
+          for (const a of unit) this.rewind(a.view);
+          for (const a of arrivals) a.done();
+          this.idleSince = performance.now();
+          return;
+        }
+        outcome = { failed: unit.map((a) => ({ batch: a.view, error: err })) };
+      }
     }
-    const failedViews = new Set(failed.map((f) => f.batch));
-    for (const f of failed) {
+    const failed = new Set<PartitionBatch>();
+    for (const f of outcome.failed ?? []) {
       const a = unit.find((x) => x.view === f.batch);
-      if (a !== undefined) this.retryLater(a, f.error);
+      if (a === undefined) continue;
+      failed.add(a.view);
+      this.retryLater(a, f.error);
     }
     // A batch whose partition was revoked (or the consumer stopping) is not committed; not
     // committing is always safe, the next owner re-reads it.
-    const done = unit.filter((a) => !failedViews.has(a.view) && live(a));
-    for (const a of done) {
-      this.failures.delete(tpKey(a.view.topic, a.view.partition));
+    const accepted = unit.filter((a) => !failed.has(a.view) && live(a));
+    for (const a of accepted) {
+      this.rewinds.delete(tpKey(a.view.topic, a.view.partition));
+      // The fetch position moves past the batch; a failure later seeks it back.
       a.payload.resolveOffset(a.view.lastOffset);
-      // With autoCommit off, kafkajs commits only offsets passed explicitly: the next one to read.
-      this.uncommitted.set(tpKey(a.view.topic, a.view.partition), {
-        topic: a.view.topic,
-        partition: a.view.partition,
-        offset: BigInt(a.view.lastOffset) + 1n,
-      });
     }
-    // The work is durable: kafkajs may fetch the next unit while this one's offsets are committed.
-    for (const a of unit) a.done();
+    // kafkajs may fetch the next unit now, while this one is made durable and committed.
+    for (const a of arrivals) a.done();
     this.idleSince = performance.now();
-    if (done.length > 0) await this.commit(done[0].payload);
+    if (accepted.length === 0) return;
+    const durable = outcome.durable ?? Promise.resolve();
+    // Awaited in turn below; until then a rejection is not an unhandled one.
+    durable.catch(() => undefined);
+    this.durableLane = this.durableLane.then(() => this.finishUnit(accepted, durable));
+  }
+
+  /** Waits for a unit's work to be durable, then commits it (or has it delivered again). */
+  private async finishUnit(accepted: readonly Arrival[], durable: Promise<void>): Promise<void> {
+    try {
+      await durable;
+    } catch (err) {
+      const superseded = this.options.isSuperseded?.(err) ?? false;
+      for (const a of accepted) {
+        if (superseded) this.rewind(a.view);
+        else this.retryLater(a, err);
+      }
+      return;
+    }
+    for (const a of accepted) {
+      const k = tpKey(a.view.topic, a.view.partition);
+      this.failures.delete(k);
+      // With autoCommit off, kafkajs commits only offsets passed explicitly: the next one to read.
+      if (!a.payload.isStale()) {
+        this.uncommitted.set(k, { topic: a.view.topic, partition: a.view.partition, offset: BigInt(a.view.lastOffset) + 1n });
+      }
+    }
+    await this.commit();
+  }
+
+  /** Seeks a partition back to a batch's start, unless it is already sought back further. */
+  private rewind(view: PartitionBatch): void {
+    const k = tpKey(view.topic, view.partition);
+    const offset = BigInt(view.firstOffset);
+    const pending = this.rewinds.get(k);
+    if (pending !== undefined && pending <= offset) return;
+    this.rewinds.set(k, offset);
+    this.consumer.seek({ topic: view.topic, partition: view.partition, offset: view.firstOffset });
   }
 
   /** One commit request with every resolved offset not committed yet. */
-  private async commit(payload: EachBatchPayload): Promise<void> {
+  private async commit(): Promise<void> {
     if (this.uncommitted.size === 0) return;
     const offsets = [...this.uncommitted.values()];
-    const byTopic = new Map<string, { partition: number; offset: string }[]>();
-    for (const o of offsets) {
-      let list = byTopic.get(o.topic);
-      if (list === undefined) byTopic.set(o.topic, (list = []));
-      list.push({ partition: o.partition, offset: o.offset.toString() });
-    }
     const t0 = performance.now();
     try {
-      await payload.commitOffsetsIfNecessary({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+      // The consumer's own API: the batch handlers of these offsets may have returned long ago.
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset.toString() })));
     } catch (err) {
       // The offsets stay where they were (a rebalance, the broker away): the work is durable and
       // its replay is skipped by the state offsets; the next unit's commit carries them again.
@@ -338,7 +402,6 @@ export class BatchConsumer {
       const p = this.progress.get(k);
       if (p !== undefined && p.committed < o.offset) p.committed = o.offset;
     }
-    await payload.heartbeat().catch(() => undefined);
   }
 
   /** Delay before retrying a partition's batch after its `attempt`-th failure: doubling, capped. */
@@ -349,7 +412,7 @@ export class BatchConsumer {
   }
 
   private retryLater(a: Arrival, error: unknown): void {
-    const { view, payload } = a;
+    const { view } = a;
     const k = tpKey(view.topic, view.partition);
     const prev = this.failures.get(k);
     const attempts = (prev?.attempts ?? 0) + 1;
@@ -364,10 +427,11 @@ export class BatchConsumer {
       kind,
     });
     // Rewind first: the next fetch of this partition must start at the failed batch again.
-    this.consumer.seek({ topic: view.topic, partition: view.partition, offset: view.firstOffset });
-    const resume = payload.pause();
+    this.rewind(view);
+    const tp = [{ topic: view.topic, partitions: [view.partition] }];
+    this.consumer.pause(tp);
     setTimeout(() => {
-      if (this.running) resume();
+      if (this.running) this.consumer.resume(tp);
     }, retryInMs).unref();
   }
 }

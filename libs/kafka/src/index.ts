@@ -39,6 +39,7 @@ export {
   type PartitionProgress,
   type StuckPartition,
   type UnitHandler,
+  type UnitOutcome,
 } from './batch-consumer';
 /** Re-running a consumer after a crash kafkajs does not restart itself. */
 export { restartOnCrash, type CrashRestartOptions } from './crash-restart';

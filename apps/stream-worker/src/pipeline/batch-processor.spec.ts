@@ -1,5 +1,5 @@
 import { BatchProcessor } from './batch-processor';
-import { ModelNotReadyError, type InputMessage } from './ports';
+import { ModelNotReadyError, UnitSupersededError, type InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { decodeExtras } from './task-extras';
 import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
@@ -488,7 +488,9 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
       { topic: cfg.sensorTopic, partition: 0, messages: a },
       { topic: cfg.sensorTopic, partition: 1, messages: b },
     ]);
-    expect(unitSink.batches.length).toBe(2);
+    // the second round reads the first's pending state; both go out in one producer call
+    expect(unitSink.batches.length).toBe(1);
+    expect(unitStore.writes).toBe(1);
     const seqStore = new MemoryState();
     const seqSink = new MemorySink();
     const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
@@ -496,5 +498,53 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
     await seq.process({ topic: cfg.sensorTopic, partition: 1, messages: b });
     expect(unitSink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
     expect(stateOf(unitStore)).toBe(stateOf(seqStore));
+  });
+
+  it('prepares the next unit while the current one writes, from its pending states, bit-identical to one unit at a time', async () => {
+    const msgs = toMessages(readings(6, 8, 31));
+    const units = [msgs.slice(0, 16), msgs.slice(16, 32), msgs.slice(32)].map((messages) => [
+      { topic: cfg.sensorTopic, partition: 0, messages },
+    ]);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    for (const u of units) await seq.processUnit(u);
+
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    const prepared = [];
+    for (const u of units) prepared.push(await p.prepareUnit(u));
+    // three units prepared, nothing written yet; the second and third read the pending states
+    expect(sink.batches.length).toBe(0);
+    expect(store.loads).toBe(1);
+    await Promise.all(prepared.map((u) => u.write()));
+    expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+    expect(stateOf(store)).toBe(stateOf(seqStore));
+  });
+
+  it('supersedes the units prepared on a unit whose write failed; prepared again they give the same result', async () => {
+    const msgs = toMessages(readings(5, 6, 41));
+    const units = [msgs.slice(0, 15), msgs.slice(15)].map((messages) => [{ topic: cfg.sensorTopic, partition: 0, messages }]);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    for (const u of units) await seq.processUnit(u);
+
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    const first = await p.prepareUnit(units[0]);
+    const second = await p.prepareUnit(units[1]);
+    store.failNextWrite = true;
+    await expect(first.write()).rejects.toThrow('redis down');
+    await expect(second.write()).rejects.toBeInstanceOf(UnitSupersededError);
+    // the first unit's predictions went out before its state write failed; the second's did not
+    expect(sink.batches.length).toBe(1);
+    expect(store.data.size).toBe(0);
+    // the consumer rewinds both; prepared again they read the store, not the discarded states
+    for (const u of units) await p.processUnit(u);
+    expect(sink.batches.slice(1).flat().map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+    expect(stateOf(store)).toBe(stateOf(seqStore));
   });
 });

@@ -1,3 +1,4 @@
+import type { StateRecord } from '@app/state';
 import { planBatch, type PlannerEvent } from './batch-planner';
 import { deadLetter, decodeUnit, type DecodedUnit, type Rejection, type ValidEvent } from './decode-stage';
 import { encodeGroup, type PlacedOutput } from './encode-stage';
@@ -13,6 +14,7 @@ import {
   type ProcessorObserver,
   type StatePort,
   type StateWrite,
+  UnitSupersededError,
 } from './ports';
 import { runPlan } from './step-stage';
 import { writeUnit } from './write-stage';
@@ -20,6 +22,17 @@ import { writeUnit } from './write-stage';
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
 export interface UnitResult extends BatchResult {
   readonly waiting: ReadonlyMap<number, Error>;
+}
+
+/** A unit whose outputs are computed; `write()` makes them durable. */
+export interface PreparedUnit {
+  readonly result: UnitResult;
+  /**
+   * One producer call, then the CAS state writes (and, when events were skipped, the replica
+   * acknowledgement of earlier writes). Rejects with {@link UnitSupersededError} when a unit
+   * prepared before this one failed to write: this one was computed from its states.
+   */
+  write(): Promise<void>;
 }
 
 /**
@@ -44,6 +57,12 @@ export class BatchProcessor {
     private readonly logger: PipelineLogger = SILENT_LOGGER,
   ) {}
 
+  /** States computed by prepared units whose write has not succeeded yet, by model and key. */
+  private readonly pending = new Map<string, StateRecord>();
+  /** Bumped by a failed write: units prepared before it are superseded. */
+  private generation = 0;
+  private writeChain: Promise<unknown> = Promise.resolve();
+
   /** One partition batch as a unit of its own; throws while its topic's model is not served. */
   async process(batch: PartitionBatch): Promise<BatchResult & { lastOffset: string | null }> {
     const res = await this.processUnit([batch]);
@@ -53,7 +72,21 @@ export class BatchProcessor {
     return { ...res, lastOffset: messages.length > 0 ? messages[messages.length - 1].offset : null };
   }
 
+  /** Prepares a unit and writes it. */
   async processUnit(batches: readonly PartitionBatch[]): Promise<UnitResult> {
+    const unit = await this.prepareUnit(batches);
+    await unit.write();
+    return unit.result;
+  }
+
+  /**
+   * Decode → load → plan → step → encode for a unit: everything but the writes. The next unit may
+   * be prepared while this one writes: it reads the states this one computed (pending until its
+   * write succeeds), so a key's events chain across units before they are durable. Call
+   * `write()` of each prepared unit in preparation order (it is chained in that order anyway).
+   */
+  async prepareUnit(batches: readonly PartitionBatch[]): Promise<PreparedUnit> {
+    const generation = this.generation;
     const t0 = performance.now();
     let decoded = decodeUnit(this.cfg, this.models, batches, false);
     if (decoded.missing.size > 0) {
@@ -69,25 +102,79 @@ export class BatchProcessor {
       this.observer.eventsIn?.(b.topic, b.messages.length);
       this.observer.batchSize?.(b.messages.length);
     });
-    let predictions = 0;
-    let skipped = 0;
-    let deadLetters = 0;
-    for (const round of rounds(batches.length, decoded)) {
-      const r = await this.runRound(batches, decoded, round);
-      predictions += r.predictions;
-      skipped += r.skipped;
-      deadLetters += r.deadLetters;
+    const acc: UnitOutputs = {
+      outputs: [],
+      eventTimesMs: [],
+      writes: new Map(),
+      predicted: new Map(),
+      rejections: [],
+      skipped: 0,
+      pending: new Map(),
+      replaced: new Map(),
+    };
+    try {
+      for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
+    } catch (err) {
+      // Nothing of this unit may be seen by the next one: put back what it replaced.
+      for (const [k, before] of acc.replaced) {
+        if (this.pending.get(k) !== acc.pending.get(k)) continue;
+        if (before === undefined) this.pending.delete(k);
+        else this.pending.set(k, before);
+      }
+      throw err;
     }
-    return { events, predictions, deadLetters, skipped, waiting: decoded.waiting };
+    const predictions = acc.eventTimesMs.length;
+    const result: UnitResult = {
+      events,
+      predictions,
+      deadLetters: acc.rejections.length,
+      skipped: acc.skipped,
+      waiting: decoded.waiting,
+    };
+    const write = (): Promise<void> => {
+      const run = (): Promise<void> => this.writePrepared(generation, batches, acc);
+      const done = this.writeChain.then(run, run);
+      this.writeChain = done.catch(() => undefined);
+      return done;
+    };
+    return { result, write };
   }
 
-  /** Load → plan → step → encode → write for the unit's batches in `round`. */
-  private async runRound(
+  /** Produce and CAS writes of a prepared unit; a failure supersedes every unit prepared before it. */
+  private async writePrepared(generation: number, batches: readonly PartitionBatch[], acc: UnitOutputs): Promise<void> {
+    if (generation !== this.generation) throw new UnitSupersededError();
+    for (const rej of acc.rejections) {
+      acc.outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
+    }
+    const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
+    let emittedAtMs: number;
+    try {
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer));
+      // Events skipped as already applied may have been written by an earlier attempt of this
+      // unit whose replica acknowledgement fell short: committing past them needs it.
+      if (acc.skipped > 0) await this.store.confirmDurable?.();
+    } catch (err) {
+      // Units prepared on top of this one's states must not be written: they are prepared again.
+      this.generation++;
+      this.pending.clear();
+      throw err;
+    }
+    for (const [k, record] of acc.pending) if (this.pending.get(k) === record) this.pending.delete(k);
+    for (const rej of acc.rejections) this.observer.deadLettered?.(rej.reason, 1);
+    if (acc.skipped > 0) this.observer.skipped?.(acc.skipped);
+    for (const [topic, n] of acc.predicted) this.observer.predictionsOut?.(topic, n);
+    if (acc.eventTimesMs.length > 0) this.observer.emitted?.(acc.eventTimesMs, emittedAtMs);
+  }
+
+  /** Load → plan → step → encode for the unit's batches in `round`, into `acc`. */
+  private async prepareRound(
     batches: readonly PartitionBatch[],
     decoded: DecodedUnit,
     round: ReadonlySet<number>,
-  ): Promise<{ predictions: number; skipped: number; deadLetters: number }> {
-    const rejections: Rejection[] = decoded.rejections.filter((r) => round.has(r.batch));
+    acc: UnitOutputs,
+    generation: number,
+  ): Promise<void> {
+    for (const r of decoded.rejections) if (round.has(r.batch)) acc.rejections.push(r);
     const groups = [...decoded.groups]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, g]) => {
@@ -97,15 +184,12 @@ export class BatchProcessor {
       .filter((g) => g.events.length > 0);
 
     const tLoad = performance.now();
-    const loaded = await Promise.all(groups.map((g) => this.store.loadMany(g.name, g.keys)));
+    const loaded = await Promise.all(groups.map((g) => this.loadKeys(g.name, g.keys)));
     if (groups.length > 0) this.observer.stageSeconds?.('state_load', (performance.now() - tLoad) / 1000);
+    // A unit that failed to write while this one loaded may have given it some of its states.
+    if (generation !== this.generation) throw new UnitSupersededError();
 
     const tStep = performance.now();
-    const outputs: PlacedOutput[] = [];
-    const eventTimesMs: number[] = [];
-    const writes = new Map<string, StateWrite[]>();
-    const predictedTopics: [string, number][] = [];
-    let skipped = 0;
     groups.forEach((g, gi) => {
       this.observer.stateOps?.('load', g.keys.length);
       const { starts, prepared } = prepareKeys(g.model, g.keys, loaded[gi], this.cfg.rewarmSteps, this.observer, this.logger);
@@ -122,32 +206,66 @@ export class BatchProcessor {
         maxGapMs: this.cfg.maxGapMs,
         allowedLatenessMs: this.cfg.allowedLatenessMs,
       });
-      skipped += plan.rejects.skipped.length;
-      for (const l of plan.rejects.late) rejections.push(lateRejection(g.events[l.index], l.lastTimeMs, this.cfg.allowedLatenessMs));
+      acc.skipped += plan.rejects.skipped.length;
+      for (const l of plan.rejects.late) acc.rejections.push(lateRejection(g.events[l.index], l.lastTimeMs, this.cfg.allowedLatenessMs));
       if (plan.slots.length === 0) return;
       const out = runPlan(g.model, plan, prepared, g.events, this.observer);
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
-      outputs.push(...enc.predictions);
-      eventTimesMs.push(...enc.eventTimesMs);
-      writes.set(g.name, enc.writes);
+      acc.outputs.push(...enc.predictions);
+      acc.eventTimesMs.push(...enc.eventTimesMs);
+      let byKey = acc.writes.get(g.name);
+      if (byKey === undefined) acc.writes.set(g.name, (byKey = new Map()));
+      for (const w of enc.writes) {
+        // A later round's record of the same key includes the earlier one's events.
+        byKey.set(w.key, w);
+        const k = pendingKey(g.name, w.key);
+        if (!acc.replaced.has(k)) acc.replaced.set(k, this.pending.get(k));
+        this.pending.set(k, w.record);
+        acc.pending.set(k, w.record);
+      }
       const topic = g.model.task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic;
-      predictedTopics.push([topic, enc.predictions.length]);
+      acc.predicted.set(topic, (acc.predicted.get(topic) ?? 0) + enc.predictions.length);
     });
     if (groups.length > 0) this.observer.stageSeconds?.('step', (performance.now() - tStep) / 1000);
-    // Dead letters ride in the same producer call as the predictions.
-    for (const rej of rejections) outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
+  }
 
-    const { emittedAtMs } = await writeUnit(this.sink, this.store, outputs, writes, this.observer);
-    // Events skipped as already applied may have been written by an earlier attempt of this unit
-    // whose replica acknowledgement fell short: committing past them needs that acknowledgement.
-    if (skipped > 0) await this.store.confirmDurable?.();
-    for (const rej of rejections) this.observer.deadLettered?.(rej.reason, 1);
-    if (skipped > 0) this.observer.skipped?.(skipped);
-    for (const [topic, n] of predictedTopics) this.observer.predictionsOut?.(topic, n);
-    if (eventTimesMs.length > 0) this.observer.emitted?.(eventTimesMs, emittedAtMs);
-    return { predictions: eventTimesMs.length, skipped, deadLetters: rejections.length };
+  /** Records of `keys`: pending ones (computed by a unit not written yet) first, the rest from the store. */
+  private async loadKeys(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
+    const out: (StateRecord | null)[] = new Array<StateRecord | null>(keys.length).fill(null);
+    const missing: string[] = [];
+    const at: number[] = [];
+    keys.forEach((key, i) => {
+      const p = this.pending.get(pendingKey(model, key));
+      if (p !== undefined) out[i] = p;
+      else {
+        missing.push(key);
+        at.push(i);
+      }
+    });
+    if (missing.length > 0) {
+      const loaded = await this.store.loadMany(model, missing);
+      at.forEach((i, j) => (out[i] = loaded[j]));
+    }
+    return out;
   }
 }
+
+/** What a prepared unit will produce and write. */
+interface UnitOutputs {
+  readonly outputs: PlacedOutput[];
+  readonly eventTimesMs: number[];
+  /** CAS writes by model, by key (the last round's record of a key wins). */
+  readonly writes: Map<string, Map<string, StateWrite>>;
+  readonly predicted: Map<string, number>;
+  readonly rejections: Rejection[];
+  skipped: number;
+  /** Pending records this unit published for the units prepared after it. */
+  readonly pending: Map<string, StateRecord>;
+  /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
+  readonly replaced: Map<string, StateRecord | undefined>;
+}
+
+const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;
 
 function lateRejection(e: ValidEvent, lastTimeMs: number, allowedLatenessMs: number): Rejection {
   return {

@@ -113,6 +113,17 @@ export class ModelNotReadyError extends Error {
   }
 }
 
+/**
+ * A prepared unit was not written because a unit prepared before it failed to write (it was
+ * computed from that unit's states): prepare it again, nothing of it is durable.
+ */
+export class UnitSupersededError extends Error {
+  constructor() {
+    super('an earlier unit of work failed to write; this one is prepared again');
+    this.name = 'UnitSupersededError';
+  }
+}
+
 /** Summary of one processed unit (or batch). */
 export interface BatchResult {
   readonly events: number;

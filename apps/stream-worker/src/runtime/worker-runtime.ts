@@ -9,7 +9,7 @@ import {
   ensureTopics,
   probeKafka,
   restartOnCrash,
-  type FailedBatch,
+  type UnitOutcome,
   type PartitionBatch as KafkaBatch,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
@@ -21,7 +21,7 @@ import { ModelManager } from '../model/model-manager';
 import { WorkerLogger } from '../observability/worker-logger';
 import { WorkerMetrics } from '../observability/worker-metrics';
 import { BatchProcessor } from '../pipeline/batch-processor';
-import { ModelNotReadyError, type OutputRecord } from '../pipeline/ports';
+import { ModelNotReadyError, UnitSupersededError, type OutputRecord } from '../pipeline/ports';
 import { HealthServer } from './health-server';
 import { StoreStatePort } from './state-port';
 
@@ -179,6 +179,7 @@ export class WorkerRuntime {
       },
       unitHandler: (batches) => this.handle(processor, batches),
       onStage: (stage, seconds) => this.metrics.stageSeconds(stage, seconds),
+      isSuperseded: (error) => error instanceof UnitSupersededError,
       onCommitError: (error) => {
         this.metrics.retry('commit');
         log.warn('offset commit failed; the next unit commits these offsets', { error: (error as Error).message });
@@ -272,32 +273,37 @@ export class WorkerRuntime {
     log.log('stopped');
   }
 
-  /** One unit of work: the partition batches of one fetch. */
-  private async handle(processor: BatchProcessor, batches: readonly KafkaBatch[]): Promise<{ failed: FailedBatch[] }> {
+  /**
+   * One unit of work (the partition batches of one fetch): prepared now, written in order after
+   * the units before it. The consumer fetches and prepares the next unit meanwhile, and commits
+   * this one's offsets once `durable` resolves.
+   */
+  private async handle(processor: BatchProcessor, batches: readonly KafkaBatch[]): Promise<UnitOutcome> {
     const t0 = process.hrtime.bigint();
-    const res = await processor.processUnit(batches);
-    this.batchDoneAt = Date.now();
-    this.totals.batches += batches.length - res.waiting.size;
-    this.totals.events += res.events;
-    this.totals.predictions += res.predictions;
-    this.totals.deadLetters += res.deadLetters;
-    this.totals.skipped += res.skipped;
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const topics = new Set(batches.map((b) => b.topic));
-    for (const topic of topics) this.metrics.batchDone(topic, seconds);
-    this.batchLog.debug('unit', {
-      partitions: batches.length,
-      waiting: res.waiting.size,
-      size: res.events,
-      predictions: res.predictions,
-      dlq: res.deadLetters,
-      skipped: res.skipped,
-      ms: Math.round(seconds * 1000),
+    const unit = await processor.prepareUnit(batches);
+    const res = unit.result;
+    const durable = unit.write().then(() => {
+      this.batchDoneAt = Date.now();
+      this.totals.batches += batches.length - res.waiting.size;
+      this.totals.events += res.events;
+      this.totals.predictions += res.predictions;
+      this.totals.deadLetters += res.deadLetters;
+      this.totals.skipped += res.skipped;
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      for (const topic of new Set(batches.map((b) => b.topic))) this.metrics.batchDone(topic, seconds);
+      this.batchLog.debug('unit', {
+        partitions: batches.length,
+        waiting: res.waiting.size,
+        size: res.events,
+        predictions: res.predictions,
+        dlq: res.deadLetters,
+        skipped: res.skipped,
+        ms: Math.round(seconds * 1000),
+      });
     });
-    // Predictions and states are durable now; the BatchConsumer commits every partition's next
-    // offset in one request (not for a revoked partition: the replay's events are skipped by the
-    // state offsets). Batches waiting for their topic's model are retried with backoff.
-    return { failed: [...res.waiting].map(([i, error]) => ({ batch: batches[i], error })) };
+    // Batches waiting for their topic's model are retried with backoff; the others are committed
+    // once durable (not for a revoked partition: the replay's events are skipped by the state offsets).
+    return { failed: [...res.waiting].map(([i, error]) => ({ batch: batches[i], error })), durable };
   }
 
   private async startModelEvents(): Promise<void> {
