@@ -1,6 +1,6 @@
 /**
  * The stream-worker as e2e suites run it: `node dist/apps/stream-worker/src/main.js`, exactly as
- * production does (WORKER-CONTRACT.md), one child process per instance, restartable.
+ * production does (docs/architecture.md, Process contract), one child process per instance, restartable.
  *
  *   const w = await WorkerProcess.launch('forecast', workerEnv(stack, { SENSOR_TOPIC: ... }));
  *   ...                               // w.logs, w.logLines(msg), await w.http('/health/ready')

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadWorkerConfig } from './config/worker-config';
 import { WorkerModule } from './worker.module';
 
-/** SIGTERM must end the process within 10 s (WORKER-CONTRACT.md); leave margin for exit itself. */
+/** SIGTERM must end the process within 10 s (docs/architecture.md, Process contract); leave margin for exit itself. */
 const SHUTDOWN_GRACE_MS = 9_000;
 
 function fatal(msg: string, extra: Record<string, unknown> = {}): never {

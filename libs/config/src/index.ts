@@ -1,8 +1,8 @@
 /**
  * @packageDocumentation
  * Boot configuration of streamcell apps: typed, cached environment validation that names the
- * variable, shared value parsers, `failBoot`, the Redis boot probe, and the Nest `ConfigModule`
- * wiring with `kafka` and `redis` namespaces. See libs/config/README.md for the boot contract.
+ * variable, shared value parsers, `failBoot` and the Redis boot probe. See libs/config/README.md
+ * for the boot contract.
  */
 
 /** Exit helper for boot failures. */
@@ -36,7 +36,7 @@ export {
 } from './env-schema';
 /** Variables shared by every app. */
 export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, redisEnvProblems, type SharedEnv } from './shared-env';
+/** Checks that documentation tables of environment variables agree with a spec. */
+export { parseEnvTables, envDocProblems, type EnvDocRow } from './env-docs';
 /** Redis boot probe. */
 export { probeRedis, RedisUnreachableError } from './redis-probe';
-/** Nest integration. */
-export { streamcellConfigModule, kafkaConfig, redisConfig, type KafkaNamespace, type RedisNamespace } from './config.module';

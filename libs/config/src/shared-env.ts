@@ -4,9 +4,6 @@ import { env, type EnvProblem, type EnvValues } from './env-schema';
 export const KAFKA_ENV = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell'),
-  KAFKA_CONNECTION_TIMEOUT: env.durationMs('TCP connect timeout per broker', '3s'),
-  KAFKA_REQUEST_TIMEOUT: env.durationMs('Kafka request timeout', '30s'),
-  KAFKA_LOG_LEVEL: env.oneOf(['nothing', 'error', 'warn', 'info', 'debug'] as const, 'kafkajs log level', 'warn'),
 } as const;
 
 /** Redis variables every app reads. */

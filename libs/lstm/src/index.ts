@@ -99,6 +99,7 @@ export {
 /** Kernel kinds and locating/loading the WASM SIMD kernel. */
 export { type KernelKind } from './engine/stepper';
 export {
+  locateWasmFile,
   locateWasmKernel,
   loadWasmKernel,
   WASM_KERNEL_RELATIVE_PATH,

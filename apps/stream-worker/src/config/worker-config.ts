@@ -8,9 +8,10 @@ import {
   validateEnv,
   type EnvVarSpec,
 } from '@app/config';
+import { DEFAULT_TOPICS } from '@app/contracts';
 
 /**
- * The worker's environment (WORKER-CONTRACT.md) as an @app/config spec: validated once at boot;
+ * The worker's environment (apps/stream-worker/README.md) as an @app/config spec: validated once at boot;
  * a bad value fails with an {@link EnvValidationError} naming the variable.
  */
 export const WORKER_ENV = {
@@ -35,12 +36,12 @@ export const WORKER_ENV = {
   } satisfies EnvVarSpec<number>,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
-  SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
-  TEXT_TOPIC: env.topic('text events in', 'text.events'),
-  FORECAST_TOPIC: env.topic('forecasts out', 'predictions.forecasts'),
-  CLASSIFICATION_TOPIC: env.topic('classifications out', 'predictions.classifications'),
-  DLQ_TOPIC: env.topic('dead letters out', 'streamcell.dlq'),
-  MODELS_TOPIC: env.topic('model activation events (compacted)', 'streamcell.models'),
+  SENSOR_TOPIC: env.topic('sensor readings in', DEFAULT_TOPICS.sensorReadings),
+  TEXT_TOPIC: env.topic('text events in', DEFAULT_TOPICS.textEvents),
+  FORECAST_TOPIC: env.topic('forecasts out', DEFAULT_TOPICS.forecasts),
+  CLASSIFICATION_TOPIC: env.topic('classifications out', DEFAULT_TOPICS.classifications),
+  DLQ_TOPIC: env.topic('dead letters out', DEFAULT_TOPICS.dlq),
+  MODELS_TOPIC: env.topic('model activation events (compacted)', DEFAULT_TOPICS.models),
   FORECAST_MODEL: modelName('registry model serving SENSOR_TOPIC', 'forecaster'),
   CLASSIFY_MODEL: modelName('registry model serving TEXT_TOPIC', 'classifier'),
   HTTP_PORT: env.port('port of /health, /health/ready and /metrics (0 = any free port)', 9464),

@@ -3,7 +3,9 @@
  * the task's pre/post-processing parameters and the swap policy. Built by the model loader from
  * a registry artifact; framework-free so the processor can be tested with a hand-made engine.
  */
-export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
+import type { SwapPolicy } from '@app/contracts';
+
+export type { SwapPolicy };
 
 /** The subset of `@app/lstm` RecurrentModel the worker uses. */
 export interface StepEngine {

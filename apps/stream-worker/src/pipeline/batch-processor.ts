@@ -145,7 +145,7 @@ interface Logger {
 const SILENT: Logger = { log: () => undefined, warn: () => undefined };
 
 /**
- * The hot path of the worker for one partition batch (DESIGN.md): decode/validate → group by key
+ * The hot path of the worker for one partition batch (docs/architecture.md, Data path): decode/validate → group by key
  * → one pipelined state load per model → time-major batched steps (one engine call per step) →
  * one head call → encode → one producer call → one pipelined CAS state write. The caller resolves
  * and commits offsets only after {@link process} returned; a thrown error means nothing of the

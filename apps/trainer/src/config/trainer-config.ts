@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, redisEnvProblems, validateEnv, type EnvValues } from '@app/config';
+import { DEFAULT_TOPICS } from '@app/contracts';
 
 /** The shortest bearer token the admin API accepts. */
 const MIN_TOKEN_LENGTH = 16;
@@ -16,7 +17,7 @@ export const TRAINER_ENV = {
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
-  MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', 'streamcell.models'),
+  MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', DEFAULT_TOPICS.models),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
   // Strict on purpose: only the word "true" turns authentication off.
   ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
