@@ -215,9 +215,9 @@ export class WorkerProcess {
 
   /** The port the health server bound (from the `http listening` log line). */
   get httpPort(): number {
-    const m = /"msg":"http listening","port":(\d+)/.exec(this.output);
-    if (!m) throw new Error(`${this.name}: no http port logged yet`);
-    return Number(m[1]);
+    const port = this.logLines('http listening')[0]?.port;
+    if (typeof port !== 'number') throw new Error(`${this.name}: no http port logged yet`);
+    return port;
   }
 
   /** GET a path of the worker's HTTP server. */

@@ -1,12 +1,14 @@
 /**
  * @packageDocumentation
  * Boot configuration of streamcell apps: typed, cached environment validation that names the
- * variable, shared value parsers, `failBoot` and the Redis boot probe. See libs/config/README.md
- * for the boot contract.
+ * variable, shared value parsers, the boot helper (exit codes, probes with a deadline), the Redis
+ * boot probe and the apps' log format. See libs/config/README.md for the boot contract.
  */
 
-/** Exit helper for boot failures. */
-export { failBoot, BootFailure } from './boot-failure';
+/** Boot: exit codes, dependency probes with a deadline, the failure line. */
+export { BOOT_EXIT, failBoot, runBoot, probeDependencies, DependencyUnreachableError, type BootDependency } from './boot';
+/** The apps' one log format (pino JSON lines). */
+export { createLogger, nestLogger, LOG_LEVELS, type LogLevel, type Logger } from './logging';
 /** Value parsers shared by both apps. */
 export {
   parseBrokerList,

@@ -1,4 +1,5 @@
 import {
+  BOOT_ENV,
   EnvValidationError,
   REDIS_ENV,
   redisEnvProblems,
@@ -7,6 +8,7 @@ import {
   parseNonNegativeInt,
   validateEnv,
   type EnvVarSpec,
+  type LogLevel,
 } from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
 
@@ -68,7 +70,8 @@ export const WORKER_ENV = {
     description:
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
-  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'log level', 'info'),
+  BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
+  LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
 } as const;
 
 function modelName(description: string, def: string): EnvVarSpec<string> {
@@ -115,7 +118,9 @@ export interface WorkerConfig {
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
   readonly rewarmSteps: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+  /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
+  readonly bootProbeTimeoutMs: number;
 }
 
 export { EnvValidationError as ConfigError };
@@ -148,5 +153,6 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
+    bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }
