@@ -35,12 +35,10 @@ function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
 }
 
 /**
- * Probes Redis and Kafka (boot fails fast with `DependencyUnreachableError` of `@app/config`,
- * naming the address and its variable, when either is unreachable within `probeTimeoutMs`,
- * default BOOT_PROBE_TIMEOUT), then connects both and creates the compacted
- * models topic when it is missing.
+ * Probes Kafka and Redis in parallel within `probeTimeoutMs` (default BOOT_PROBE_TIMEOUT); throws
+ * `DependencyUnreachableError` of `@app/config` naming each unreachable address and its variable.
  */
-export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
+export async function probeInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<void> {
   await probeDependencies(
     [
       { name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka(kafkaClientConfig(config), ms) },
@@ -48,6 +46,16 @@ export async function connectInfra(config: TrainerConfig, probeTimeoutMs = confi
     ],
     probeTimeoutMs,
   );
+}
+
+/**
+ * Probes Redis and Kafka (boot fails fast with `DependencyUnreachableError` of `@app/config`,
+ * naming the address and its variable, when either is unreachable within `probeTimeoutMs`,
+ * default BOOT_PROBE_TIMEOUT), then connects both and creates the compacted
+ * models topic when it is missing.
+ */
+export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
+  await probeInfra(config, probeTimeoutMs);
   const redis = createRedisClient(config.redisUrl, {
     lazyConnect: true,
     maxRetriesPerRequest: 3,
