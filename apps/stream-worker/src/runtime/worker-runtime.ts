@@ -143,6 +143,7 @@ export class WorkerRuntime {
         allowedLatenessMs: cfg.allowedLatenessMs,
         maxTextLength: cfg.maxTextLength,
         maxPayloadBytes: cfg.maxPayloadBytes,
+        dlqMaxBytes: cfg.dlqMaxBytes,
         rewarmSteps: cfg.rewarmSteps,
       },
       this.manager,
