@@ -75,6 +75,8 @@ export interface ProcessorObserver {
   batchSize?(n: number): void;
   stepSeconds?(seconds: number, batch: number): void;
   stateOps?(op: 'load' | 'write' | 'conflict', n: number): void;
+  /** Keys whose stored state came from another partition (a producer spreading a key, or a repartition). */
+  keyPartitionMoved?(n: number): void;
   /** `rewarm_fallback`: rewarm asked for, but the key stored no inputs (reset instead). */
   policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void;
 }
@@ -326,8 +328,10 @@ export class BatchProcessor {
     const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
     // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
     const ringCapacity = model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
+    const moved: string[] = [];
     keys.forEach((key, k) => {
       const record = loaded[k];
+      if (record && record.partition >= 0 && record.partition !== partition) moved.push(`${key} (state from partition ${record.partition})`);
       const history =
         record && record.partition >= 0
           ? {
@@ -381,6 +385,12 @@ export class BatchProcessor {
       starts.set(key, { history, fresh: true, warmSteps: 0 });
       prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
     });
+    if (moved.length > 0) {
+      this.observer.keyPartitionMoved?.(moved.length);
+      this.logger.warn(
+        `${moved.length} keys of ${model.name} arrived on ${topic}/${partition} but their state was written from another partition (a key spread over partitions breaks its event order): ${moved.slice(0, 5).join(', ')}`,
+      );
+    }
     for (const [p, n] of Object.entries(policyCounts)) {
       if (n > 0) this.observer.policyApplied?.(p as keyof typeof policyCounts, n);
     }

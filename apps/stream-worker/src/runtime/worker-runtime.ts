@@ -149,6 +149,10 @@ export class WorkerRuntime {
       this.manager,
       new StoreStatePort(
         new StateStore(redis, {
+          onCorruptRecord: (redisKey, error) => {
+            this.metrics.corruptState();
+            log.warn('stored state cannot be decoded; the key starts afresh', { redisKey, error: error.message });
+          },
           idleTtlMs: cfg.stateTtlMs,
           waitReplicas: cfg.redisWaitReplicas,
           waitTimeoutMs: cfg.redisWaitTimeoutMs,
