@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   buildDeadLetter,
   buildDlqRecord,
@@ -55,7 +56,7 @@ describe('buildDlqRecord', () => {
 
 describe('buildDeadLetter: a dead letter always fits the topic', () => {
   const source = { topic: 'sensor.readings', partition: 4, offset: '9007199254740993' };
-  const sha = (b: Buffer) => require('node:crypto').createHash('sha256').update(b).digest('hex') as string;
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
   it.each([0.75e6, 1_000_000, 1024 * 1024 - 1])('cuts a %d-byte value to a prefix with its length and sha256', (n) => {
     const value = Buffer.alloc(n, 0x41);

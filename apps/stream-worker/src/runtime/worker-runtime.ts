@@ -157,6 +157,10 @@ export class WorkerRuntime {
           waitReplicas: cfg.redisWaitReplicas,
           waitTimeoutMs: cfg.redisWaitTimeoutMs,
         }),
+        (model, key) => {
+          this.metrics.corruptState();
+          log.warn('stored state is not finite; the key starts afresh', { model, key });
+        },
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,
