@@ -4,7 +4,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { ValidationError } from 'class-validator';
 import type { TrainerConfig } from './config/trainer-config';
-import { RegistryErrorFilter } from './http/registry-errors.filter';
+import { HttpErrorsFilter } from './http/http-errors.filter';
+import { requestBodyMiddleware } from './http/request-body';
 import { connectInfra, type TrainerInfra } from './infra';
 import { TrainerModule } from './trainer.module';
 
@@ -19,8 +20,8 @@ function flatten(errors: ValidationError[], parent = ''): { field: string; messa
 }
 
 /**
- * Builds the trainer HTTP app (not listening): validation pipe with field-named 400s, OpenAPI
- * at /docs, graceful shutdown. Connects (and probes) Redis and Kafka unless `infra` is given.
+ * Builds the trainer HTTP app (not listening): body limits and request ids, validation pipe with
+ * field-named 400s, one exception filter (no unexplained 5xx), OpenAPI at /docs, graceful shutdown. Connects (and probes) Redis and Kafka unless `infra` is given.
  */
 export async function createTrainerApp(
   config: TrainerConfig,
@@ -31,7 +32,9 @@ export async function createTrainerApp(
     logger: ['error', 'warn', 'log'],
     bodyParser: false,
   });
-  app.useBodyParser('json', { limit: config.maxUploadBytes });
+  // Bodies are read by one middleware for every content type (limits, depth, multipart parts),
+  // after the request id and, for /v1 routes with a body, the bearer token are checked.
+  app.use(requestBodyMiddleware({ maxUploadBytes: config.maxUploadBytes, adminToken: config.adminToken }));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -43,7 +46,7 @@ export async function createTrainerApp(
       },
     }),
   );
-  app.useGlobalFilters(new RegistryErrorFilter());
+  app.useGlobalFilters(new HttpErrorsFilter());
   app.enableShutdownHooks();
   // Outlive typical client/load-balancer idle timeouts so a reused keep-alive socket is not reset.
   const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { readDataFile } from './data-file';
 import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
 import { evaluateClassifier, trainClassifier } from './classifier-trainer';
 import { formatOf, parseDatasetFile, readingFromObject, type Dataset, type SensorReading, type TextExample } from './dataset';
 import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
-import { readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { DataBudget, readKafkaRange, type KafkaRange } from './kafka-range-reader';
 import { isBetter } from './metrics';
 import { filesToModel, readSidecar } from './tf-artifact';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -54,6 +55,18 @@ export interface TrainJobDeps {
    * fences on its model lock, so a job cancelled elsewhere never stores a version).
    */
   readonly beforeSave?: () => Promise<void>;
+  /**
+   * Limits of a job run for the admin API: file sources are read only inside `dataDir` (checked
+   * on the opened file) and no job reads more than `maxDataBytes`. Without them (the CLI, on the
+   * operator's own files) files are read as given.
+   */
+  readonly limits?: DataLimits;
+}
+
+/** Where a job may read files from, and how much data it may read. */
+export interface DataLimits {
+  readonly dataDir: string | null;
+  readonly maxDataBytes: number;
 }
 
 function parseJson(v: Buffer | null): Record<string, unknown> | null {
@@ -70,10 +83,13 @@ function parseJson(v: Buffer | null): Record<string, unknown> | null {
 export async function loadDataset(
   spec: TrainJobSpec,
   brokers: string[],
+  limits?: DataLimits,
 ): Promise<{ dataset: Dataset; dataRange: DataRange }> {
   const src = spec.source;
+  const budget = limits ? new DataBudget(limits.maxDataBytes) : undefined;
   if (src.kind === 'file' || src.kind === 'upload') {
-    const text = src.kind === 'file' ? await readFile(src.path, 'utf8') : src.content;
+    const text =
+      src.kind === 'upload' ? src.content : limits ? await readDataFile(limits.dataDir, src.path, limits.maxDataBytes) : await readFile(src.path, 'utf8');
     const format = src.format ?? formatOf(src.kind === 'file' ? src.path : 'upload.csv');
     const { dataset } = parseDatasetFile(text, format, spec.task);
     const examples = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
@@ -89,7 +105,7 @@ export async function loadDataset(
       const o = parseJson(m.value);
       const r = o && readingFromObject(o, m.key ?? undefined);
       if (r) readings.push(r);
-    });
+    }, undefined, budget);
     return {
       dataset: { task: 'forecast', readings },
       dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: readings.length },
@@ -113,7 +129,7 @@ export async function loadDataset(
       if (!list) texts.set(id, (list = []));
       list.push(o.text);
     }
-  });
+  }, undefined, budget);
   if (labelsTopic) {
     await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
       const o = parseJson(m.value);
@@ -125,7 +141,7 @@ export async function loadDataset(
         const id = typeof o.streamId === 'string' ? o.streamId : m.key;
         if (id) labels.set(id, label);
       }
-    });
+    }, undefined, budget);
   }
   for (const [id, label] of labels) {
     const t = texts.get(id);
@@ -159,7 +175,7 @@ function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
 export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
   const params: TrainParams = withDefaults(spec.params);
   deps.onPhase('reading');
-  const { dataset, dataRange } = await loadDataset(spec, deps.brokers);
+  const { dataset, dataRange } = await loadDataset(spec, deps.brokers, deps.limits);
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
   const before = await deps.registry.getModel(spec.model);
   const artifactMeta = {
