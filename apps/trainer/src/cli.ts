@@ -6,7 +6,8 @@
  *         --seed N --window N --horizon N --embedding-dim N --vocab-size N --maxlen N]
  *        [--activate if-better|always|never] [--out DIR]
  *   node dist/apps/trainer/src/cli.js list [--model NAME]
- *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N] [--activate]
+ *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N
+ *         --padding pre|post --text-mode window|stream --window N --scaler '{"mean":[..],"scale":[..]}'] [--activate]
  *   node dist/apps/trainer/src/cli.js activate --model NAME --version V [--policy reset|rewarm|keep]
  *
  * Env: REDIS_URL and REDIS_CLUSTER (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events),
@@ -185,9 +186,21 @@ async function importCmd(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, dir: { type: 'string' }, task: { type: 'string' }, labels: { type: 'string' },
       maxlen: { type: 'string' }, window: { type: 'string' }, activate: { type: 'boolean', default: false }, policy: { type: 'string' },
+      padding: { type: 'string' }, 'text-mode': { type: 'string' }, scaler: { type: 'string' },
     },
   });
   if (!o.model || !o.dir) throw new UsageError('--model and --dir are required');
+  if (o.padding !== undefined && o.padding !== 'pre' && o.padding !== 'post') throw new UsageError('--padding must be pre or post');
+  const mode = o['text-mode'];
+  if (mode !== undefined && mode !== 'window' && mode !== 'stream') throw new UsageError('--text-mode must be window or stream');
+  let scaler: { mean: number[]; scale: number[] } | undefined;
+  if (o.scaler !== undefined) {
+    try {
+      scaler = JSON.parse(o.scaler) as { mean: number[]; scale: number[] };
+    } catch {
+      throw new UsageError('--scaler must be JSON {"mean":[...],"scale":[...]}');
+    }
+  }
   const files = new Map<string, Buffer>();
   for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
   const prepared = await prepareImport(files, {
@@ -196,6 +209,9 @@ async function importCmd(argv: string[]): Promise<void> {
     ...(o.labels ? { labels: o.labels.split(',') } : {}),
     ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
     ...(o.window ? { window: num(o.window, 'window')! } : {}),
+    ...(o.padding ? { padding: o.padding } : {}),
+    ...(mode ? { mode } : {}),
+    ...(scaler ? { scaler } : {}),
   });
   const conn = await connect(o.activate);
   try {

@@ -38,6 +38,9 @@ export {
   SIDECAR_FILE,
   MODEL_JSON_FILE,
   SIDECAR_SCHEMA_VERSION,
+  TEXT_MODES,
+  textModeOf,
+  type TextMode,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,
@@ -105,6 +108,13 @@ export {
   type WasmKernelLoad,
   type CompiledWasmModule,
 } from './engine/wasm-stepper';
+/** Keras' pad_sequences reading of a text on the engine (pad states cached per model). */
+export {
+  TextWindow,
+  MAX_WINDOW_LENGTH,
+  type TextWindowOptions,
+  type TokenStepEngine,
+} from './engine/text-window';
 /** Seeded random model specs (tests, benchmarks). */
 export {
   randomRecurrentModelSpec,

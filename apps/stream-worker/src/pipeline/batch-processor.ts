@@ -9,6 +9,7 @@ import {
 import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
+import { windowScores } from './window-scores';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
 
 /** One consumed message as the processor sees it (kafkajs fields). */
@@ -302,6 +303,9 @@ export class BatchProcessor {
     // Swap policy: a record from another version is reset, rewarmed or kept.
     const S = model.engine.stateSize;
     const task = model.task;
+    // Text mode 'window': a record keeps the key's last maxlen tokens and no recurrent state.
+    const window = task.kind === 'classify' ? (task.window ?? null) : null;
+    const storedS = window ? 0 : S;
     const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
     const starts = new Map<string, KeyStart>();
     const prepared = new Map<
@@ -310,7 +314,7 @@ export class BatchProcessor {
     >();
     const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
     // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
-    const ringCapacity = model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
+    const ringCapacity = window ? window.maxlen : model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
     keys.forEach((key, k) => {
       const record = loaded[k];
       const history =
@@ -327,13 +331,13 @@ export class BatchProcessor {
         prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
         return;
       }
-      if (record.modelVersion === model.versionLabel && record.state.length === S) {
+      if (record.modelVersion === model.versionLabel && record.state.length === storedS) {
         starts.set(key, { history, fresh: false, warmSteps: 0 });
         prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
         return;
       }
       let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;
-      if (policy === 'keep' && record.state.length !== S) {
+      if (policy === 'keep' && record.state.length !== storedS) {
         policyCounts.keep_fallback++;
         this.logger.warn(
           `keep policy: key ${key} of ${model.name} has state size ${record.state.length}, v${model.version} needs ${S}; resetting`,
@@ -402,7 +406,9 @@ export class BatchProcessor {
     }
     if (plan.slots.length === 0) return { predictions: 0, skipped: plan.rejects.skipped.length };
 
-    const out = this.run(model, plan, prepared, byIndex);
+    const out = window
+      ? windowScores(window, model.engine, plan, (key) => prepared.get(key)!.extras.history as number[], (i) => byIndex.get(i)!.tokens!, (s, n) => this.observer.stepSeconds?.(s, n))
+      : this.run(model, plan, prepared, byIndex);
 
     // Post-process per key in event order (anomaly statistics evolve event by event).
     const writes: StateWrite[] = [];
