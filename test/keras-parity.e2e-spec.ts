@@ -170,40 +170,66 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
   });
 
   it("scores raw text like Keras' predict under each model's mode, and forecasts like Keras on the whole history", async () => {
-    type Case = { model: string; key: string; messages: string[]; expected: number[][]; labels: string[] };
+    type Case = { model: string; key: string; messages: string[]; expected: number[][]; labels: string[]; resetAt?: number };
     const cases: Case[] = [];
     const add = (model: string, fixture: string, mode: 'window' | 'stream') => {
       const exp = expectedOf<TextExpected>(fixture);
+      const scores = (s: TextStream) => (mode === 'window' ? s.window : s.stream!);
       for (const s of exp.streams) {
-        cases.push({ model, key: `${model}/${s.id}`, messages: s.messages, expected: mode === 'window' ? s.window : s.stream!, labels: exp.labels });
+        cases.push({ model, key: `${model}/${s.id}`, messages: s.messages, expected: scores(s), labels: exp.labels });
       }
+      // A multi-message stream, then a message with "reset": true: from there the key reads
+      // like a new stream (Keras' expectation for that text alone).
+      const multi = exp.streams.find((s) => s.id === 'multi-0')!;
+      const single = exp.streams.find((s) => s.id === 'single-5')!;
+      cases.push({
+        model,
+        key: `${model}/reset`,
+        messages: [...multi.messages, single.messages[0]],
+        expected: [...scores(multi), scores(single)[0]],
+        labels: exp.labels,
+        resetAt: multi.messages.length,
+      });
     };
     add(names.classic, 'classic-lstm', 'window');
     add(names.classicStream, 'classic-lstm', 'stream');
     add(names.gru, 'masked-gru', 'window');
     add(names.softmax, 'softmax-3class', 'window');
-    const textMessages: OutMessage[] = [];
+    // Two phases: each stream's first message (and the first 20 readings), then, once those are
+    // scored, the rest: later messages continue from what the worker stored in Redis.
+    const textMessages: OutMessage[][] = [[], []];
     // Round-robin over the streams, so messages of different keys interleave in the batches.
     const longest = Math.max(...cases.map((c) => c.messages.length));
     for (let i = 0; i < longest; i++) {
       for (const c of cases) {
         if (i >= c.messages.length) continue;
-        textMessages.push({ key: c.key, value: JSON.stringify({ streamId: c.key, ts: T0 + i * 1000, text: c.messages[i], model: c.model }) });
+        const body = { streamId: c.key, ts: T0 + i * 1000, text: c.messages[i], model: c.model, ...(c.resetAt === i ? { reset: true } : {}) };
+        textMessages[i === 0 ? 0 : 1].push({ key: c.key, value: JSON.stringify(body) });
       }
     }
     const fc = expectedOf<ForecastExpected>('forecaster');
-    const sensorMessages: OutMessage[] = [];
+    const sensorMessages: OutMessage[][] = [[], []];
     for (let i = 0; i < 40; i++) {
       for (const s of fc.streams) {
         const key = `${suffix}/${s.id}`;
-        sensorMessages.push({ key, value: JSON.stringify({ sensorId: key, ts: T0 + i * 1000, value: s.values[i] }) });
+        sensorMessages[i < 20 ? 0 : 1].push({ key, value: JSON.stringify({ sensorId: key, ts: T0 + i * 1000, value: s.values[i] }) });
       }
     }
     const t0 = Date.now();
-    await kafka.produce(topics.text, textMessages);
-    await kafka.produce(topics.sensor, sensorMessages);
-    const classes = await collector.waitFor(topics.classes, textMessages.length, 180_000);
-    const forecasts = await collector.waitFor(topics.forecasts, sensorMessages.length, 180_000);
+    let texts = 0;
+    let readings = 0;
+    for (const phase of [0, 1]) {
+      await kafka.produce(topics.text, textMessages[phase]);
+      await kafka.produce(topics.sensor, sensorMessages[phase]);
+      texts += textMessages[phase].length;
+      readings += sensorMessages[phase].length;
+      await collector.waitFor(topics.classes, texts, 180_000);
+      await collector.waitFor(topics.forecasts, readings, 180_000);
+    }
+    const classes = collector.messages(topics.classes);
+    const forecasts = collector.messages(topics.forecasts);
+    expect(classes).toHaveLength(texts);
+    expect(forecasts).toHaveLength(readings);
     const seconds = (Date.now() - t0) / 1000;
     expect(collector.messages(topics.dlq)).toEqual([]);
 
@@ -249,8 +275,8 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
     console.log(
       JSON.stringify({
         suite: 'keras-parity',
-        textMessages: textMessages.length,
-        readings: sensorMessages.length,
+        textMessages: texts,
+        readings,
         seconds,
         maxAbsError: Object.fromEntries(Object.entries(maxErr).map(([k, v]) => [k.replace(`-${suffix}`, ''), v])),
       }),
