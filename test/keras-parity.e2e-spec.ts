@@ -4,7 +4,8 @@
  * libs/lstm/fixtures/keras-streams/ with Keras' own model.predict outputs) are imported through
  * the trainer's admin HTTP API the way a user does (multipart upload of the converter output and
  * tokenizer.json, no hand-written sidecar) and served by the real worker (dist) on real Kafka and
- * Redis. Raw text goes in; the worker's own tokenizer and engine produce the scores.
+ * Redis (the masked GRU a second time through `cli.js import`). Raw text goes in; the worker's own
+ * tokenizer and engine produce the scores.
  *
  * - text, mode 'window' (the import default): after each message, Keras' model.predict on
  *   pad_sequences([last maxlen tokens of the stream so far], maxlen, padding, truncating):
@@ -18,10 +19,12 @@
  *
  * Every served score must be within 1e-5 of Keras. Nothing is trained at test time.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { INestApplication } from '@nestjs/common';
+import { promisify } from 'node:util';
 import { loadTrainerConfig } from '../apps/trainer/src/config/trainer-config';
 import { createTrainerApp } from '../apps/trainer/src/trainer-app';
 import { REPO_ROOT, e2eStack, uniqueName } from './support/e2e-env';
@@ -91,6 +94,7 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
     classic: `classic-${suffix}`,
     classicStream: `classic-stream-${suffix}`,
     gru: `masked-gru-${suffix}`,
+    gruCli: `masked-gru-cli-${suffix}`,
     softmax: `softmax-${suffix}`,
     forecaster: `forecaster-${suffix}`,
   };
@@ -136,6 +140,20 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
     await importModel(names.classicStream, 'classic-lstm', { labels: JSON.stringify(classic.labels), textMode: 'stream' });
     await importModel(names.gru, 'masked-gru', { labels: JSON.stringify(gru.labels), padding: gru.padding });
     await importModel(names.softmax, 'softmax-3class', { labels: JSON.stringify(softmax.labels), padding: softmax.padding });
+    // The same masked GRU through the CLI (node dist/apps/trainer/src/cli.js import), from the
+    // fixture directory as it is (expected.json in it is not taken into the version).
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [path.join(REPO_ROOT, 'dist/apps/trainer/src/cli.js'), 'import', '--model', names.gruCli, '--dir', path.join(FIXTURES, 'masked-gru'), '--labels', gru.labels.join(','), '--padding', gru.padding, '--activate'],
+      { env: { PATH: process.env.PATH ?? '', REDIS_URL: stack.redisUrl, KAFKA_BROKERS: stack.brokers, MODELS_TOPIC: topics.models } },
+    );
+    const cliOut = JSON.parse(cli.stdout.trim().split('\n').pop()!) as { version: number };
+    const details = (await (await fetch(`${base}/v1/models/${names.gruCli}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      versions: { version: number; textMode?: string; source: string; files: Record<string, unknown> }[];
+    };
+    const meta = details.versions.find((v) => v.version === cliOut.version)!;
+    imported[names.gruCli] = { version: cliOut.version, meta };
+    expect(Object.keys(meta.files).sort()).toEqual(['group1-shard1of1.bin', 'model.json', 'streamcell.json']); // the tokenizer lives in the sidecar
     await importModel(names.forecaster, 'forecaster', {
       task: 'forecast',
       scaler: JSON.stringify({ mean: [fc.mean], scale: [fc.scale] }),
@@ -164,6 +182,7 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
     expect(imported[names.classic].meta.textMode).toBe('window');
     expect(imported[names.classicStream].meta.textMode).toBe('stream');
     expect(imported[names.gru].meta.textMode).toBe('window');
+    expect(imported[names.gruCli].meta.textMode).toBe('window');
     expect(imported[names.softmax].meta.textMode).toBe('window');
     expect(imported[names.forecaster].meta.textMode).toBeUndefined();
     for (const v of Object.values(imported)) expect(v.meta.source).toBe('imported');
@@ -194,6 +213,7 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
     add(names.classic, 'classic-lstm', 'window');
     add(names.classicStream, 'classic-lstm', 'stream');
     add(names.gru, 'masked-gru', 'window');
+    add(names.gruCli, 'masked-gru', 'window');
     add(names.softmax, 'softmax-3class', 'window');
     // Two phases: each stream's first message (and the first 20 readings), then, once those are
     // scored, the rest: later messages continue from what the worker stored in Redis.
@@ -271,7 +291,7 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
       });
     }
     expect(problems.slice(0, 10)).toEqual([]);
-    expect(Object.keys(maxErr)).toHaveLength(5);
+    expect(Object.keys(maxErr)).toHaveLength(6);
     console.log(
       JSON.stringify({
         suite: 'keras-parity',

@@ -14,7 +14,7 @@
  * validated with the trainer's declarations (a bad value exits 2 naming the variable).
  * `train --out DIR` without REDIS_URL trains fully offline and only writes the files.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EnvValidationError, env, redisEnvProblems, validateEnv } from '@app/config';
@@ -23,7 +23,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
 import { TRAINER_ENV } from './config/trainer-config';
 import { ensureModelsTopic } from './infra';
-import { prepareImport } from './training/import-artifact';
+import { prepareImport, readImportDir } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
 import { runTrainJob, type ActivateMode } from './training/train-job';
 import type { TrainParams } from './training/train-params';
@@ -201,8 +201,7 @@ async function importCmd(argv: string[]): Promise<void> {
       throw new UsageError('--scaler must be JSON {"mean":[...],"scale":[...]}');
     }
   }
-  const files = new Map<string, Buffer>();
-  for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
+  const files = await readImportDir(o.dir);
   const prepared = await prepareImport(files, {
     name: o.model,
     ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadArtifact, type ClassifyInputSpec, type ForecastInputSpec } from '@app/lstm';
-import { ImportError, prepareImport } from './import-artifact';
+import { ImportError, prepareImport, readImportDir } from './import-artifact';
 
 /**
  * Imports of converter output without a hand-written sidecar (what `POST /v1/models/{name}/versions`
@@ -56,7 +56,7 @@ describe('prepareImport (no tfjs-layers in the path)', () => {
     expect(art.spec.embedding?.maskZero).toBe(true);
   });
 
-  it('imports GRU reset_after=false and unroll=true layers', async () => {
+  it('imports unroll=true layers (GRU reset_after=false with unroll: the softmax model of test/keras-parity.e2e-spec.ts)', async () => {
     const files = editRecurrent(upload('keras-text-classifier'), (c) => (c.unroll = true));
     const { art } = await sidecarOf((await prepareImport(files, { name: 'unrolled' })).files);
     expect(art.spec.recurrent[0].kind).toBe('lstm');
@@ -105,5 +105,31 @@ describe('prepareImport (no tfjs-layers in the path)', () => {
     await expect(prepareImport(noTok, { name: 'x' })).rejects.toThrow(/^task: required/);
     await expect(prepareImport(noTok, { name: 'x', task: 'classify' })).rejects.toThrow(/tokenizer\.json .* is required/);
     await expect(prepareImport(upload('keras-text-classifier'), { name: 'x', task: 'forecast' })).rejects.toThrow(/forecast needs a model without an Embedding/);
+  });
+
+  it('imports every inference no-op of the support table (SpatialDropout1D, GaussianNoise, GaussianDropout, AlphaDropout, Flatten) to the same spec', async () => {
+    const plain = await sidecarOf((await prepareImport(upload('keras-text-classifier'), { name: 'p' })).files);
+    const files = upload('keras-text-classifier');
+    const m = JSON.parse(files.get('model.json')!.toString('utf8'));
+    const layers = m.modelTopology.model_config.config.layers as { class_name: string; config: Record<string, unknown> }[];
+    const at = (cls: string) => layers.findIndex((l) => l.class_name === cls);
+    layers.splice(at('LSTM'), 0, { class_name: 'SpatialDropout1D', config: { name: 'sd', rate: 0.2 } }, { class_name: 'GaussianNoise', config: { name: 'gn', stddev: 0.1 } });
+    layers.splice(at('Dense'), 0, { class_name: 'Flatten', config: { name: 'fl' } }, { class_name: 'GaussianDropout', config: { name: 'gd', rate: 0.1 } }, { class_name: 'AlphaDropout', config: { name: 'ad', rate: 0.1 } });
+    files.set('model.json', Buffer.from(JSON.stringify(m)));
+    const withNoOps = await sidecarOf((await prepareImport(files, { name: 'n' })).files);
+    expect(withNoOps.art.spec).toEqual(plain.art.spec);
+  });
+
+  it('imports a Keras 2 Functional model with Masking → LSTM → LSTM → Dense → Activation as a forecaster', async () => {
+    const { art } = await sidecarOf((await prepareImport(upload('keras-functional-masked'), { name: 'f', task: 'forecast' })).files);
+    expect(art.inputMaskValue).toBe(0);
+    expect(art.spec.recurrent).toHaveLength(2);
+  });
+
+  it('reads a converter output directory: model.json, its weight files and the tokenizer, nothing else', async () => {
+    const files = await readImportDir(path.join(FIXTURES, 'keras-streams', 'masked-gru'));
+    expect([...files.keys()].sort()).toEqual(['group1-shard1of1.bin', 'model.json', 'tokenizer.json']);
+    const withSidecar = await readImportDir(path.join(FIXTURES, 'keras-forecaster'));
+    expect([...withSidecar.keys()].sort()).toEqual(['expected.json', 'group1-shard1of1.bin', 'model.json', 'streamcell.json']);
   });
 });

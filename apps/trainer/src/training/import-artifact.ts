@@ -1,3 +1,5 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { importFromModelJson, parseModelJson, weightPaths, type ImportedModel, type TextMode } from '@app/lstm';
 import { Tokenizer, artifactToBuffers, loadArtifact, MODEL_JSON_FILE, SIDECAR_FILE, type SidecarDraft } from './preprocess';
 
@@ -109,4 +111,34 @@ export async function prepareImport(
   } catch (err) {
     throw new ImportError(`files: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The files of a converter output directory that an import takes: with a streamcell.json, every
+ * .json and .bin file (the sidecar names what it needs); otherwise model.json, the weight files
+ * its manifest names and a tokenizer file, so other files in the directory (notes, expected
+ * outputs) do not become part of the version.
+ */
+export async function readImportDir(dir: string): Promise<Map<string, Buffer>> {
+  const names = await readdir(dir);
+  const files = new Map<string, Buffer>();
+  if (names.includes(SIDECAR_FILE)) {
+    for (const name of names) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(dir, name)));
+    return files;
+  }
+  if (!names.includes(MODEL_JSON_FILE)) return files;
+  const modelJson = await readFile(join(dir, MODEL_JSON_FILE));
+  files.set(MODEL_JSON_FILE, modelJson);
+  let wanted: string[] = [];
+  try {
+    wanted = weightPaths(parseModelJson(modelJson));
+  } catch {
+    // prepareImport reports the bad model.json.
+  }
+  for (const name of [...wanted, ...TOKENIZER_FILES]) {
+    // Paths are safe relative paths (parseModelJson checks them); a missing one is named by prepareImport.
+    const data = await readFile(join(dir, name)).catch(() => null);
+    if (data) files.set(name, data);
+  }
+  return files;
 }
