@@ -41,6 +41,11 @@ export interface TextWindowOptions {
  */
 export const MAX_WINDOW_LENGTH = 65_535;
 
+/**
+ * Scores token sequences as Keras' `model.predict(pad_sequences(...))` does, on a
+ * {@link TokenStepEngine}; the states after 0 … maxlen pad tokens are cached at construction.
+ * Not re-entrant (scratch buffers are shared), like the engine.
+ */
 export class TextWindow {
   readonly maxlen: number;
   readonly padding: 'pre' | 'post';
