@@ -1,5 +1,5 @@
 /**
- * End-to-end benchmark of the stream-worker (docs/hot-path.md).
+ * End-to-end benchmark of the stream-worker (docs/hot-path.md; docs/architecture.md, Data path).
  *
  *   npm run bench:e2e            (after npm run build; starts Kafka + Redis containers itself
  *                                 unless STREAMCELL_BENCH_KAFKA_BROKERS and

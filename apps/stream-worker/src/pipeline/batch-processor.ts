@@ -1,5 +1,6 @@
 import type { StateRecord } from '@app/state';
-import { planBatch, type PlannerEvent } from './batch-planner';
+import type { ServingModel } from '../model/serving-model';
+import { planBatch, type BatchPlan, type PlannerEvent } from './batch-planner';
 import { deadLetter, decodeUnit, type DecodedUnit, type Rejection, type ValidEvent } from './decode-stage';
 import { encodeGroup, type PlacedOutput } from './encode-stage';
 import { distinctKeys, prepareKeys } from './load-stage';
@@ -16,7 +17,9 @@ import {
   type StateWrite,
   UnitSupersededError,
 } from './ports';
-import { runPlan } from './step-stage';
+import { firstNonFiniteEvents } from './finite-guard';
+import { runPlan, type StepOutput } from './step-stage';
+import { windowScores } from './window-scores';
 import { writeUnit } from './write-stage';
 
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
@@ -37,7 +40,7 @@ export interface PreparedUnit {
 
 /**
  * The worker's hot path for one unit of work — the partition batches of one fetch
- * (docs/hot-path.md): decode → load → plan → step → encode → write, each stage a file of this
+ * (docs/hot-path.md; docs/architecture.md, Data path): decode → load → plan → step → encode → write, each stage a file of this
  * folder. One decode pass, one pipelined state load per model, one time-major kernel pass across
  * every key of the unit, one producer call, one pipelined compare-and-set write per model; the
  * consumer then commits every partition's offset in one request. A thrown error means nothing of
@@ -192,8 +195,9 @@ export class BatchProcessor {
     const tStep = performance.now();
     groups.forEach((g, gi) => {
       this.observer.stateOps?.('load', g.keys.length);
-      const { starts, prepared } = prepareKeys(g.model, g.keys, loaded[gi], this.cfg.rewarmSteps, this.observer, this.logger);
-      const plannerEvents: PlannerEvent[] = g.events.map((e, i) => ({
+      const partitionOf = new Map(g.events.map((e) => [e.key, e.partition]));
+      const { starts, prepared } = prepareKeys(g.model, g.keys, loaded[gi], partitionOf, this.cfg.rewarmSteps, this.observer, this.logger);
+      let plannerEvents: PlannerEvent[] = g.events.map((e, i) => ({
         index: i,
         key: e.key,
         partition: e.partition,
@@ -202,14 +206,46 @@ export class BatchProcessor {
         reset: e.reset,
         steps: e.tokens !== null ? e.tokens.length : 1,
       }));
-      const plan = planBatch(plannerEvents, starts, {
-        maxGapMs: this.cfg.maxGapMs,
-        allowedLatenessMs: this.cfg.allowedLatenessMs,
-      });
+      const planOf = (list: PlannerEvent[]): BatchPlan =>
+        planBatch(list, starts, { maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
+      const window = g.model.task.kind === 'classify' ? (g.model.task.window ?? null) : null;
+      const runOf = (p: BatchPlan): StepOutput | null => {
+        if (p.slots.length === 0) return null;
+        if (!window) return runPlan(g.model, p, prepared, g.events, this.observer);
+        return windowScores(
+          window,
+          g.model.engine,
+          p,
+          (key) => prepared.get(key)!.extras.history as number[],
+          (i) => g.events[i].tokens!,
+          (sec, n) => this.observer.stepSeconds?.(sec, n),
+        );
+      };
+      let plan = planOf(plannerEvents);
+      let out = runOf(plan);
+      // An event whose step is non-finite is dead-lettered and the key's later events are stepped
+      // again without it, so its key keeps the state before it (finite-guard.ts).
+      for (let bad = nonFinite(g.model, plan, out); bad.length > 0; bad = nonFinite(g.model, plan, out)) {
+        const culprits = new Set(bad.map((b) => b.index));
+        for (const b of bad) {
+          const e = g.events[b.index];
+          acc.rejections.push({
+            batch: e.batch,
+            index: e.index,
+            reason: 'non_finite',
+            detail: `model ${g.model.name} v${g.model.version} gave a non-finite ${b.what} for this event; the key keeps its previous state`,
+          });
+          this.logger.warn(
+            `non-finite ${b.what}: ${g.model.name} v${g.model.version}, key ${b.key}, ${batches[e.batch].topic}/${e.partition}@${e.offset} dead-lettered`,
+          );
+        }
+        plannerEvents = plannerEvents.filter((e) => !culprits.has(e.index));
+        plan = planOf(plannerEvents);
+        out = runOf(plan);
+      }
       acc.skipped += plan.rejects.skipped.length;
       for (const l of plan.rejects.late) acc.rejections.push(lateRejection(g.events[l.index], l.lastTimeMs, this.cfg.allowedLatenessMs));
-      if (plan.slots.length === 0) return;
-      const out = runPlan(g.model, plan, prepared, g.events, this.observer);
+      if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
       acc.eventTimesMs.push(...enc.eventTimesMs);
@@ -266,6 +302,14 @@ interface UnitOutputs {
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;
+
+/** The first event per key whose step yielded a non-finite state or output (none normally). */
+function nonFinite(model: ServingModel, plan: BatchPlan, out: StepOutput | null): ReturnType<typeof firstNonFiniteEvents> {
+  if (out === null) return [];
+  // Window-mode scores carry no recurrent states (window-scores.ts): only outputs are checked.
+  const stateSize = out.headStates.length === 0 ? 0 : model.engine.stateSize;
+  return firstNonFiniteEvents(plan.slots, out.headStates, stateSize, out, model.engine.outputDim);
+}
 
 function lateRejection(e: ValidEvent, lastTimeMs: number, allowedLatenessMs: number): Rejection {
   return {

@@ -1,5 +1,6 @@
-import { buildDlqRecord, decodeSensorReading, decodeTextEvent, type DlqReason } from '@app/contracts';
+import { buildDeadLetter, decodeSensorReading, decodeTextEvent, type DlqReason } from '@app/contracts';
 import type { ServingModel } from '../model/serving-model';
+import { float32OverflowDetail } from './finite-guard';
 import { ModelNotReadyError, type ModelSource, type OutputRecord, type PartitionBatch, type ProcessorConfig } from './ports';
 
 /**
@@ -126,12 +127,24 @@ export function decodeUnit(
           });
           continue;
         }
+        const overflow = float32OverflowDetail(values, task, values.length === 1);
+        if (overflow !== null) {
+          batchRejections.push({ batch: b, index: i, reason: 'non_finite', detail: overflow });
+          continue;
+        }
       } else {
-        const ids = task.tokenize((ev as { text: string }).text);
+        let ids: number[];
+        try {
+          ids = task.tokenize((ev as { text: string }).text);
+        } catch (e) {
+          // Import refuses tokenizers known to throw; any other failure costs this event, not the partition.
+          batchRejections.push({ batch: b, index: i, reason: 'model_error', detail: `model ${name}: tokenizer failed: ${(e as Error).message}` });
+          continue;
+        }
         const vocab = group.model.engine.vocabularySize;
         // Ids beyond the embedding (a tokenizer without num_words) have no row: Keras would fail
         // on them; the stream must not, so they are dropped like out-of-vocabulary words.
-        tokens = Int32Array.from(vocab > 0 ? ids.filter((t) => t < vocab) : ids);
+        tokens = Int32Array.from(ids.filter((t) => t >= 0 && (vocab === 0 || t < vocab)));
       }
       batchGroups.push([
         name,
@@ -161,15 +174,16 @@ export function decodeUnit(
 /** The DLQ record of a rejected message. */
 export function deadLetter(cfg: ProcessorConfig, batch: PartitionBatch, rej: { index: number; reason: DlqReason; detail: string }): OutputRecord {
   const m = batch.messages[rej.index];
-  return {
-    topic: cfg.dlqTopic,
-    key: m.key,
-    value: buildDlqRecord({
+  // A dead letter always fits the topic: past dlqMaxBytes it carries a truncated copy (contracts).
+  const dl = buildDeadLetter(
+    {
       reason: rej.reason,
       detail: rej.detail,
       source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
       key: m.key,
       value: m.value,
-    }),
-  };
+    },
+    cfg.dlqMaxBytes,
+  );
+  return { topic: cfg.dlqTopic, key: dl.key, value: dl.value };
 }

@@ -40,8 +40,10 @@ export function encodeGroup(
   const task = model.task;
   const S = model.engine.stateSize;
   const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
-  // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
-  const ringCapacity = model.policy === 'rewarm' ? cfg.rewarmSteps : 0;
+  // Inputs for a later rewarm are kept only while the served version was activated with rewarm;
+  // text mode 'window' keeps the key's last maxlen tokens (its whole state).
+  const window = task.kind === 'classify' ? (task.window ?? null) : null;
+  const ringCapacity = window ? window.maxlen : model.policy === 'rewarm' ? cfg.rewarmSteps : 0;
   const predictions: PlacedOutput[] = [];
   const eventTimesMs: number[] = [];
   const writes: StateWrite[] = [];
@@ -71,10 +73,15 @@ export function encodeGroup(
           if (fx.history.length > ringCapacity) fx.history.splice(0, fx.history.length - ringCapacity);
         }
         const forecast = new Float64Array(task.horizon);
-        for (let j = 0; j < task.horizon; j++) forecast[j] = out[base + j] * task.scale[0] + task.mean[0];
+        // Outputs are horizon × targets, row-major: output j forecasts target j mod T.
+        const targets = task.targetIndex;
+        for (let j = 0; j < task.horizon; j++) {
+          const f = targets[j % targets.length];
+          forecast[j] = out[base + j] * task.scale[f] + task.mean[f];
+        }
         let anomalyScore: number | undefined;
         if (fx.hasForecast) {
-          const r = ev.values![0] - fx.lastForecast0;
+          const r = ev.values![targets[0]] - fx.lastForecast0;
           const n = fx.residualCount;
           if (n >= 2) {
             const std = Math.sqrt(fx.residualM2 / (n - 1));

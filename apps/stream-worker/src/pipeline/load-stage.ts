@@ -36,18 +36,24 @@ export function prepareKeys(
   model: ServingModel,
   keys: readonly string[],
   loaded: readonly (StateRecord | null)[],
+  partitionOf: ReadonlyMap<string, number>,
   rewarmSteps: number,
   observer: ProcessorObserver,
   logger: PipelineLogger,
 ): LoadedKeys {
   const S = model.engine.stateSize;
   const task = model.task;
+  // Text mode 'window': a record keeps the key's last maxlen tokens and no recurrent state.
+  const storedS = task.kind === 'classify' && task.window ? 0 : S;
+  const moved: string[] = [];
   const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
   const starts = new Map<string, KeyStart>();
   const prepared = new Map<string, PreparedKey>();
   const counts: Record<PolicyCount, number> = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
   keys.forEach((key, k) => {
     const record = loaded[k];
+    const partition = partitionOf.get(key)!;
+    if (record && record.partition >= 0 && record.partition !== partition) moved.push(`${key} (state from partition ${record.partition})`);
     const history =
       record && record.partition >= 0
         ? {
@@ -65,12 +71,12 @@ export function prepareKeys(
       set({ history, fresh: true, warmSteps: 0 }, { record, row: null, extras, warm: [], baseSteps: 0 });
       return;
     }
-    if (record.modelVersion === model.versionLabel && record.state.length === S) {
+    if (record.modelVersion === model.versionLabel && record.state.length === storedS) {
       set({ history, fresh: false, warmSteps: 0 }, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
       return;
     }
     let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;
-    if (policy === 'keep' && record.state.length !== S) {
+    if (policy === 'keep' && record.state.length !== storedS) {
       counts.keep_fallback++;
       logger.warn(
         `keep policy: key ${key} of ${model.name} has state size ${record.state.length}, v${model.version} needs ${S}; resetting`,
@@ -100,6 +106,12 @@ export function prepareKeys(
     extras.history = [];
     set({ history, fresh: true, warmSteps: 0 }, { record, row: null, extras, warm: [], baseSteps: 0 });
   });
+  if (moved.length > 0) {
+    observer.keyPartitionMoved?.(moved.length);
+    logger.warn(
+      `${moved.length} keys of ${model.name} arrived on another partition than the one their state was written from (a key spread over partitions breaks its event order): ${moved.slice(0, 5).join(', ')}`,
+    );
+  }
   for (const [p, n] of Object.entries(counts)) {
     if (n > 0) observer.policyApplied?.(p as PolicyCount, n);
   }

@@ -74,6 +74,8 @@ export interface ProcessorObserver {
   batchSize?(n: number): void;
   stepSeconds?(seconds: number, batch: number): void;
   stateOps?(op: 'load' | 'write' | 'conflict', n: number): void;
+  /** Keys whose stored state came from another partition (a producer spreading a key, or a repartition). */
+  keyPartitionMoved?(n: number): void;
   /** `rewarm_fallback`: rewarm asked for, but the key stored no inputs (reset instead). */
   policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void;
   stageSeconds?(stage: PipelineStage, seconds: number): void;
@@ -97,6 +99,8 @@ export interface ProcessorConfig {
   readonly allowedLatenessMs: number;
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
+  /** Largest dead letter (record key + value) in bytes; default DEFAULT_MAX_DLQ_BYTES. */
+  readonly dlqMaxBytes?: number;
   /**
    * Inputs kept per key for the rewarm policy, by models served with policy `rewarm` only: the
    * ring costs 4 bytes per feature per input in every key's record, so models that never rewarm

@@ -4,8 +4,11 @@ import type { ValidEvent } from './decode-stage';
 import type { PreparedKey } from './load-stage';
 import type { ProcessorObserver } from './ports';
 
-/** Head outputs of every applied event (row `headRow`) and the final state of every slot. */
-export type StepOutput = Float32Array & { finalState: Float32Array };
+/**
+ * Head outputs of every applied event (row `headRow`), the final state of every slot and the
+ * state after each event (per head row; empty in text mode 'window').
+ */
+export type StepOutput = Float32Array & { finalState: Float32Array; headStates: Float32Array };
 
 /**
  * Stage 4, step: executes a plan across every key of the unit — boundary actions (head
@@ -91,6 +94,7 @@ export function runPlan(
   const out = new Float32Array(Math.max(1, plan.headCount * engine.outputDim)) as StepOutput;
   engine.head(plan.headCount, headState, out);
   out.finalState = state;
+  out.headStates = headState;
   return out;
 }
 
