@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of the README (`npm test`). On a fresh Debian machine, as root, it does
-# everything: dependencies, build, Docker engine, images, type check, unit and e2e tests.
+# everything: dependencies, build, Docker engine, images, type check, alert rules, unit and e2e tests.
 # Prints the time of every phase at the end (also when a phase fails).
 #
 # Env: SKIP_E2E=1 (unit only), JEST_E2E_ARGS="..." (extra args for the e2e run, e.g. a file).
@@ -77,6 +77,11 @@ sc_phase_end
 # 5. Type check (lint is separate: npm run lint).
 sc_phase_start typecheck
 npm run typecheck
+sc_phase_end
+
+# Alert rules: promtool check and rule unit tests (installs Debian's prometheus package for promtool).
+sc_phase_start rules
+bash scripts/prometheus-rules.sh
 sc_phase_end
 
 # 6. Unit tests.

@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DlqReason } from '@app/contracts';
+import { DLQ_REASONS, type DlqReason } from '@app/contracts';
 import type { ProcessorObserver } from '../pipeline/batch-processor';
 import type { ModelManagerObserver } from '../model/model-manager';
+
+/** Kinds of {@link WorkerMetrics.retry} (batch failures the consumer retries with backoff). */
+export const RETRY_KINDS = ['kafka', 'redis', 'redis_replicas', 'model_not_ready', 'other'] as const;
 
 /**
  * Prometheus metrics of the worker (own registry, served on /metrics). Implements the processor
@@ -24,6 +27,7 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly modelLoadFailures: Counter<'model'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
+  private readiness: (() => Promise<{ ready: boolean; checks: Record<string, unknown> }>) | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -97,6 +101,44 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       labelNames: ['kind'],
       registers,
     });
+    // Known label values start at 0: increase()/rate() cannot see the first increment of a series
+    // that appears with it, so an alert on the first dead letter or retry would never fire.
+    for (const reason of DLQ_REASONS) this.dlqTotal.inc({ reason }, 0);
+    for (const kind of RETRY_KINDS) this.retriesTotal.inc({ kind }, 0);
+    const checkOk = new Gauge({
+      name: 'streamcell_worker_check_ok',
+      help: 'Readiness checks of /health/ready (kafka, redis, models): 1 passing, 0 failing',
+      labelNames: ['check'],
+      registers,
+    });
+    const ready: Gauge = new Gauge({
+      name: 'streamcell_worker_ready',
+      help: 'Whether /health/ready reports this worker ready (1) or not (0)',
+      registers,
+      collect: async () => {
+        const r = this.readiness ? await this.readiness().catch(() => null) : null;
+        ready.set(r?.ready ? 1 : 0);
+        for (const [check, v] of Object.entries(r?.checks ?? {})) checkOk.set({ check }, (v as { ok?: boolean } | null)?.ok ? 1 : 0);
+      },
+    });
+  }
+
+  /**
+   * Exports the readiness the health server reports as `streamcell_worker_ready` (1/0) and
+   * `streamcell_worker_check_ok{check}`, evaluated at scrape time (off the hot path).
+   */
+  watchReadiness(readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>): void {
+    this.readiness = readiness;
+  }
+
+  /** Starts the per-model counters of the models this worker serves at 0 (see the constructor). */
+  modelsConfigured(models: readonly string[]): void {
+    for (const model of models) this.modelLoadFailures.inc({ model }, 0);
+  }
+
+  /** The group assigned partitions anew: lag of partitions this worker no longer owns must not linger. */
+  partitionsAssigned(): void {
+    this.lag.reset();
   }
 
   eventsIn(topic: string, n: number): void {
@@ -136,7 +178,7 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   consumerLag(topic: string, partition: number, lag: number): void {
     this.lag.set({ topic, partition: String(partition) }, lag);
   }
-  retry(kind: string): void {
+  retry(kind: (typeof RETRY_KINDS)[number]): void {
     this.retriesTotal.inc({ kind });
   }
 }

@@ -159,6 +159,8 @@ export class WorkerRuntime {
     );
 
     this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
+    this.metrics.watchReadiness(() => this.readiness());
+    this.metrics.modelsConfigured([cfg.forecastModel, cfg.classifyModel]);
     const port = await this.health.listen();
     log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
 
@@ -204,6 +206,7 @@ export class WorkerRuntime {
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        this.metrics.partitionsAssigned();
         this.lastGroupContact = Date.now();
         this.crashed = null;
         log.log('consumer group joined', {
@@ -370,7 +373,7 @@ function timeout(ms: number): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref());
 }
 
-function errorKind(error: unknown): string {
+function errorKind(error: unknown): 'kafka' | 'redis' | 'redis_replicas' | 'other' {
   const name = (error as Error | undefined)?.name ?? '';
   const msg = (error as Error | undefined)?.message ?? '';
   if (name.startsWith('KafkaJS')) return 'kafka';
