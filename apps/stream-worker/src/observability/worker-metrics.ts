@@ -28,6 +28,7 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
   private readiness: (() => Promise<{ ready: boolean; checks: Record<string, unknown> }>) | null = null;
+  private pendingReadiness: Promise<{ ready: boolean; checks: Record<string, unknown> } | null> | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -105,22 +106,32 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
     // that appears with it, so an alert on the first dead letter or retry would never fire.
     for (const reason of DLQ_REASONS) this.dlqTotal.inc({ reason }, 0);
     for (const kind of RETRY_KINDS) this.retriesTotal.inc({ kind }, 0);
-    const checkOk = new Gauge({
+    // Both gauges are collected in the same scrape from one readiness evaluation.
+    const checkOk: Gauge<'check'> = new Gauge({
       name: 'streamcell_worker_check_ok',
       help: 'Readiness checks of /health/ready (kafka, redis, models): 1 passing, 0 failing',
       labelNames: ['check'],
       registers,
+      collect: async () => {
+        const r = await this.scrapeReadiness();
+        for (const [check, v] of Object.entries(r?.checks ?? {})) checkOk.set({ check }, (v as { ok?: boolean } | null)?.ok ? 1 : 0);
+      },
     });
     const ready: Gauge = new Gauge({
       name: 'streamcell_worker_ready',
       help: 'Whether /health/ready reports this worker ready (1) or not (0)',
       registers,
-      collect: async () => {
-        const r = this.readiness ? await this.readiness().catch(() => null) : null;
-        ready.set(r?.ready ? 1 : 0);
-        for (const [check, v] of Object.entries(r?.checks ?? {})) checkOk.set({ check }, (v as { ok?: boolean } | null)?.ok ? 1 : 0);
-      },
+      collect: async () => ready.set((await this.scrapeReadiness())?.ready ? 1 : 0),
     });
+  }
+
+  /** One readiness evaluation shared by the gauges of a scrape (null before start or on error). */
+  private scrapeReadiness(): Promise<{ ready: boolean; checks: Record<string, unknown> } | null> {
+    if (!this.readiness) return Promise.resolve(null);
+    this.pendingReadiness ??= this.readiness()
+      .catch(() => null)
+      .finally(() => (this.pendingReadiness = null));
+    return this.pendingReadiness;
   }
 
   /**
@@ -131,9 +142,11 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
     this.readiness = readiness;
   }
 
-  /** Starts the per-model counters of the models this worker serves at 0 (see the constructor). */
-  modelsConfigured(models: readonly string[]): void {
-    for (const model of models) this.modelLoadFailures.inc({ model }, 0);
+  /** Starts the counters of this worker's models and topics at 0 (see the constructor). */
+  configured(c: { models: readonly string[]; inputTopics: readonly string[]; outputTopics: readonly string[] }): void {
+    for (const model of c.models) this.modelLoadFailures.inc({ model }, 0);
+    for (const topic of c.inputTopics) this.eventsInTotal.inc({ topic }, 0);
+    for (const topic of c.outputTopics) this.predictionsTotal.inc({ topic }, 0);
   }
 
   /** The group assigned partitions anew: lag of partitions this worker no longer owns must not linger. */

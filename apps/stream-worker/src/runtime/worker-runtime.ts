@@ -160,7 +160,11 @@ export class WorkerRuntime {
 
     this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
     this.metrics.watchReadiness(() => this.readiness());
-    this.metrics.modelsConfigured([cfg.forecastModel, cfg.classifyModel]);
+    this.metrics.configured({
+      models: [cfg.forecastModel, cfg.classifyModel],
+      inputTopics: [cfg.sensorTopic, cfg.textTopic],
+      outputTopics: [cfg.forecastTopic, cfg.classificationTopic],
+    });
     const port = await this.health.listen();
     log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
 
