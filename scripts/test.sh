@@ -64,9 +64,10 @@ sc_phase_start build
 npm run build
 sc_phase_end
 
-# 3. Docker engine (starts Debian's dockerd only when none answers).
+# 3. Docker engine (starts Debian's dockerd only when none answers) and Chromium for the browser suite.
 sc_phase_start engine
 bash scripts/docker-engine.sh
+bash scripts/chromium.sh
 sc_phase_end
 
 # 4. Images (base, Redis, Kafka reused by tag; app rebuilt when dist changed).

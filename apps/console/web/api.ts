@@ -16,7 +16,7 @@ export function whenLoggedOut(f: () => void): void {
 
 function messageOf(body: unknown, status: number): string {
   if (body && typeof body === 'object' && 'message' in body) {
-    const m = (body as { message: unknown }).message;
+    const m = body.message;
     return Array.isArray(m) ? m.join('; ') : String(m);
   }
   return `HTTP ${status}`;

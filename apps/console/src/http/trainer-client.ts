@@ -58,7 +58,7 @@ export class TrainerClient {
     if (type.startsWith('text/event-stream') && upstream.body) {
       res.setHeader('x-accel-buffering', 'no');
       res.flushHeaders();
-      Readable.fromWeb(upstream.body as import('node:stream/web').ReadableStream).on('error', () => res.end()).pipe(res);
+      Readable.fromWeb(upstream.body).on('error', () => res.end()).pipe(res);
       return;
     }
     const text = await upstream.text();

@@ -54,7 +54,7 @@ export const fleetPage: Page = (root) => {
           f.workers.map((w) =>
             h(
               'tr',
-              { 'data-ready': w.ready },
+              { 'data-ready': String(w.ready) },
               h('td', {}, w.url),
               h('td', { title: w.readyDetail }, w.reachable ? (w.ready ? h('span', { class: 'ok' }, 'ready') : h('span', { class: 'bad' }, 'not ready')) : h('span', { class: 'bad' }, 'unreachable')),
               h('td', { class: 'num' }, num(w.eventsPerSec, 1)),

@@ -68,7 +68,7 @@ function confirmActivation(model: string, v: VersionMeta, active: number | null)
   });
 }
 
-export const modelsPage: Page = (root, { navigate }) => {
+export const modelsPage: Page = (root, ctx) => {
   const status = h('div', { class: 'muted' }, 'loading…');
   const list = h('div', { id: 'models' });
   fill(root, h('div', { class: 'card' }, h('h2', {}, 'Models'), status), list);
@@ -115,7 +115,7 @@ export const modelsPage: Page = (root, { navigate }) => {
         body[p] = Number(raw);
       }
       api<{ jobId: string }>('POST', `/api/trainer/models/${encodeURIComponent(m.name)}/retrain`, body)
-        .then((r) => navigate(`#/jobs/${encodeURIComponent(r.jobId)}`))
+        .then((r) => ctx.navigate(`#/jobs/${encodeURIComponent(r.jobId)}`))
         .catch((err: unknown) => showError(error, err));
     });
     return form;
