@@ -161,6 +161,7 @@ export class WorkerRuntime {
           this.metrics.corruptState();
           log.warn('stored state is not finite; the key starts afresh', { model, key });
         },
+        () => redis.status === 'ready',
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,
