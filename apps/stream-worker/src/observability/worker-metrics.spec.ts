@@ -59,14 +59,19 @@ describe('WorkerMetrics', () => {
     const m = new WorkerMetrics();
     const since = Date.now() - 90_000;
     let stuck = [{ topic: 'text.events', partition: 1, sinceMs: since }];
-    m.watchPartitions({ stuckPartitions: () => stuck, partitionProgress: () => [] });
+    const progress = [
+      { topic: 'text.events', partition: 1, committed: 5n, highWatermark: 9n },
+      { topic: 'text.events', partition: 2, committed: 5n, highWatermark: 5n },
+    ];
+    m.watchPartitions({ stuckPartitions: () => stuck, partitionProgress: () => progress });
     const text = await m.registry.metrics();
     expect(text).toContain('streamcell_stuck_partitions 1');
     const age = Number(/streamcell_partition_stuck_seconds\{topic="text.events",partition="1"\} (\S+)/.exec(text)![1]);
     expect(age).toBeGreaterThanOrEqual(90);
+    expect(text).toContain('streamcell_partition_stuck_seconds{topic="text.events",partition="2"} 0');
     stuck = [];
     const after = await m.registry.metrics();
     expect(after).toContain('streamcell_stuck_partitions 0');
-    expect(after).not.toContain('streamcell_partition_stuck_seconds{');
+    expect(after).toContain('streamcell_partition_stuck_seconds{topic="text.events",partition="1"} 0');
   });
 });

@@ -142,13 +142,13 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       name: 'streamcell_stuck_partitions',
       help: 'Assigned partitions whose last batch attempt failed (retrying with backoff)',
       collect: () => {
-        if (this.partitions) this.stuckPartitions(this.partitions.stuckPartitions(), Date.now());
+        if (this.partitions) this.stuckPartitions(this.partitions.stuckPartitions(), this.partitions.partitionProgress(), Date.now());
       },
       registers,
     });
     this.stuckSeconds = new Gauge({
       name: 'streamcell_partition_stuck_seconds',
-      help: 'Seconds since the first failure in a row of the batch of a stuck partition',
+      help: 'Seconds since the first failure in a row of the batch of a stuck partition (0 for the other partitions read)',
       labelNames: ['topic', 'partition'],
       registers,
     });
@@ -269,10 +269,18 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   emitted(eventTimesMs: readonly number[], emittedAtMs: number): void {
     for (const t of eventTimesMs) this.eventToEmit.observe((emittedAtMs - t) / 1000);
   }
-  /** Replaces the stuck-partition gauges (called on every scrape). */
-  stuckPartitions(stuck: readonly { topic: string; partition: number; sinceMs: number }[], nowMs: number): void {
+  /**
+   * Replaces the stuck-partition gauges (called on every scrape): the age of each stuck partition,
+   * 0 for the other partitions the consumer reads.
+   */
+  stuckPartitions(
+    stuck: readonly { topic: string; partition: number; sinceMs: number }[],
+    reading: readonly { topic: string; partition: number }[],
+    nowMs: number,
+  ): void {
     this.stuckCount.set(stuck.length);
     this.stuckSeconds.reset();
+    for (const p of reading) this.stuckSeconds.set({ topic: p.topic, partition: String(p.partition) }, 0);
     for (const p of stuck) this.stuckSeconds.set({ topic: p.topic, partition: String(p.partition) }, (nowMs - p.sinceMs) / 1000);
   }
   /** Replaces the lag gauges: high watermark minus the group's committed offset, per partition. */
