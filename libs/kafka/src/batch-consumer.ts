@@ -115,6 +115,12 @@ export interface BatchConsumerOptions {
    * once, not counted as failures.
    */
   readonly isSuperseded?: (error: unknown) => boolean;
+  /**
+   * Whether a batch that failed with this error is retried in a unit of its own until it succeeds
+   * (default: always). Say no for failures that are not the partition's own (a shared store being
+   * away): its partitions then retry together, one attempt for all of them.
+   */
+  readonly isolateAfter?: (error: unknown) => boolean;
   /** A commit failed; its offsets go out with the next unit's commit. */
   readonly onCommitError?: (error: unknown) => void;
   /** Durations of the consumer's own stages, seconds. */
@@ -153,7 +159,10 @@ const tpKey = (topic: string, partition: number): string => `${topic}\u0000${par
 export class BatchConsumer {
   /** The underlying kafkajs consumer (events such as `consumer.events.GROUP_JOIN`). */
   readonly consumer: Consumer;
-  private readonly failures = new Map<string, { attempts: number; sinceMs: number; kind: string | null; topic: string; partition: number }>();
+  private readonly failures = new Map<
+    string,
+    { attempts: number; sinceMs: number; kind: string | null; topic: string; partition: number; isolated: boolean }
+  >();
   private readonly progress = new Map<string, { topic: string; partition: number; committed: bigint; highWatermark: bigint }>();
   private pending: Arrival[] = [];
   /** Resolved, durable, not committed yet (a commit that failed is carried by the next one). */
@@ -270,12 +279,12 @@ export class BatchConsumer {
     // From the later of "ready for more" and "the fetch that brought these went out": the time
     // spent waiting for records, not the idle polls before them.
     const fetchWait = (performance.now() - Math.max(this.idleSince, this.fetchStartedAt)) / 1000;
-    // Partitions that failed last time go alone, so they cannot fail the others again.
+    // Partitions whose own batch failed last time go alone, so they cannot fail the others again.
     const together: Arrival[] = [];
     const units: Arrival[][] = [];
     for (const a of arrivals) {
       this.noteFetched(a.view);
-      if (this.failures.has(tpKey(a.view.topic, a.view.partition))) units.push([a]);
+      if (this.failures.get(tpKey(a.view.topic, a.view.partition))?.isolated === true) units.push([a]);
       else together.push(a);
     }
     if (together.length > 0) units.unshift(together);
@@ -425,6 +434,7 @@ export class BatchConsumer {
       attempts,
       sinceMs: prev?.sinceMs ?? Date.now(),
       kind,
+      isolated: this.options.isolateAfter?.(error) ?? true,
     });
     // Rewind first: the next fetch of this partition must start at the failed batch again.
     this.rewind(view);

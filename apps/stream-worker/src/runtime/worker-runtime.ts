@@ -161,7 +161,6 @@ export class WorkerRuntime {
           this.metrics.corruptState();
           log.warn('stored state is not finite; the key starts afresh', { model, key });
         },
-        () => redis.status === 'ready',
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,
@@ -194,6 +193,11 @@ export class WorkerRuntime {
       unitHandler: (batches) => this.handle(processor, batches),
       onStage: (stage, seconds) => this.metrics.stageSeconds(stage, seconds),
       isSuperseded: (error) => error instanceof UnitSupersededError,
+      // Redis being away is no partition's own failure: those retry together, one attempt for all.
+      isolateAfter: (error) => {
+        const kind = errorKind(error);
+        return kind !== 'redis' && kind !== 'redis_replicas';
+      },
       onCommitError: (error) => {
         this.metrics.retry('commit');
         log.warn('offset commit failed; the next unit commits these offsets', { error: (error as Error).message });
