@@ -97,6 +97,15 @@ export class WorkerRuntime {
       sentinelMaster: cfg.redisSentinelMaster,
     });
     redis.on('error', (e: Error) => log.debug('redis client error', { error: e.message }));
+    // ioredis can end a connection for good (seen under Sentinel when the master is killed while
+    // it reconnects): every later command would fail with "Connection is closed". Start it again.
+    redis.on('end', () => {
+      if (this.stopping) return;
+      log.warn('redis client ended; connecting again');
+      setTimeout(() => {
+        if (!this.stopping) redis.connect().catch((e: Error) => log.debug('redis reconnect failed', { error: e.message }));
+      }, 1000).unref();
+    });
     this.redis = redis;
     log.log('kafka and redis reachable', {
       kafka: kafkaProbe,
