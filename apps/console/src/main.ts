@@ -1,40 +1,21 @@
-import { Logger } from '@nestjs/common';
-import { BootFailure, EnvValidationError, failBoot } from '@app/config';
-import { KafkaUnreachableError, probeKafka } from '@app/kafka';
-import { loadConsoleConfig, type ConsoleConfig } from './config/console-config';
+import { createLogger, probeDependencies, runBoot } from '@app/config';
+import { probeKafka } from '@app/kafka';
+import { loadConsoleConfig } from './config/console-config';
 
-/** Exit codes (apps/console/README.md): 2 invalid configuration, 3 Kafka unreachable, 1 other. */
-const EXIT_INVALID_CONFIG = 2;
-const EXIT_UNREACHABLE = 3;
-const EXIT_OTHER = 1;
-
-async function main(): Promise<void> {
-  const log = new Logger('console');
-  let config: ConsoleConfig;
-  try {
-    config = loadConsoleConfig();
-  } catch (err) {
-    if (err instanceof EnvValidationError) failBoot(err.message, EXIT_INVALID_CONFIG);
-    throw err;
-  }
-  try {
-    await probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }, config.bootProbeTimeoutMs);
-  } catch (err) {
-    if (err instanceof KafkaUnreachableError) failBoot(err.message, EXIT_UNREACHABLE);
-    throw err;
-  }
+// Exit codes and the failure line are @app/config's boot contract: 2 invalid configuration,
+// 3 Kafka unreachable within BOOT_PROBE_TIMEOUT, 1 anything else.
+runBoot('console', async () => {
+  const config = loadConsoleConfig();
+  const root = createLogger(config.logLevel);
+  await probeDependencies(
+    [{ name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error' }, ms) }],
+    config.bootProbeTimeoutMs,
+  );
   const { createConsoleApp } = await import('./console-app');
-  const { app } = await createConsoleApp(config);
+  const { app } = await createConsoleApp(config, root);
   await app.listen(config.port, config.host);
   const addr = (app.getHttpServer() as { address(): { port: number } }).address();
-  log.log(`console on http://${config.host}:${addr.port} (trainer ${config.trainerUrl}, ${config.workerUrls.length} worker(s) scraped)`);
-}
-
-void main().catch((err: unknown) => {
-  if (err instanceof BootFailure) return;
-  try {
-    failBoot(`console failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, EXIT_OTHER);
-  } catch {
-    // failBoot throws BootFailure once the exit is scheduled; nothing is left to do here.
-  }
+  root
+    .child({ context: 'console' })
+    .info(`console on http://${config.host}:${addr.port} (trainer ${config.trainerUrl}, ${config.workerUrls.length} worker(s) scraped)`);
 });

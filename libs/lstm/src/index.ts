@@ -38,6 +38,8 @@ export {
   SIDECAR_FILE,
   MODEL_JSON_FILE,
   SIDECAR_SCHEMA_VERSION,
+  MAX_SEQUENCE_TOKENS,
+  MAX_WINDOW,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,
@@ -99,6 +101,7 @@ export {
 /** Kernel kinds and locating/loading the WASM SIMD kernel. */
 export { type KernelKind } from './engine/stepper';
 export {
+  locateWasmFile,
   locateWasmKernel,
   loadWasmKernel,
   WASM_KERNEL_RELATIVE_PATH,
