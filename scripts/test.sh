@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README (`npm test`). On a fresh Debian machine, as root, it does
-# everything: dependencies, build, lint, type check, unit tests, Docker engine, images and e2e tests.
+# everything: dependencies, build, lint, type check, unit tests, alert rules, Docker engine, Chromium,
+# images and e2e tests.
 # Prints the time of every phase at the end (also when a phase fails).
 #
 # Env: SKIP_E2E=1 (unit only), JEST_E2E_ARGS="..." (extra args for the e2e run, e.g. a file).
@@ -76,6 +77,11 @@ sc_phase_end
 
 sc_phase_start unit
 npm run test:unit -- --ci --json --outputFile="$SC_REPORTS/unit.json"
+sc_phase_end
+
+# Alert rules: promtool check and rule unit tests (installs Debian's prometheus package for promtool).
+sc_phase_start rules
+bash scripts/prometheus-rules.sh
 sc_phase_end
 
 # 4. Docker engine (starts Debian's dockerd only when none answers) and Chromium for the browser suite.
