@@ -130,7 +130,8 @@ async function train(argv: string[]): Promise<void> {
   if (o.out && !process.env.REDIS_URL) {
     // Fully offline: no registry, only the artifact files.
     const text = await readFile(o.file, 'utf8');
-    const { dataset } = parseDatasetFile(text, formatOf(o.file), o.task);
+    const { dataset, rejected } = parseDatasetFile(text, formatOf(o.file), o.task, o.model);
+    if (rejected.total > 0) console.error(`rejected: ${rejected.total} records (${rejected.summary()})`);
     const p = withDefaults(params);
     const res = dataset.task === 'forecast' ? await trainForecaster(dataset.readings, p, onEpoch) : await trainClassifier(dataset.examples, p, onEpoch);
     await mkdir(o.out, { recursive: true });

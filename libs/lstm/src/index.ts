@@ -41,6 +41,8 @@ export {
   TEXT_MODES,
   textModeOf,
   type TextMode,
+  MAX_SEQUENCE_TOKENS,
+  MAX_WINDOW,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,
@@ -102,6 +104,7 @@ export {
 /** Kernel kinds and locating/loading the WASM SIMD kernel. */
 export { type KernelKind } from './engine/stepper';
 export {
+  locateWasmFile,
   locateWasmKernel,
   loadWasmKernel,
   WASM_KERNEL_RELATIVE_PATH,

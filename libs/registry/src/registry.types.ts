@@ -1,11 +1,7 @@
-/** What a model does; decides the metrics and the head. */
-export type ModelTask = 'forecast' | 'classify';
+import type { ModelTask, SwapPolicy } from '@app/contracts';
 
-/**
- * How workers treat a key whose state was computed by an older version when a new one becomes
- * active (DESIGN.md, Model swap).
- */
-export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
+/** Defined by the wire contract (`@app/contracts`), where the model-activated event carries them. */
+export type { ModelTask, SwapPolicy };
 
 /** The slice of history a version was trained on (Kafka by offsets or time, or a file). */
 export interface DataRange {

@@ -7,19 +7,20 @@ import type { WindowScorer } from '../model/serving-model';
  * the tokens the key's record keeps (its input ring), then each applied event's tokens, started
  * afresh where the plan starts a sequence (reset flag, gap, new key or swap policy `reset`).
  * The key's recurrent state is not carried between messages in this mode, so the state written
- * back is empty (`finalState` has no floats): the record keeps only the tokens.
+ * back is empty (`finalState` has no floats): the record keeps only the tokens. `headStates`
+ * holds the recurrent state at the end of each event's padded row.
  *
  * @param startTokens the tokens a key's record holds (oldest first), before the batch
  * @param tokensOf an event's token ids (by its batch index)
  */
 export function windowScores(
   window: WindowScorer,
-  engine: { readonly outputDim: number; readonly vocabularySize: number },
+  engine: { readonly stateSize: number; readonly outputDim: number; readonly vocabularySize: number },
   plan: BatchPlan,
   startTokens: (key: string) => readonly number[],
   tokensOf: (index: number) => Int32Array,
   observe?: (seconds: number, rows: number) => void,
-): Float32Array & { finalState: Float32Array } {
+): Float32Array & { finalState: Float32Array; headStates: Float32Array } {
   const { maxlen } = window;
   const vocab = engine.vocabularySize;
   const rows = plan.headCount;
@@ -39,9 +40,11 @@ export function windowScores(
   for (let r = 0; r < rows; r++) offsets[r + 1] = offsets[r] + byRow[r].length;
   const tokens = new Int32Array(offsets[rows]);
   for (let r = 0; r < rows; r++) tokens.set(byRow[r], offsets[r]);
-  const out = new Float32Array(Math.max(1, rows * engine.outputDim)) as Float32Array & { finalState: Float32Array };
+  const out = new Float32Array(Math.max(1, rows * engine.outputDim)) as Float32Array & { finalState: Float32Array; headStates: Float32Array };
+  // The state at the end of each event's padded row, for the processor's non-finite check.
+  out.headStates = new Float32Array(rows * engine.stateSize);
   const t0 = process.hrtime.bigint();
-  window.evaluate(rows, tokens, offsets, out);
+  window.evaluate(rows, tokens, offsets, out, out.headStates);
   observe?.(Number(process.hrtime.bigint() - t0) / 1e9, rows);
   out.finalState = new Float32Array(0);
   return out;
