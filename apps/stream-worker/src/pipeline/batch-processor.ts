@@ -416,12 +416,18 @@ export class BatchProcessor {
     for (const e of events) byIndex.set(e.index, e);
     const planOf = (list: PlannerEvent[]): BatchPlan =>
       planBatch(list, starts, { partition, maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
-    const runOf = (p: BatchPlan): StepOutput | null =>
-      p.slots.length === 0
-        ? null
-        : window
-          ? windowScores(window, model.engine, p, (key) => prepared.get(key)!.extras.history as number[], (i) => byIndex.get(i)!.tokens!, (s, n) => this.observer.stepSeconds?.(s, n))
-          : this.run(model, p, prepared, byIndex);
+    const runOf = (p: BatchPlan): StepOutput | null => {
+      if (p.slots.length === 0) return null;
+      if (!window) return this.run(model, p, prepared, byIndex);
+      return windowScores(
+        window,
+        model.engine,
+        p,
+        (key) => prepared.get(key)!.extras.history as number[],
+        (i) => byIndex.get(i)!.tokens!,
+        (sec, n) => this.observer.stepSeconds?.(sec, n),
+      );
+    };
     let plan = planOf(plannerEvents);
     let out = runOf(plan);
     // An event whose step is non-finite is dead-lettered and the key's later events are stepped
@@ -599,7 +605,9 @@ export class BatchProcessor {
   /** The first event per key whose step yielded a non-finite state or output (none normally). */
   private nonFinite(model: ServingModel, plan: BatchPlan, out: StepOutput | null): ReturnType<typeof firstNonFiniteEvents> {
     if (out === null) return [];
-    return firstNonFiniteEvents(plan.slots, out.headStates, model.engine.stateSize, out, model.engine.outputDim);
+    // Window-mode scores carry no recurrent states (window-scores.ts): only outputs are checked.
+    const stateSize = out.headStates.length === 0 ? 0 : model.engine.stateSize;
+    return firstNonFiniteEvents(plan.slots, out.headStates, stateSize, out, model.engine.outputDim);
   }
 
   /**

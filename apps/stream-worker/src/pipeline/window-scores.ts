@@ -7,15 +7,14 @@ import type { WindowScorer } from '../model/serving-model';
  * the tokens the key's record keeps (its input ring), then each applied event's tokens, started
  * afresh where the plan starts a sequence (reset flag, gap, new key or swap policy `reset`).
  * The key's recurrent state is not carried between messages in this mode, so the state written
- * back is empty (`finalState` has no floats): the record keeps only the tokens. `headStates`
- * holds the recurrent state at the end of each event's padded row.
+ * back is empty (`finalState` has no floats): the record keeps only the tokens.
  *
  * @param startTokens the tokens a key's record holds (oldest first), before the batch
  * @param tokensOf an event's token ids (by its batch index)
  */
 export function windowScores(
   window: WindowScorer,
-  engine: { readonly stateSize: number; readonly outputDim: number; readonly vocabularySize: number },
+  engine: { readonly outputDim: number; readonly vocabularySize: number },
   plan: BatchPlan,
   startTokens: (key: string) => readonly number[],
   tokensOf: (index: number) => Int32Array,
@@ -41,11 +40,12 @@ export function windowScores(
   const tokens = new Int32Array(offsets[rows]);
   for (let r = 0; r < rows; r++) tokens.set(byRow[r], offsets[r]);
   const out = new Float32Array(Math.max(1, rows * engine.outputDim)) as Float32Array & { finalState: Float32Array; headStates: Float32Array };
-  // The state at the end of each event's padded row, for the processor's non-finite check.
-  out.headStates = new Float32Array(rows * engine.stateSize);
   const t0 = process.hrtime.bigint();
-  window.evaluate(rows, tokens, offsets, out, out.headStates);
+  window.evaluate(rows, tokens, offsets, out);
   observe?.(Number(process.hrtime.bigint() - t0) / 1e9, rows);
+  // The key's state is its tokens (every score starts from a cached pad state), so there are no
+  // recurrent states to keep or to check.
   out.finalState = new Float32Array(0);
+  out.headStates = new Float32Array(0);
   return out;
 }

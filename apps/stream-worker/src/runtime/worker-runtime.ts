@@ -166,6 +166,12 @@ export class WorkerRuntime {
     );
 
     this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
+    this.metrics.watchReadiness(() => this.readiness());
+    this.metrics.configured({
+      models: [cfg.forecastModel, cfg.classifyModel],
+      inputTopics: [cfg.sensorTopic, cfg.textTopic],
+      outputTopics: [cfg.forecastTopic, cfg.classificationTopic],
+    });
     const port = await this.health.listen();
     log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
 
@@ -211,6 +217,7 @@ export class WorkerRuntime {
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        this.metrics.partitionsAssigned();
         this.lastGroupContact = Date.now();
         this.crashed = null;
         log.log('consumer group joined', {
@@ -377,7 +384,7 @@ function timeout(ms: number): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref());
 }
 
-function errorKind(error: unknown): string {
+function errorKind(error: unknown): 'kafka' | 'redis' | 'redis_replicas' | 'other' {
   const name = (error as Error | undefined)?.name ?? '';
   const msg = (error as Error | undefined)?.message ?? '';
   if (name.startsWith('KafkaJS')) return 'kafka';
