@@ -64,7 +64,7 @@ export interface ClassifyTask {
 export interface WindowScorer {
   readonly maxlen: number;
   /** Row r = tokens[offsets[r] .. offsets[r + 1]) → out[r × outputDim ..], Keras' output on the padded row. */
-  evaluate(rows: number, tokens: Int32Array, offsets: Int32Array, out: Float32Array, finalState?: Float32Array): void;
+  evaluate(rows: number, tokens: Int32Array, offsets: Int32Array, out: Float32Array): void;
 }
 
 /** One loaded, ready-to-serve model version. */
