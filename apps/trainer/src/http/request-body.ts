@@ -57,7 +57,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
     return {
       limit: maxUploadBytes,
       limitName: 'TRAINER_MAX_UPLOAD_BYTES',
-      multipart: { task: 'string', labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
+      multipart: { task: 'string', labels: 'list', maxlen: 'int', padding: 'string', textMode: 'string', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
     };
   }
   if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/.test(path)) {
