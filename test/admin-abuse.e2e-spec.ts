@@ -10,7 +10,7 @@
  * /health p99 measured throughout.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
@@ -102,6 +102,30 @@ function rawExchange(port: number, head: string, chunks: string[] = [], holdMs =
   });
 }
 
+/**
+ * Probes GET /health every 20 ms from a process of its own (so the latencies are the trainer's,
+ * not this busy test process's), printing one `<ms> <status>` line per probe.
+ */
+const HEALTH_PROBE = `
+const http = require('http');
+const url = process.argv[1];
+let stop = false;
+process.on('SIGTERM', () => (stop = true));
+(async () => {
+  while (!stop) {
+    const t0 = performance.now();
+    const status = await new Promise((resolve) => {
+      const req = http.get(url, { agent: false, timeout: 10000 }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(0));
+    });
+    process.stdout.write((performance.now() - t0).toFixed(2) + ' ' + status + '\\n');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.exit(0);
+})();
+`;
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
@@ -142,9 +166,22 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
   const OLD_ATIME = new Date('2001-01-01T00:00:00Z');
   /** Every job any request started: none may have read outside the data directory. */
   const startedJobs = new Set<string>();
-  const health: { ms: number; status: number }[] = [];
-  let sampling = true;
-  let sampler: Promise<void>;
+  let probe: ChildProcess;
+  let probeOut = '';
+  async function stopProbe(): Promise<{ ms: number; status: number }[]> {
+    if (probe.exitCode === null) {
+      const exited = new Promise((r) => probe.once('exit', r));
+      probe.kill('SIGTERM');
+      await exited;
+    }
+    return probeOut
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [ms, status] = l.split(' ');
+        return { ms: Number(ms), status: Number(status) };
+      });
+  }
 
   beforeAll(async () => {
     root = realpathSync(mkdtempSync(join(tmpdir(), 'admin-abuse-')));
@@ -204,22 +241,12 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       TRAINER_JOB_MEMORY_MB: String(JOB_MEMORY_MB),
     });
     port = Number(new URL(trainer.base).port);
-    sampler = (async () => {
-      while (sampling) {
-        try {
-          const r = await send(trainer.base, 'GET', '/health', {}, undefined, 10_000);
-          health.push({ ms: r.ms, status: r.status });
-        } catch {
-          health.push({ ms: 10_000, status: 0 });
-        }
-        await sleep(20);
-      }
-    })();
+    probe = spawn(process.execPath, ['-e', HEALTH_PROBE, `${trainer.base}/health`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    probe.stdout!.on('data', (d: Buffer) => (probeOut += d.toString('utf8')));
   });
 
   afterAll(async () => {
-    sampling = false;
-    await sampler;
+    if (probe) await stopProbe();
     await trainer?.stop();
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -593,12 +620,15 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
     readFileSync(control);
     expect(statSync(control).atime.getTime()).toBeGreaterThan(OLD_ATIME.getTime());
 
-    sampling = false;
-    await sampler;
+    const health = await stopProbe();
     const ms = health.map((h) => h.ms).sort((a, b) => a - b);
     const failed = health.filter((h) => h.status !== 200).length;
+    // The trainer's own view: event-loop delay over its life (prom-client's monitorEventLoopDelay).
+    const metrics = (await call('GET', '/metrics', undefined, {})).text;
+    const lag = (name: string) => Number(new RegExp(`^streamcell_trainer_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(metrics)?.[1]) * 1000;
     console.log(
-      `admin-abuse: /health during the suite: ${ms.length} probes, p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms, non-200 ${failed}`,
+      `admin-abuse: /health during the suite: ${ms.length} probes, p50 ${quantile(ms, 0.5).toFixed(1)} ms, p99 ${quantile(ms, 0.99).toFixed(1)} ms, max ${ms[ms.length - 1].toFixed(1)} ms, non-200 ${failed}; ` +
+        `trainer event-loop delay p50 ${lag('p50').toFixed(1)} ms, p99 ${lag('p99').toFixed(1)} ms, max ${lag('max').toFixed(1)} ms; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
     );
     expect(ms.length).toBeGreaterThan(100);
     expect(failed).toBe(0);

@@ -46,6 +46,8 @@ async function run(msg: WorkerStart): Promise<void> {
     cluster: msg.redisCluster,
     sentinelMaster: msg.redisSentinelMaster,
   });
+  // Connection errors surface as failed commands (the job fails naming them); not once per retry.
+  redis.on('error', () => undefined);
   try {
     // The child only stores the version; activation (and its event) is the parent's.
     const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
