@@ -17,7 +17,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { e2eStack, sleep, uniqueName } from './support/e2e-env';
+import { e2eStack, sleep, uniqueName, waitFor } from './support/e2e-env';
 import { TrainerProcess } from './support/trainer-process';
 
 const UPLOAD_LIMIT = 1024 * 1024;
@@ -599,6 +599,8 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
     }
     expect(children).toHaveLength(MAX_JOBS);
     for (const c of children) expect(c).toContain(`--max-old-space-size=${JOB_MEMORY_MB}`);
+    // ...and train at a lower priority than the trainer's HTTP process.
+    await waitFor('the training processes to lower their priority', () => trainer.childNiceness().every((n) => n === 10), 30_000, 100);
     // Cancelling frees the slots.
     for (const r of accepted) expect((await call('POST', `/v1/jobs/${String(r.json!.jobId)}/cancel`)).status).toBe(200);
     const again = await call('POST', `/v1/models/${uniqueName('after-burst')}/retrain`, { task: 'forecast', source: { kind: 'upload', content: upload }, epochs: 500, window: 20 });

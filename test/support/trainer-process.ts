@@ -85,20 +85,36 @@ export class TrainerProcess {
     return this.output;
   }
 
-  /** Command lines of the trainer's child processes (its training jobs), from /proc. */
-  childCommandLines(): string[][] {
-    const out: string[][] = [];
+  /** /proc/<pid>/stat fields after the command name (index 0 = state, 1 = ppid, 16 = nice) of the trainer's children. */
+  private children(): { pid: string; fields: string[] }[] {
+    const out: { pid: string; fields: string[] }[] = [];
     for (const entry of readdirSync('/proc')) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === this.pid) out.push(readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(fields[1]) === this.pid) out.push({ pid: entry, fields });
       } catch {
         // The process ended while we looked.
       }
     }
     return out;
+  }
+
+  /** Command lines of the trainer's child processes (its training jobs), from /proc. */
+  childCommandLines(): string[][] {
+    return this.children().flatMap((c) => {
+      try {
+        return [readFileSync(`/proc/${c.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** Niceness of the main thread of each child process. */
+  childNiceness(): number[] {
+    return this.children().map((c) => Number(c.fields[16]));
   }
 
   /** SIGTERM by pid, SIGKILL after `timeoutMs`; closes the log. */

@@ -58,15 +58,15 @@ export function requestIdOf(req: TrainerRequest): string {
 
 function routeBody(method: string | undefined, path: string, maxUploadBytes: number): RouteBody | null {
   if (method !== 'POST') return null;
-  if (/^\/v1\/models\/[^/]+\/retrain\/?$/.test(path)) return { limit: maxUploadBytes, limitName: 'TRAINER_MAX_UPLOAD_BYTES', multipart: null };
-  if (/^\/v1\/models\/[^/]+\/versions\/?$/.test(path)) {
+  if (/^\/v1\/models\/[^/]+\/retrain\/?$/i.test(path)) return { limit: maxUploadBytes, limitName: 'TRAINER_MAX_UPLOAD_BYTES', multipart: null };
+  if (/^\/v1\/models\/[^/]+\/versions\/?$/i.test(path)) {
     return {
       limit: maxUploadBytes,
       limitName: 'TRAINER_MAX_UPLOAD_BYTES',
       multipart: { task: 'string', labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
     };
   }
-  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/.test(path)) {
+  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   }
   return null;
