@@ -1,5 +1,16 @@
 import { hostname } from 'node:os';
-import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, parseTopicName, redisEnvProblems, validateEnv, type EnvValues, type EnvVarSpec } from '@app/config';
+import {
+  BOOT_ENV,
+  KAFKA_ENV,
+  REDIS_ENV,
+  env,
+  parseTopicName,
+  redisEnvProblems,
+  validateEnv,
+  type EnvValues,
+  type EnvVarSpec,
+  type LogLevel,
+} from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
 
 /** The shortest bearer token the admin API accepts. */
@@ -33,7 +44,8 @@ export const TRAINER_ENV = {
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
-  MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', 'streamcell.models'),
+  LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
+  MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', DEFAULT_TOPICS.models),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
   // Strict on purpose: only the word "true" turns authentication off.
   ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
@@ -94,6 +106,7 @@ export interface TrainerConfig {
   readonly textBackend: 'wasm' | 'cpu';
   /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before giving up. */
   readonly bootProbeTimeoutMs: number;
+  readonly logLevel: LogLevel;
 }
 
 /**
@@ -133,6 +146,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     forecastBackend: e.TRAINER_FORECAST_BACKEND,
     textBackend: e.TRAINER_TEXT_BACKEND,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
+    logLevel: e.LOG_LEVEL,
   };
 }
 

@@ -155,6 +155,7 @@ export class ModelsController {
           ...(body.embeddingDim !== undefined ? { embeddingDim: body.embeddingDim } : {}),
           ...(body.vocabSize !== undefined ? { vocabSize: body.vocabSize } : {}),
           ...(body.maxlen !== undefined ? { maxlen: body.maxlen } : {}),
+          ...(body.textMode !== undefined ? { textMode: body.textMode } : {}),
         },
         activate: body.activate ?? 'if-better',
         ...(body.policy ? { policy: body.policy } : {}),
@@ -187,7 +188,7 @@ export class ModelsController {
       files.set(file, Buffer.from(b64, 'base64'));
     }
     if (files.size === 0) throw new BadRequestException(['files must contain model.json, weights and a sidecar or tokenizer.json']);
-    const { labels, scaler, maxlen, window } = body;
+    const { labels, scaler, maxlen, window, padding, textMode } = body;
     let prepared;
     try {
       prepared = await prepareImport(files, {
@@ -197,6 +198,8 @@ export class ModelsController {
         ...(maxlen ? { maxlen } : {}),
         ...(scaler ? { scaler } : {}),
         ...(window ? { window } : {}),
+        ...(padding ? { padding } : {}),
+        ...(textMode ? { mode: textMode } : {}),
       });
     } catch (err) {
       if (err instanceof ImportError) throw new BadRequestException([err.message]);
