@@ -43,7 +43,7 @@ export class DependencyUnreachableError extends Error {
 
 /** The trainer's Kafka client settings (also what the boot probe uses). */
 function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
-  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error', retry: { retries: 3 } };
+  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, sasl: config.kafkaSasl, logLevel: 'error', retry: { retries: 3 } };
 }
 
 /**

@@ -1,5 +1,17 @@
 import { hostname } from 'node:os';
-import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, redisEnvProblems, validateEnv, type EnvValues } from '@app/config';
+import {
+  BOOT_ENV,
+  KAFKA_ENV,
+  KAFKA_SASL_ENV,
+  REDIS_ENV,
+  env,
+  kafkaSasl,
+  kafkaSaslProblems,
+  redisEnvProblems,
+  validateEnv,
+  type EnvValues,
+  type KafkaSasl,
+} from '@app/config';
 
 /** The shortest bearer token the admin API accepts. */
 const MIN_TOKEN_LENGTH = 16;
@@ -12,6 +24,7 @@ const MIN_TOKEN_LENGTH = 16;
 export const TRAINER_ENV = {
   KAFKA_BROKERS: KAFKA_ENV.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-trainer'),
+  ...KAFKA_SASL_ENV,
   REDIS_URL: REDIS_ENV.REDIS_URL,
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
@@ -43,6 +56,8 @@ export interface TrainerConfig {
   readonly redisSentinelMaster: string | null;
   readonly kafkaBrokers: string[];
   readonly kafkaClientId: string;
+  /** SASL login to Kafka (also used by training processes), or null for none. */
+  readonly kafkaSasl: KafkaSasl | null;
   readonly modelsTopic: string;
   /** null only when ADMIN_AUTH_DISABLED=true. */
   readonly adminToken: string | null;
@@ -74,6 +89,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
         ]
       : []),
     ...redisEnvProblems(v),
+    ...kafkaSaslProblems(v),
   ]);
   return {
     port: e.TRAINER_PORT,
@@ -83,6 +99,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     redisSentinelMaster: e.REDIS_SENTINEL_MASTER ?? null,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaSasl: kafkaSasl(e),
     modelsTopic: e.MODELS_TOPIC,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
     dataDir: e.TRAINER_DATA_DIR ?? null,

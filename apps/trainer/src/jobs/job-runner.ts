@@ -214,6 +214,7 @@ export class JobRunner {
       redisCluster: this.config.redisCluster,
       redisSentinelMaster: this.config.redisSentinelMaster,
       brokers: this.config.kafkaBrokers,
+      kafkaSasl: this.config.kafkaSasl,
       forecastBackend: this.config.forecastBackend,
       textBackend: this.config.textBackend,
     };

@@ -3,6 +3,7 @@
  * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed` /
  * `cancelled`.
  */
+import type { KafkaSaslLogin } from '@app/kafka';
 import { createRedisClient } from '@app/state';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { initTrainingBackend } from '../training/tf-backend';
@@ -17,6 +18,7 @@ export interface WorkerStart {
   readonly redisCluster: boolean;
   readonly redisSentinelMaster: string | null;
   readonly brokers: string[];
+  readonly kafkaSasl: KafkaSaslLogin | null;
   readonly forecastBackend: 'cpu' | 'wasm';
   readonly textBackend: 'cpu' | 'wasm';
 }
@@ -50,6 +52,7 @@ async function run(msg: WorkerStart): Promise<void> {
     const result = await runTrainJob(msg.spec, {
       registry,
       brokers: msg.brokers,
+      kafkaSasl: msg.kafkaSasl,
       onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
       onEpoch: (progress) => void send({ type: 'epoch', progress }),
       // Fencing: store a version only while this job still holds its model's lock. A cancel

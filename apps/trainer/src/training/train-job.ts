@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import type { KafkaSaslLogin } from '@app/kafka';
 import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
 import { evaluateClassifier, trainClassifier } from './classifier-trainer';
 import { formatOf, parseDatasetFile, readingFromObject, type Dataset, type SensorReading, type TextExample } from './dataset';
 import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
-import { readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { readKafkaRange, type KafkaAccess, type KafkaRange } from './kafka-range-reader';
 import { isBetter } from './metrics';
 import { filesToModel, readSidecar } from './tf-artifact';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -43,10 +44,15 @@ export interface TrainJobResult {
 /** Phases reported besides epochs. */
 export type JobPhase = 'reading' | 'training' | 'evaluating' | 'saving';
 
+/** Consumer groups of training reads start with this (then the job id); they are deleted after the read. */
+export const TRAINING_GROUP_PREFIX = 'streamcell-trainer-job-';
+
 /** Collaborators of a job: the registry (for the baseline and the new version) and Kafka brokers. */
 export interface TrainJobDeps {
   readonly registry: ModelRegistry;
   readonly brokers: string[];
+  /** SASL login to Kafka (null or absent: none). */
+  readonly kafkaSasl?: KafkaSaslLogin | null;
   readonly onPhase: (phase: JobPhase, detail?: string) => void;
   readonly onEpoch: (e: EpochProgress) => void;
   /**
@@ -69,7 +75,7 @@ function parseJson(v: Buffer | null): Record<string, unknown> | null {
 /** Reads a job's data: a bounded Kafka range (with a labels topic for text) or a file. */
 export async function loadDataset(
   spec: TrainJobSpec,
-  brokers: string[],
+  kafka: KafkaAccess,
 ): Promise<{ dataset: Dataset; dataRange: DataRange }> {
   const src = spec.source;
   if (src.kind === 'file' || src.kind === 'upload') {
@@ -82,10 +88,10 @@ export async function loadDataset(
       dataRange: src.kind === 'file' ? { kind: 'file', path: src.path, examples } : { kind: 'upload', examples },
     };
   }
-  const group = `streamcell-trainer-job-${spec.jobId}`;
+  const group = `${TRAINING_GROUP_PREFIX}${spec.jobId}`;
   if (spec.task === 'forecast') {
     const readings: SensorReading[] = [];
-    const resolved = await readKafkaRange(brokers, src, group, (m) => {
+    const resolved = await readKafkaRange(kafka, src, group, (m) => {
       const o = parseJson(m.value);
       const r = o && readingFromObject(o, m.key ?? undefined);
       if (r) readings.push(r);
@@ -100,7 +106,7 @@ export async function loadDataset(
   const labelled: TextExample[] = [];
   const labels = new Map<string, string>();
   const labelsTopic = src.labelsTopic;
-  const resolved = await readKafkaRange(brokers, src, group, (m) => {
+  const resolved = await readKafkaRange(kafka, src, group, (m) => {
     const o = parseJson(m.value);
     if (!o) return;
     if (typeof o.text === 'string' && (typeof o.label === 'string' || typeof o.label === 'number')) {
@@ -115,7 +121,7 @@ export async function loadDataset(
     }
   });
   if (labelsTopic) {
-    await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
+    await readKafkaRange(kafka, { topic: labelsTopic }, `${group}-labels`, (m) => {
       const o = parseJson(m.value);
       if (!o) return;
       const label = typeof o.label === 'string' || typeof o.label === 'number' ? String(o.label) : null;
@@ -159,7 +165,7 @@ function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
 export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
   const params: TrainParams = withDefaults(spec.params);
   deps.onPhase('reading');
-  const { dataset, dataRange } = await loadDataset(spec, deps.brokers);
+  const { dataset, dataRange } = await loadDataset(spec, { brokers: deps.brokers, sasl: deps.kafkaSasl ?? null });
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
   const before = await deps.registry.getModel(spec.model);
   const artifactMeta = {
