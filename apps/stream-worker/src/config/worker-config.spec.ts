@@ -22,6 +22,7 @@ describe('loadWorkerConfig', () => {
       allowedLatenessMs: 0,
       maxTextLength: 10_000,
       maxPayloadBytes: 65_536,
+      dlqMaxBytes: 262_144,
       rewarmSteps: 16,
       logLevel: 'info',
       redisCluster: false,
@@ -85,6 +86,14 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({ ...base, KAFKA_SASL_PASSWORD: 'pw-from-secret' })).toThrow(
       /^(?![\s\S]*pw-from-secret)/,
     );
+  });
+
+  it('bounds DLQ_MAX_BYTES so a dead letter fits under the broker default message.max.bytes', () => {
+    expect(loadWorkerConfig({ ...base, DLQ_MAX_BYTES: '1000000' }).dlqMaxBytes).toBe(1_000_000);
+    expect(loadWorkerConfig({ ...base, DLQ_MAX_BYTES: '8192' }).dlqMaxBytes).toBe(8192);
+    for (const bad of ['1048576', '8191', '0', 'lots', '2e5']) {
+      expect(() => loadWorkerConfig({ ...base, DLQ_MAX_BYTES: bad })).toThrow(/DLQ_MAX_BYTES/);
+    }
   });
 
   it('accepts overrides (port 0, lateness -1, durations)', () => {

@@ -1,4 +1,5 @@
 import {
+  BOOT_ENV,
   EnvValidationError,
   KAFKA_SASL_ENV,
   REDIS_ENV,
@@ -8,13 +9,16 @@ import {
   redisEnvProblems,
   env,
   parseDurationMs,
+  parseIntInRange,
   parseNonNegativeInt,
   validateEnv,
   type EnvVarSpec,
+  type LogLevel,
 } from '@app/config';
+import { DEFAULT_MAX_DLQ_BYTES, DEFAULT_TOPICS, MAX_DLQ_BYTES, MIN_DLQ_BYTES } from '@app/contracts';
 
 /**
- * The worker's environment (WORKER-CONTRACT.md) as an @app/config spec: validated once at boot;
+ * The worker's environment (apps/stream-worker/README.md) as an @app/config spec: validated once at boot;
  * a bad value fails with an {@link EnvValidationError} naming the variable.
  */
 export const WORKER_ENV = {
@@ -40,12 +44,12 @@ export const WORKER_ENV = {
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
   ...KAFKA_SASL_ENV,
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
-  SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
-  TEXT_TOPIC: env.topic('text events in', 'text.events'),
-  FORECAST_TOPIC: env.topic('forecasts out', 'predictions.forecasts'),
-  CLASSIFICATION_TOPIC: env.topic('classifications out', 'predictions.classifications'),
-  DLQ_TOPIC: env.topic('dead letters out', 'streamcell.dlq'),
-  MODELS_TOPIC: env.topic('model activation events (compacted)', 'streamcell.models'),
+  SENSOR_TOPIC: env.topic('sensor readings in', DEFAULT_TOPICS.sensorReadings),
+  TEXT_TOPIC: env.topic('text events in', DEFAULT_TOPICS.textEvents),
+  FORECAST_TOPIC: env.topic('forecasts out', DEFAULT_TOPICS.forecasts),
+  CLASSIFICATION_TOPIC: env.topic('classifications out', DEFAULT_TOPICS.classifications),
+  DLQ_TOPIC: env.topic('dead letters out', DEFAULT_TOPICS.dlq),
+  MODELS_TOPIC: env.topic('model activation events (compacted)', DEFAULT_TOPICS.models),
   FORECAST_MODEL: modelName('registry model serving SENSOR_TOPIC', 'forecaster'),
   CLASSIFY_MODEL: modelName('registry model serving TEXT_TOPIC', 'classifier'),
   HTTP_PORT: env.port('port of /health, /health/ready and /metrics (0 = any free port)', 9464),
@@ -62,6 +66,11 @@ export const WORKER_ENV = {
   } satisfies EnvVarSpec<number>,
   MAX_TEXT_LENGTH: env.positiveInt('longest text in characters', 10_000),
   MAX_PAYLOAD_BYTES: env.positiveInt('largest message value in bytes', 65_536),
+  DLQ_MAX_BYTES: {
+    parse: (raw: string) => parseIntInRange(raw, MIN_DLQ_BYTES, MAX_DLQ_BYTES),
+    default: String(DEFAULT_MAX_DLQ_BYTES),
+    description: `largest dead letter (record key + value) in bytes, ${MIN_DLQ_BYTES}-${MAX_DLQ_BYTES}: a rejected message that would not fit is carried as a truncated copy with its length and sha256; keep it at or under the DLQ topic's max.message.bytes`,
+  } satisfies EnvVarSpec<number>,
   REWARM_STEPS: {
     parse: (raw: string) => {
       const n = parseNonNegativeInt(raw);
@@ -72,7 +81,8 @@ export const WORKER_ENV = {
     description:
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
-  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'log level', 'info'),
+  BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
+  LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
 } as const;
 
 function modelName(description: string, def: string): EnvVarSpec<string> {
@@ -120,8 +130,12 @@ export interface WorkerConfig {
   readonly allowedLatenessMs: number;
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
+  /** Largest dead letter (record key + value), bytes. */
+  readonly dlqMaxBytes: number;
   readonly rewarmSteps: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+  /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
+  readonly bootProbeTimeoutMs: number;
 }
 
 export { EnvValidationError as ConfigError };
@@ -153,7 +167,9 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     allowedLatenessMs: e.ALLOWED_LATENESS_MS,
     maxTextLength: e.MAX_TEXT_LENGTH,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
+    bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }

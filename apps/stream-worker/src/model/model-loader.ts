@@ -1,4 +1,4 @@
-import { loadArtifact, RecurrentModel, StandardScaler, Tokenizer, type ForecastInputSpec, type ClassifyInputSpec } from '@app/lstm';
+import { loadArtifact, RecurrentModel, StandardScaler, TextWindow, Tokenizer, textModeOf, type ForecastInputSpec, type ClassifyInputSpec } from '@app/lstm';
 import type { ModelRegistry } from '@app/registry';
 import { paddedInitialState, type ServingModel, type SwapPolicy } from './serving-model';
 
@@ -39,6 +39,11 @@ export async function loadServingModel(
     }
     const scaler = sidecar.scaler ? StandardScaler.fromJSON(sidecar.scaler) : StandardScaler.of(new Array<number>(width).fill(0), new Array<number>(width).fill(1));
     const horizon = engine.outputDim;
+    const targets = input.targets ?? input.features;
+    const targetIndex = Int32Array.from(targets, (t) => input.features.indexOf(t));
+    if (targetIndex.some((f) => f < 0) || horizon % targets.length !== 0) {
+      throw new ModelLoadError(name, version, `${horizon} outputs are not horizon × ${targets.length} targets of the sidecar's features`);
+    }
     return {
       ...base,
       task: {
@@ -48,6 +53,7 @@ export async function loadServingModel(
         mean: Float64Array.from(scaler.mean),
         scale: Float64Array.from(scaler.scale),
         horizon,
+        targetIndex,
         maskValue: artifact.inputMaskValue,
       },
       initialState: new Float32Array(engine.stateSize),
@@ -64,6 +70,11 @@ export async function loadServingModel(
   if (binarySigmoid && labels.length !== 2) {
     throw new ModelLoadError(name, version, `a one-unit sigmoid head needs 2 labels [neg, pos], got ${labels.length}`);
   }
+  // Window mode caches the states after 0..maxlen pad tokens once per version.
+  const window =
+    textModeOf(input) === 'window'
+      ? new TextWindow(engine, { maxlen: input.maxTokens, padding: input.padding, maskZero: artifact.spec.embedding?.maskZero === true })
+      : null;
   return {
     ...base,
     task: {
@@ -71,7 +82,8 @@ export async function loadServingModel(
       tokenize: (text: string) => tokenizer.textToSequence(text),
       labels,
       binarySigmoid,
+      window,
     },
-    initialState: paddedInitialState(engine, input.paddingPrefix ?? 0),
+    initialState: window ? new Float32Array(engine.stateSize) : paddedInitialState(engine, input.paddingPrefix ?? 0),
   };
 }

@@ -3,7 +3,9 @@
  * the task's pre/post-processing parameters and the swap policy. Built by the model loader from
  * a registry artifact; framework-free so the processor can be tested with a hand-made engine.
  */
-export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
+import type { SwapPolicy } from '@app/contracts';
+
+export type { SwapPolicy };
 
 /** The subset of `@app/lstm` RecurrentModel the worker uses. */
 export interface StepEngine {
@@ -27,8 +29,13 @@ export interface ForecastTask {
   /** Scaler over every feature, delta included (length valueCount + (includeTimeDelta ? 1 : 0)). */
   readonly mean: Float64Array;
   readonly scale: Float64Array;
-  /** Forecast length (= engine.outputDim). */
+  /** Forecast length (= engine.outputDim): horizon steps × targets, row-major. */
   readonly horizon: number;
+  /**
+   * Feature index of each forecast target (sidecar `input.targets`, default every value feature):
+   * output j is de-scaled with the mean and scale of feature targetIndex[j mod targets].
+   */
+  readonly targetIndex: Int32Array;
   /**
    * Keras `Masking(mask_value)` in front of the recurrent layers: a step whose scaled features
    * all equal it leaves the state unchanged, as Keras skips masked timesteps. Null without one.
@@ -45,6 +52,19 @@ export interface ClassifyTask {
   readonly labels: readonly string[];
   /** One sigmoid unit: scores are [1 − p, p]. */
   readonly binarySigmoid: boolean;
+  /**
+   * Text mode 'window' (sidecar `input.mode`): each message is scored on the key's last `maxlen`
+   * tokens as Keras' pad_sequences + predict reads them (@app/lstm TextWindow); absent or null:
+   * mode 'stream', one step per token over the whole stream.
+   */
+  readonly window?: WindowScorer | null;
+}
+
+/** The subset of `@app/lstm` TextWindow the worker uses. */
+export interface WindowScorer {
+  readonly maxlen: number;
+  /** Row r = tokens[offsets[r] .. offsets[r + 1]) → out[r × outputDim ..], Keras' output on the padded row. */
+  evaluate(rows: number, tokens: Int32Array, offsets: Int32Array, out: Float32Array): void;
 }
 
 /** One loaded, ready-to-serve model version. */

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DLQ_REASONS, type DlqReason } from '@app/contracts';
 import type { ProcessorObserver } from '../pipeline/batch-processor';
-import type { ModelManagerObserver } from '../model/model-manager';
+import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/model-manager';
 
 /** Kinds of {@link WorkerMetrics.retry} (batch failures the consumer retries with backoff). */
 export const RETRY_KINDS = ['kafka', 'redis', 'redis_replicas', 'model_not_ready', 'other'] as const;
@@ -27,6 +27,11 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly modelLoadFailures: Counter<'model'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
+  // Events choose model names: these carry no model label, so they cannot grow without bound.
+  private readonly activationsIgnored: Counter<'reason'>;
+  private readonly activationRetries: Counter;
+  private readonly corruptStates: Counter;
+  private readonly keysMoved: Counter;
   private readiness: (() => Promise<{ ready: boolean; checks: Record<string, unknown> }>) | null = null;
   private pendingReadiness: Promise<{ ready: boolean; checks: Record<string, unknown> } | null> | null = null;
 
@@ -100,6 +105,27 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       name: 'streamcell_batch_retries_total',
       help: 'Batch attempts that failed and were retried (partition paused meanwhile)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.activationsIgnored = new Counter({
+      name: 'streamcell_model_activations_ignored_total',
+      help: 'Model activation events not applied: stale, naming a model without an active version, or not matching the registry (version, epoch, policy, checksums)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.activationRetries = new Counter({
+      name: 'streamcell_model_activation_retries_total',
+      help: 'Failed model activations scheduled to be tried again',
+      registers,
+    });
+    this.corruptStates = new Counter({
+      name: 'streamcell_state_corrupt_total',
+      help: 'Stored key states that could not be decoded (the key starts afresh)',
+      registers,
+    });
+    this.keysMoved = new Counter({
+      name: 'streamcell_key_partition_moved_total',
+      help: 'Keys whose event arrived on another partition than the one their stored state came from',
       registers,
     });
     // Known label values start at 0: increase()/rate() cannot see the first increment of a series
@@ -193,5 +219,17 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   }
   retry(kind: (typeof RETRY_KINDS)[number]): void {
     this.retriesTotal.inc({ kind });
+  }
+  activationIgnored(_model: string, reason: ActivationIgnoredReason): void {
+    this.activationsIgnored.inc({ reason });
+  }
+  activationRetry(): void {
+    this.activationRetries.inc();
+  }
+  corruptState(): void {
+    this.corruptStates.inc();
+  }
+  keyPartitionMoved(n: number): void {
+    this.keysMoved.inc(n);
   }
 }

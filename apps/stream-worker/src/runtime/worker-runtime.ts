@@ -13,7 +13,7 @@ import {
   type TopicSpec,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
-import { probeRedis, redactUrl } from '@app/config';
+import { probeDependencies, probeRedis, redactUrl } from '@app/config';
 import { StateStore, createRedisClient, type RedisLike } from '@app/state';
 import type { WorkerConfig } from '../config/worker-config';
 import { loadServingModel } from '../model/model-loader';
@@ -23,12 +23,6 @@ import { WorkerMetrics } from '../observability/worker-metrics';
 import { BatchProcessor, ModelNotReadyError, type OutputRecord } from '../pipeline/batch-processor';
 import { HealthServer } from './health-server';
 import { StoreStatePort } from './state-port';
-
-/**
- * Deadline for reaching Kafka and Redis at boot. An unreachable service must be reported within
- * 30 s of the process starting; module loading and the error path take a few seconds of that.
- */
-const PROBE_DEADLINE_MS = 20_000;
 
 /**
  * Group session timeout. Readiness also uses it: a member that has not reached its group
@@ -85,11 +79,15 @@ export class WorkerRuntime {
       },
     };
 
-    // Probes first, in parallel: fail fast naming the unreachable address.
-    const [kafkaProbe] = await Promise.all([
-      probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, cfg.redisSentinelMaster),
-    ]);
+    // Probes first, in parallel, within BOOT_PROBE_TIMEOUT: fail fast naming the unreachable
+    // address and its variable (@app/config boot contract: exit 3).
+    const [kafkaProbe] = await probeDependencies(
+      [
+        { name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka(kafkaConfig, ms) },
+        { name: 'Redis', variable: 'REDIS_URL', probe: (ms) => probeRedis(cfg.redisUrl, ms, cfg.redisSentinelMaster) },
+      ],
+      cfg.bootProbeTimeoutMs,
+    );
     // The serving client: one failed attempt per command (the consumer retries whole batches with
     // backoff), reconnecting by itself after an outage.
     const redis = createRedisClient(cfg.redisUrl, {
@@ -138,15 +136,24 @@ export class WorkerRuntime {
         allowedLatenessMs: cfg.allowedLatenessMs,
         maxTextLength: cfg.maxTextLength,
         maxPayloadBytes: cfg.maxPayloadBytes,
+        dlqMaxBytes: cfg.dlqMaxBytes,
         rewarmSteps: cfg.rewarmSteps,
       },
       this.manager,
       new StoreStatePort(
         new StateStore(redis, {
+          onCorruptRecord: (redisKey, error) => {
+            this.metrics.corruptState();
+            log.warn('stored state cannot be decoded; the key starts afresh', { redisKey, error: error.message });
+          },
           idleTtlMs: cfg.stateTtlMs,
           waitReplicas: cfg.redisWaitReplicas,
           waitTimeoutMs: cfg.redisWaitTimeoutMs,
         }),
+        (model, key) => {
+          this.metrics.corruptState();
+          log.warn('stored state is not finite; the key starts afresh', { model, key });
+        },
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,

@@ -1,11 +1,20 @@
 import { StandardScaler, type StandardScalerJson } from '../preprocess/standard-scaler';
 import { Tokenizer, type KerasTokenizerJson } from '../preprocess/tokenizer';
 import { isRecord, isSafeRelativePath } from './model-json';
+import { MAX_WINDOW_LENGTH } from '../engine/text-window';
 
 /** File name of the sidecar inside an artifact. */
 export const SIDECAR_FILE = 'streamcell.json';
 /** File name of the tfjs layers-format topology inside an artifact. */
 export const MODEL_JSON_FILE = 'model.json';
+/**
+ * Largest `input.maxTokens` and `input.paddingPrefix`: a worker steps the padding prefix
+ * synchronously when it loads a version (at boot and at each activation), so an unbounded one
+ * would freeze every worker. Keras models padded to more than this are refused at import and load.
+ */
+export const MAX_SEQUENCE_TOKENS = 10_000;
+/** Largest forecast `input.window` (the rewarm length is bounded apart, by REWARM_STEPS). */
+export const MAX_WINDOW = 100_000;
 /** Current sidecar schema version. */
 export const SIDECAR_SCHEMA_VERSION = 1;
 
@@ -32,6 +41,25 @@ export interface ClassifyInputSpec {
   readonly paddingPrefix: number;
   /** Padding used in training ('pre' is the Keras default). */
   readonly padding: 'pre' | 'post';
+  /**
+   * How a key's text stream is read (absent: 'stream').
+   * - 'window': after each message the score is the model's output on
+   *   `pad_sequences([last maxTokens tokens of the stream so far], maxTokens, padding)`, what
+   *   Keras' `model.predict` gives for the classic fixed-length recipe (imports default to it).
+   * - 'stream': one step per token over the whole stream, after `paddingPrefix` pad tokens: what
+   *   the same layers without a fixed input length give on `[0] * paddingPrefix + every token`.
+   */
+  readonly mode?: TextMode;
+}
+
+/** How a text model reads a key's stream (see {@link ClassifyInputSpec.mode}). */
+export type TextMode = 'window' | 'stream';
+/** The text modes, in documentation order. */
+export const TEXT_MODES: readonly TextMode[] = ['window', 'stream'];
+
+/** The mode of a text sidecar's input (absent: 'stream', the reading of sidecars written before modes). */
+export function textModeOf(input: ClassifyInputSpec): TextMode {
+  return input.mode ?? 'stream';
 }
 
 /** `streamcell.json`: everything besides the weights that serving a model version needs. */
@@ -130,7 +158,8 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
       fail('input.features', 'must be a non-empty array of strings');
     }
     if (typeof input.includeTimeDelta !== 'boolean') fail('input.includeTimeDelta', 'must be a boolean');
-    if (!posInt(input.window)) fail('input.window', 'must be a positive integer');
+    if (!posInt(input.window) || (input.window as number) > MAX_WINDOW)
+      fail('input.window', `must be a positive integer up to ${MAX_WINDOW}`);
     if (input.targets !== undefined) {
       const feats = input.features as string[];
       if (
@@ -153,11 +182,16 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
       if (scaler!.size !== width) fail('scaler', `has ${scaler!.size} features, the input spec has ${width}`);
     }
   } else {
-    if (!posInt(input.maxTokens)) fail('input.maxTokens', 'must be a positive integer');
+    if (!posInt(input.maxTokens) || (input.maxTokens as number) > MAX_SEQUENCE_TOKENS)
+      fail('input.maxTokens', `must be a positive integer up to ${MAX_SEQUENCE_TOKENS}`);
     const pp = input.paddingPrefix ?? 0;
-    if (typeof pp !== 'number' || !Number.isInteger(pp) || pp < 0)
-      fail('input.paddingPrefix', 'must be a non-negative integer');
+    if (typeof pp !== 'number' || !Number.isInteger(pp) || pp < 0 || pp > MAX_SEQUENCE_TOKENS)
+      fail('input.paddingPrefix', `must be a non-negative integer up to ${MAX_SEQUENCE_TOKENS}`);
     if (input.padding !== 'pre' && input.padding !== 'post') fail('input.padding', "must be 'pre' or 'post'");
+    if (input.mode !== undefined && !TEXT_MODES.includes(input.mode as TextMode))
+      fail('input.mode', "must be 'window' or 'stream'");
+    if (input.mode === 'window' && (input.maxTokens as number) > MAX_WINDOW_LENGTH)
+      fail('input.maxTokens', `must be at most ${MAX_WINDOW_LENGTH} in mode 'window' (a key keeps its last maxTokens tokens)`);
     if (s.tokenizer === undefined || s.tokenizer === null) fail('tokenizer', 'is required for task classify');
     try {
       Tokenizer.fromKerasJson(s.tokenizer as KerasTokenizerJson);
@@ -197,7 +231,8 @@ export function checkSidecarAgainstModel(
       );
     if (model.embeddingRows === null) fail('task', 'classify needs a model with an Embedding layer');
     const tok = Tokenizer.fromKerasJson(sidecar.tokenizer!);
-    const maxIndex = tok.numWords ? tok.numWords - 1 : tok.wordIndex.size;
+    let maxIndex = tok.numWords ? tok.numWords - 1 : tok.wordIndex.size;
+    if (!tok.numWords) for (const id of tok.wordIndex.values()) if (id > maxIndex) maxIndex = id;
     if (maxIndex >= model.embeddingRows!) {
       fail('tokenizer', `can produce token id ${maxIndex} but the Embedding has ${model.embeddingRows} rows`);
     }
