@@ -337,12 +337,14 @@ export class JobRunner {
     } catch (err) {
       this.log.warn(`metrics hook failed for job ${rec.id}: ${(err as Error).message}`);
     }
+    // Served from memory until it is saved: get() must not depend on Redis meanwhile.
+    this.unsaved.set(rec.id, rec);
     try {
       await this.store.save(rec);
       await this.store.unlock(rec.model, rec.id);
+      this.unsaved.delete(rec.id);
     } catch (err) {
       this.log.warn(`job ${rec.id} ended ${status} but its record could not be saved (${(err as Error).message}); retrying every ${FINAL_SAVE_RETRY_MS} ms`);
-      this.unsaved.set(rec.id, rec);
       this.scheduleUnsaved();
     }
   }
