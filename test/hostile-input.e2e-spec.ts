@@ -155,7 +155,8 @@ describe('hostile input: crafted and mutated messages never stall, poison or cra
       add(`key_missing empty ${topic}`, topic, '', topic === 'sensor' ? reading('', 1) : text('', 'hi'), 'key_missing');
     }
     for (const key of ['k'.repeat(257), 'é'.repeat(129), '🚰'.repeat(65), 'x'.repeat(1000), 'y'.repeat(200_000)]) {
-      add(`key_too_long ${Buffer.byteLength(key)} B`, 'sensor', key, reading(key, 1), 'key_too_long');
+      // The key alone is too long (the body stays small: its id need not match, the key is checked first).
+      add(`key_too_long ${Buffer.byteLength(key)} B`, 'sensor', key, reading(key.slice(0, 300), 1), 'key_too_long');
     }
     add('key at 256 bytes', 'sensor', '🚰'.repeat(64), reading('🚰'.repeat(64), 1), 'ok');
     add('key of 255 bytes', 'text', `${'é'.repeat(127)}x`, text(`${'é'.repeat(127)}x`, 'fine'), 'ok');
@@ -234,7 +235,7 @@ describe('hostile input: crafted and mutated messages never stall, poison or cra
       [8.64e15 + 1, 'schema_violation'],
       [-8.64e15 - 1, 'schema_violation'],
       [1.5, 'schema_violation'],
-      [9007199254740993, 'schema_violation'],
+      [2 ** 53 + 2, 'schema_violation'],
       ['+275760-09-13T00:00:00.000Z', 'schema_violation'],
       ['2026-13-01T00:00:00Z', 'schema_violation'],
       ['2026-02-30T00:00:00Z', 'schema_violation'],

@@ -64,6 +64,12 @@ export interface ModelSource {
   get(name: string): ServingModel | undefined;
   /** Tries to load models events name that are not served yet (e.g. from the registry). */
   resolve?(names: readonly string[]): Promise<void>;
+  /**
+   * The version label of an activation of `name` that is verified but not loaded here yet (its
+   * load failed and is being retried), or null. Keys another worker already moved to it wait
+   * for it rather than being swapped back and forth.
+   */
+  pendingVersion?(name: string): string | null;
 }
 
 /** Observations of one batch, for metrics. Every hook is optional. */
@@ -106,8 +112,11 @@ export interface ProcessorConfig {
 
 /** A batch needs a model that has no active version: retry later, drop nothing. */
 export class ModelNotReadyError extends Error {
-  constructor(readonly model: string) {
-    super(`model '${model}' has no active version loaded yet`);
+  constructor(
+    readonly model: string,
+    why = 'has no active version loaded yet',
+  ) {
+    super(`model '${model}' ${why}`);
     this.name = 'ModelNotReadyError';
   }
 }
@@ -315,6 +324,10 @@ export class BatchProcessor {
     }
     const loaded = await this.store.loadMany(model.name, keys);
     this.observer.stateOps?.('load', keys.length);
+    const pending = this.models.pendingVersion?.(model.name) ?? null;
+    if (pending !== null && loaded.some((r) => r !== null && r.modelVersion === pending)) {
+      throw new ModelNotReadyError(model.name, `v${pending} is active and holds keys of this batch, but is not loaded here yet`);
+    }
 
     // Swap policy: a record from another version is reset, rewarmed or kept.
     const S = model.engine.stateSize;

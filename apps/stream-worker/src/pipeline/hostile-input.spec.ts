@@ -1,5 +1,5 @@
 import { parseDlqRecord } from '@app/contracts';
-import { BatchProcessor, type InputMessage } from './batch-processor';
+import { BatchProcessor, ModelNotReadyError, type InputMessage } from './batch-processor';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { ToyEngine, toyClassifier, toyForecaster } from './testing/toy-engine';
 import type { ServingModel, StepEngine } from '../model/serving-model';
@@ -211,5 +211,26 @@ describe('BatchProcessor: dead letters fit the topic', () => {
     expect(env.reason).toBe('payload_too_large');
     expect(env.valueBytes).toBe(Buffer.byteLength(big));
     expect(forecastsOf(sink, 'k')).toHaveLength(1);
+  });
+});
+
+describe('BatchProcessor: an activation verified but not loaded here yet', () => {
+  it('waits (retries the batch) for keys another worker already moved to it, instead of swapping them back', async () => {
+    const store = new MemoryState();
+    const v2 = toyForecaster(2);
+    const sink = new MemorySink();
+    const t0 = 1_700_000_000_000;
+    // Another worker served v2 and stored key "moved" with it.
+    await new BatchProcessor(cfg, models(v2), store, sink).process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(0, 'moved', t0, 21)] });
+    const stored = store.data.get('forecaster/moved');
+    let pending: string | null = '2';
+    const v1Source = { ...models(toyForecaster(1)), pendingVersion: () => pending };
+    const p = new BatchProcessor(cfg, v1Source, store, sink);
+    const batch = { topic: cfg.sensorTopic, partition: 0, messages: [reading(1, 'moved', t0 + 1000, 22), reading(2, 'other', t0, 20)] };
+    await expect(p.process(batch)).rejects.toBeInstanceOf(ModelNotReadyError);
+    expect(store.data.get('forecaster/moved')).toBe(stored);
+    pending = null; // e.g. a newer activation replaced it: the served version's policy applies
+    await p.process(batch);
+    expect(store.data.get('forecaster/moved')!.modelVersion).toBe('1');
   });
 });
