@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README (`npm test`). On a fresh Debian machine, as root, it does
-# everything: dependencies, build, Docker engine, images, type check, unit and e2e tests.
+# everything: dependencies, build, lint, type check, unit tests, alert rules, Docker engine, images
+# and e2e tests.
 # Prints the time of every phase at the end (also when a phase fails).
 #
 # Env: SKIP_E2E=1 (unit only), JEST_E2E_ARGS="..." (extra args for the e2e run, e.g. a file).
@@ -64,27 +65,36 @@ sc_phase_start build
 npm run build
 sc_phase_end
 
-# 3. Docker engine (starts Debian's dockerd only when none answers).
-sc_phase_start engine
-bash scripts/docker-engine.sh
+# 3. Lint, type check and unit tests: fast, and before the Docker phases, so that a failure of
+# any of them is reported within minutes.
+sc_phase_start lint
+npm run lint
 sc_phase_end
 
-# 4. Images (base, Redis, Kafka reused by tag; app rebuilt when dist changed).
-sc_phase_start images
-bash deploy/images/build.sh
-sc_phase_end
-
-# 5. Type check (lint is separate: npm run lint).
 sc_phase_start typecheck
 npm run typecheck
 sc_phase_end
 
-# 6. Unit tests.
 sc_phase_start unit
 npm run test:unit -- --ci --json --outputFile="$SC_REPORTS/unit.json"
 sc_phase_end
 
-# 7. End-to-end tests on Kafka and Redis containers started by test/global-setup.ts.
+# Alert rules: promtool check and rule unit tests (installs Debian's prometheus package for promtool).
+sc_phase_start rules
+bash scripts/prometheus-rules.sh
+sc_phase_end
+
+# 4. Docker engine (starts Debian's dockerd only when none answers).
+sc_phase_start engine
+bash scripts/docker-engine.sh
+sc_phase_end
+
+# 5. Images (base, Redis, Kafka reused by tag; app rebuilt when dist changed).
+sc_phase_start images
+bash deploy/images/build.sh
+sc_phase_end
+
+# 6. End-to-end tests on Kafka and Redis containers started by test/global-setup.ts.
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   sc_phase_start e2e
   # shellcheck disable=SC2086

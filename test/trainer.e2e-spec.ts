@@ -104,6 +104,8 @@ describe('trainer admin API', () => {
       MODELS_TOPIC: modelsTopic,
       TRAINER_PORT: '0',
       TRAINER_INSTANCE_ID: `trainer-e2e-${run}`,
+      TRAINER_SOURCE_TOPICS: [sensorTopic, textTopic, labelsTopic].join(','),
+      TRAINER_MAX_JOBS: '4',
     });
     ({ app } = await createTrainerApp(config));
     await app.listen(0, '127.0.0.1');
@@ -196,6 +198,14 @@ describe('trainer admin API', () => {
     }
     // Readings outside the time range must not be used.
     messages.push({ partition: 0, key: 'late', value: JSON.stringify({ sensorId: 'late', ts: Date.now(), value: 1e6 }), timestamp: String(Date.now()) });
+    // In the range, but what the worker would dead-letter (a ts without a time zone, a body id
+    // other than the key) or route to another model: not trained on, counted by reason.
+    const inRange = String(t0 + 30 * 60_000);
+    messages.push(
+      { partition: 0, key: 'pump-1', value: JSON.stringify({ sensorId: 'pump-1', ts: '2026-11-27T10:00:00', value: 1e6 }), timestamp: inRange },
+      { partition: 1, key: 'pump-2', value: JSON.stringify({ sensorId: 'pump-9', ts: t0, value: 1e6 }), timestamp: inRange },
+      { partition: 0, key: 'pump-3', value: JSON.stringify({ sensorId: 'pump-3', ts: t0, value: 1e6, model: `other-${run}` }), timestamp: inRange },
+    );
     await producer.send({ topic: sensorTopic, messages });
 
     const body = {
@@ -228,6 +238,7 @@ describe('trainer admin API', () => {
     const job = await waitJob(jobId);
     expect(job.error).toBeNull();
     expect(job.status).toBe('succeeded');
+    expect(job.result!.rejected).toEqual({ schema_violation: 1, key_mismatch: 1, unknown_model: 1 });
     expect(job.epochs.map((e) => e.epoch)).toEqual([1, 2, 3]);
     for (const e of job.epochs) {
       expect(Number.isFinite(e.loss)).toBe(true);

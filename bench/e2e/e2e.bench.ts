@@ -1,5 +1,5 @@
 /**
- * End-to-end benchmark of the stream-worker on the local stack (DESIGN.md, issue "bench/e2e").
+ * End-to-end benchmark of the stream-worker on the local stack (docs/architecture.md, Data path).
  *
  *   npm run bench:e2e            (after npm run build; starts Kafka + Redis containers itself
  *                                 unless STREAMCELL_BENCH_KAFKA_BROKERS / _REDIS_URL are set)

@@ -1,6 +1,6 @@
 /**
  * The stream-worker as e2e suites run it: `node dist/apps/stream-worker/src/main.js`, exactly as
- * production does (WORKER-CONTRACT.md), one child process per instance, restartable.
+ * production does (docs/architecture.md, Process contract), one child process per instance, restartable.
  *
  *   const w = await WorkerProcess.launch('forecast', workerEnv(stack, { SENSOR_TOPIC: ... }));
  *   ...                               // w.logs, w.logLines(msg), await w.http('/health/ready')
@@ -215,9 +215,9 @@ export class WorkerProcess {
 
   /** The port the health server bound (from the `http listening` log line). */
   get httpPort(): number {
-    const m = /"msg":"http listening","port":(\d+)/.exec(this.output);
-    if (!m) throw new Error(`${this.name}: no http port logged yet`);
-    return Number(m[1]);
+    const port = this.logLines('http listening')[0]?.port;
+    if (typeof port !== 'number') throw new Error(`${this.name}: no http port logged yet`);
+    return port;
   }
 
   /** GET a path of the worker's HTTP server. */

@@ -6,14 +6,15 @@
  *         --seed N --window N --horizon N --embedding-dim N --vocab-size N --maxlen N]
  *        [--activate if-better|always|never] [--out DIR]
  *   node dist/apps/trainer/src/cli.js list [--model NAME]
- *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N] [--activate]
+ *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N
+ *         --padding pre|post --text-mode window|stream --window N --scaler '{"mean":[..],"scale":[..]}'] [--activate]
  *   node dist/apps/trainer/src/cli.js activate --model NAME --version V [--policy reset|rewarm|keep]
  *
  * Env: REDIS_URL and REDIS_CLUSTER (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events),
  * validated with the trainer's declarations (a bad value exits 2 naming the variable).
  * `train --out DIR` without REDIS_URL trains fully offline and only writes the files.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EnvValidationError, env, redisEnvProblems, validateEnv } from '@app/config';
@@ -22,7 +23,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
 import { TRAINER_ENV } from './config/trainer-config';
 import { ensureModelsTopic } from './infra';
-import { prepareImport } from './training/import-artifact';
+import { prepareImport, readImportDir } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
 import { runTrainJob, type ActivateMode } from './training/train-job';
 import type { TrainParams } from './training/train-params';
@@ -129,7 +130,8 @@ async function train(argv: string[]): Promise<void> {
   if (o.out && !process.env.REDIS_URL) {
     // Fully offline: no registry, only the artifact files.
     const text = await readFile(o.file, 'utf8');
-    const { dataset } = parseDatasetFile(text, formatOf(o.file), o.task);
+    const { dataset, rejected } = parseDatasetFile(text, formatOf(o.file), o.task, o.model);
+    if (rejected.total > 0) console.error(`rejected: ${rejected.total} records (${rejected.summary()})`);
     const p = withDefaults(params);
     const res = dataset.task === 'forecast' ? await trainForecaster(dataset.readings, p, onEpoch) : await trainClassifier(dataset.examples, p, onEpoch);
     await mkdir(o.out, { recursive: true });
@@ -185,17 +187,31 @@ async function importCmd(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, dir: { type: 'string' }, task: { type: 'string' }, labels: { type: 'string' },
       maxlen: { type: 'string' }, window: { type: 'string' }, activate: { type: 'boolean', default: false }, policy: { type: 'string' },
+      padding: { type: 'string' }, 'text-mode': { type: 'string' }, scaler: { type: 'string' },
     },
   });
   if (!o.model || !o.dir) throw new UsageError('--model and --dir are required');
-  const files = new Map<string, Buffer>();
-  for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
+  if (o.padding !== undefined && o.padding !== 'pre' && o.padding !== 'post') throw new UsageError('--padding must be pre or post');
+  const mode = o['text-mode'];
+  if (mode !== undefined && mode !== 'window' && mode !== 'stream') throw new UsageError('--text-mode must be window or stream');
+  let scaler: { mean: number[]; scale: number[] } | undefined;
+  if (o.scaler !== undefined) {
+    try {
+      scaler = JSON.parse(o.scaler) as { mean: number[]; scale: number[] };
+    } catch {
+      throw new UsageError('--scaler must be JSON {"mean":[...],"scale":[...]}');
+    }
+  }
+  const files = await readImportDir(o.dir);
   const prepared = await prepareImport(files, {
     name: o.model,
     ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),
     ...(o.labels ? { labels: o.labels.split(',') } : {}),
     ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
     ...(o.window ? { window: num(o.window, 'window')! } : {}),
+    ...(o.padding ? { padding: o.padding } : {}),
+    ...(mode ? { mode } : {}),
+    ...(scaler ? { scaler } : {}),
   });
   const conn = await connect(o.activate);
   try {

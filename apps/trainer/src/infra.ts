@@ -1,9 +1,8 @@
 import { createRedisClient, type RedisLike } from '@app/state';
-import { probeRedis, RedisUnreachableError } from '@app/config';
+import { probeDependencies, probeRedis } from '@app/config';
 import {
   createKafkaClient,
   ensureTopics,
-  KafkaUnreachableError,
   probeKafka,
   type Admin,
   type Kafka,
@@ -30,44 +29,33 @@ export async function ensureModelsTopic(admin: Admin, topic: string): Promise<vo
   }
 }
 
-/**
- * Kafka or Redis (or both) did not answer the boot probe. The message names each unreachable
- * address and the variable that sets it.
- */
-export class DependencyUnreachableError extends Error {
-  constructor(readonly causes: readonly (KafkaUnreachableError | RedisUnreachableError)[]) {
-    super(causes.map((c) => `${c.message} (${c instanceof KafkaUnreachableError ? 'KAFKA_BROKERS' : 'REDIS_URL'})`).join('; '));
-    this.name = 'DependencyUnreachableError';
-  }
-}
-
 /** The trainer's Kafka client settings (also what the boot probe uses). */
 function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
   return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error', retry: { retries: 3 } };
 }
 
 /**
- * Probes Kafka and Redis together with the shared boot probes; both are given the whole
- * deadline. Throws {@link DependencyUnreachableError} naming every one that did not answer.
+ * Probes Kafka and Redis in parallel within `probeTimeoutMs` (default BOOT_PROBE_TIMEOUT); throws
+ * `DependencyUnreachableError` of `@app/config` naming each unreachable address and its variable.
  */
-async function probeDependencies(config: TrainerConfig, deadlineMs: number): Promise<void> {
-  const results = await Promise.allSettled([probeKafka(kafkaClientConfig(config), deadlineMs), probeRedis(config.redisUrl, deadlineMs, config.redisSentinelMaster)]);
-  const unreachable: (KafkaUnreachableError | RedisUnreachableError)[] = [];
-  for (const r of results) {
-    if (r.status === 'fulfilled') continue;
-    if (r.reason instanceof KafkaUnreachableError || r.reason instanceof RedisUnreachableError) unreachable.push(r.reason);
-    else throw r.reason;
-  }
-  if (unreachable.length > 0) throw new DependencyUnreachableError(unreachable);
+export async function probeInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<void> {
+  await probeDependencies(
+    [
+      { name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka(kafkaClientConfig(config), ms) },
+      { name: 'Redis', variable: 'REDIS_URL', probe: (ms) => probeRedis(config.redisUrl, ms, config.redisSentinelMaster) },
+    ],
+    probeTimeoutMs,
+  );
 }
 
 /**
- * Probes Redis and Kafka (boot fails fast, naming the address, when either is unreachable within
- * `probeTimeoutMs`, default BOOT_PROBE_TIMEOUT), then connects both and creates the compacted
+ * Probes Redis and Kafka (boot fails fast with `DependencyUnreachableError` of `@app/config`,
+ * naming the address and its variable, when either is unreachable within `probeTimeoutMs`,
+ * default BOOT_PROBE_TIMEOUT), then connects both and creates the compacted
  * models topic when it is missing.
  */
 export async function connectInfra(config: TrainerConfig, probeTimeoutMs = config.bootProbeTimeoutMs): Promise<TrainerInfra> {
-  await probeDependencies(config, probeTimeoutMs);
+  await probeInfra(config, probeTimeoutMs);
   const redis = createRedisClient(config.redisUrl, {
     lazyConnect: true,
     maxRetriesPerRequest: 3,

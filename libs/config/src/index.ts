@@ -1,12 +1,14 @@
 /**
  * @packageDocumentation
  * Boot configuration of streamcell apps: typed, cached environment validation that names the
- * variable, shared value parsers, `failBoot`, the Redis boot probe, and the Nest `ConfigModule`
- * wiring with `kafka` and `redis` namespaces. See libs/config/README.md for the boot contract.
+ * variable, shared value parsers, the boot helper (exit codes, probes with a deadline), the Redis
+ * boot probe and the apps' log format. See libs/config/README.md for the boot contract.
  */
 
-/** Exit helper for boot failures. */
-export { failBoot, BootFailure } from './boot-failure';
+/** Boot: exit codes, dependency probes with a deadline, the failure line. */
+export { BOOT_EXIT, failBoot, runBoot, probeDependencies, DependencyUnreachableError, type BootDependency } from './boot';
+/** The apps' one log format (pino JSON lines). */
+export { createLogger, nestLogger, LOG_LEVELS, type LogLevel, type Logger } from './logging';
 /** Value parsers shared by both apps. */
 export {
   parseBrokerList,
@@ -36,7 +38,7 @@ export {
 } from './env-schema';
 /** Variables shared by every app. */
 export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, redisEnvProblems, type SharedEnv } from './shared-env';
+/** Checks that documentation tables of environment variables agree with a spec. */
+export { parseEnvTables, envDocProblems, type EnvDocRow } from './env-docs';
 /** Redis boot probe. */
 export { probeRedis, RedisUnreachableError } from './redis-probe';
-/** Nest integration. */
-export { streamcellConfigModule, kafkaConfig, redisConfig, type KafkaNamespace, type RedisNamespace } from './config.module';

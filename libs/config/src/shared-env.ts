@@ -1,12 +1,10 @@
 import { env, type EnvProblem, type EnvValues } from './env-schema';
+import { LOG_LEVELS } from './logging';
 
 /** Kafka variables every app reads. */
 export const KAFKA_ENV = {
   KAFKA_BROKERS: env.brokers('Kafka bootstrap brokers, host:port[,host:port]'),
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell'),
-  KAFKA_CONNECTION_TIMEOUT: env.durationMs('TCP connect timeout per broker', '3s'),
-  KAFKA_REQUEST_TIMEOUT: env.durationMs('Kafka request timeout', '30s'),
-  KAFKA_LOG_LEVEL: env.oneOf(['nothing', 'error', 'warn', 'info', 'debug'] as const, 'kafkajs log level', 'warn'),
 } as const;
 
 /** Redis variables every app reads. */
@@ -30,9 +28,10 @@ export function redisEnvProblems(v: { REDIS_CLUSTER: boolean; REDIS_SENTINEL_MAS
     : [];
 }
 
-/** Boot behaviour. */
+/** Boot behaviour and logging, the same in every app. */
 export const BOOT_ENV = {
-  BOOT_PROBE_TIMEOUT: env.durationMs('how long boot waits for Kafka and Redis before exiting', '20s'),
+  BOOT_PROBE_TIMEOUT: env.durationMs('how long boot waits for Kafka and Redis before exiting (exit code 3)', '20s'),
+  LOG_LEVEL: env.oneOf(LOG_LEVELS, 'log level', 'info'),
 } as const;
 
 /** The three shared groups together. */

@@ -1,5 +1,5 @@
 /**
- * Every machine-readable reason a message can be dead-lettered for (DESIGN.md, wire contract v1).
+ * Every machine-readable reason a message can be dead-lettered for (docs/architecture.md, Wire contract).
  * The list is part of the contract: consumers of `streamcell.dlq` switch on these strings.
  */
 export const DLQ_REASONS = [

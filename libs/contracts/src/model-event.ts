@@ -1,9 +1,13 @@
 import { describeErrors, validators } from './schema-validators';
 
-/** What a model does. */
+/** What a model does; decides the head, the input topic and the training metrics. */
 export type ModelTask = 'forecast' | 'classify';
 
-/** How workers treat keys whose state came from an older model version. */
+/**
+ * How workers treat a key whose state was computed by an older version when a new one becomes
+ * active (docs/architecture.md, Model swap): start from zeros, replay the key's last stored
+ * inputs through the new version, or keep the state as it is.
+ */
 export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
 
 /**

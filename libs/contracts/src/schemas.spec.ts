@@ -11,7 +11,7 @@ describe('contract schemas', () => {
     }
   });
 
-  it('accepts the DESIGN.md examples', () => {
+  it('accepts the examples of docs/architecture.md and the README', () => {
     expect(
       validateMessage('sensorReading', { sensorId: 'pump-7', ts: '2026-11-27T10:00:00Z', value: 21.5 }),
     ).toBeNull();

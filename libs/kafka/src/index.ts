@@ -1,8 +1,8 @@
 /**
  * @packageDocumentation
  * Kafka adapter of streamcell: a typed client factory, idempotent topic bootstrap, an idempotent
- * batch producer, the DLQ publisher, a commit-after-handler batch consumer and a boot probe.
- * Framework-free, with a thin Nest module ({@link KafkaModule}). See libs/kafka/README.md.
+ * batch producer, a commit-after-handler batch consumer and a boot probe. Framework-free.
+ * See libs/kafka/README.md.
  */
 
 /** Client configuration types and defaults. */
@@ -25,8 +25,6 @@ export {
   type BatchProducerOptions,
   type OutgoingMessage,
 } from './batch-producer';
-/** Dead-letter publisher (`streamcell.dlq` envelopes from `@app/contracts`). */
-export { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
 /** Commit-after-handler partition batch consumer. */
 export {
   BatchConsumer,
@@ -39,13 +37,5 @@ export {
 export { restartOnCrash, type CrashRestartOptions } from './crash-restart';
 /** Boot-time reachability probe. */
 export { probeKafka, KafkaUnreachableError, type KafkaProbeResult } from './kafka-probe';
-/** Nest module. */
-export {
-  KafkaModule,
-  KafkaProducerService,
-  KAFKA_CLIENT,
-  KAFKA_CONFIG,
-  type KafkaModuleAsyncOptions,
-} from './kafka.module';
 /** Re-exported kafkajs types that appear in this API. */
 export type { Kafka, KafkaMessage, Consumer, Producer, Admin, IHeaders } from 'kafkajs';

@@ -1,7 +1,5 @@
 import { logLevel } from 'kafkajs';
 import { kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
-import { BatchProducer } from './batch-producer';
-import { DlqPublisher, DLQ_REASON_HEADER } from './dlq-publisher';
 
 describe('kafka log mapping', () => {
   it('maps level names to kafkajs levels', () => {
@@ -31,33 +29,5 @@ describe('kafka log mapping', () => {
       // No debug method on the sink: debug lines go to log().
       'I [kafkajs Connection] detail {"timestamp":"x"}',
     ]);
-  });
-});
-
-describe('DlqPublisher.toMessages', () => {
-  it('builds contract envelopes keyed by the original key, with the reason header', () => {
-    const fakeProducer = {} as BatchProducer;
-    const dlq = new DlqPublisher(fakeProducer, 'dead.letters');
-    const [m] = dlq.toMessages([
-      {
-        reason: 'invalid_json',
-        detail: 'Unexpected token',
-        source: { topic: 'sensor.readings', partition: 3, offset: '42' },
-        key: Buffer.from('pump-7'),
-        value: Buffer.from('{oops'),
-        at: 0,
-      },
-    ]);
-    expect(m.topic).toBe('dead.letters');
-    expect(m.key).toEqual(Buffer.from('pump-7'));
-    expect(m.headers).toEqual({ [DLQ_REASON_HEADER]: 'invalid_json' });
-    expect(JSON.parse(m.value as string)).toEqual({
-      reason: 'invalid_json',
-      detail: 'Unexpected token',
-      source: { topic: 'sensor.readings', partition: 3, offset: '42' },
-      key: Buffer.from('pump-7').toString('base64'),
-      value: Buffer.from('{oops').toString('base64'),
-      at: '1970-01-01T00:00:00.000Z',
-    });
   });
 });

@@ -40,6 +40,9 @@ export {
   SIDECAR_SCHEMA_VERSION,
   MAX_SEQUENCE_TOKENS,
   MAX_WINDOW,
+  TEXT_MODES,
+  textModeOf,
+  type TextMode,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,
@@ -101,12 +104,20 @@ export {
 /** Kernel kinds and locating/loading the WASM SIMD kernel. */
 export { type KernelKind } from './engine/stepper';
 export {
+  locateWasmFile,
   locateWasmKernel,
   loadWasmKernel,
   WASM_KERNEL_RELATIVE_PATH,
   type WasmKernelLoad,
   type CompiledWasmModule,
 } from './engine/wasm-stepper';
+/** Keras' pad_sequences reading of a text on the engine (pad states cached per model). */
+export {
+  TextWindow,
+  MAX_WINDOW_LENGTH,
+  type TextWindowOptions,
+  type TokenStepEngine,
+} from './engine/text-window';
 /** Seeded random model specs (tests, benchmarks). */
 export {
   randomRecurrentModelSpec,

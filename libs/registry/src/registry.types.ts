@@ -1,11 +1,7 @@
-/** What a model does; decides the metrics and the head. */
-export type ModelTask = 'forecast' | 'classify';
+import type { ModelTask, SwapPolicy } from '@app/contracts';
 
-/**
- * How workers treat a key whose state was computed by an older version when a new one becomes
- * active (DESIGN.md, Model swap).
- */
-export type SwapPolicy = 'reset' | 'rewarm' | 'keep';
+/** Defined by the wire contract (`@app/contracts`), where the model-activated event carries them. */
+export type { ModelTask, SwapPolicy };
 
 /** The slice of history a version was trained on (Kafka by offsets or time, or a file). */
 export interface DataRange {
@@ -61,6 +57,12 @@ export interface ModelVersionMeta {
   readonly params: Readonly<Record<string, unknown>>;
   /** Every artifact file of the version with its sha256 and size. */
   readonly files: Readonly<Record<string, StoredFileInfo>>;
+  /**
+   * classify: how workers read a key's text stream (the sidecar's `input.mode`): 'window' =
+   * Keras' pad_sequences + predict on the last maxlen tokens, 'stream' = one step per token over
+   * the whole stream. Absent for forecasters and for versions stored before modes existed.
+   */
+  readonly textMode?: 'window' | 'stream';
 }
 
 /** The active pointer of a model. */

@@ -2,7 +2,7 @@
  * @packageDocumentation
  * Per-key recurrent state in Redis: the binary state record codec, the Redis Cluster-ready key
  * layout, the Redis client factory, and the pipelined load / compare-and-set write adapter
- * ({@link StateStore}), plus a thin Nest module ({@link StateModule}).
+ * ({@link StateStore}).
  */
 
 /** State record type and helpers. */
@@ -61,12 +61,3 @@ export {
   type WriteOutcome,
   type StateMemoryReport,
 } from './state-store';
-/** Thin Nest module. */
-export {
-  StateModule,
-  StateRedisLifecycle,
-  STATE_REDIS,
-  STATE_MODULE_OPTIONS,
-  type StateModuleOptions,
-  type StateModuleAsyncOptions,
-} from './state.module';

@@ -12,7 +12,7 @@ export interface InputRing {
 }
 
 /**
- * One key's state for one model (DESIGN.md, State record). The stepping engine owns what
+ * One key's state for one model (docs/architecture.md, State record). The stepping engine owns what
  * `state` and `extras` mean; this lib stores them bit-exactly.
  */
 export interface StateRecord {

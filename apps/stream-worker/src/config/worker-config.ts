@@ -1,4 +1,5 @@
 import {
+  BOOT_ENV,
   EnvValidationError,
   REDIS_ENV,
   redisEnvProblems,
@@ -8,11 +9,12 @@ import {
   parseNonNegativeInt,
   validateEnv,
   type EnvVarSpec,
+  type LogLevel,
 } from '@app/config';
-import { DEFAULT_MAX_DLQ_BYTES, MAX_DLQ_BYTES, MIN_DLQ_BYTES } from '@app/contracts';
+import { DEFAULT_MAX_DLQ_BYTES, DEFAULT_TOPICS, MAX_DLQ_BYTES, MIN_DLQ_BYTES } from '@app/contracts';
 
 /**
- * The worker's environment (WORKER-CONTRACT.md) as an @app/config spec: validated once at boot;
+ * The worker's environment (apps/stream-worker/README.md) as an @app/config spec: validated once at boot;
  * a bad value fails with an {@link EnvValidationError} naming the variable.
  */
 export const WORKER_ENV = {
@@ -37,12 +39,12 @@ export const WORKER_ENV = {
   } satisfies EnvVarSpec<number>,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
-  SENSOR_TOPIC: env.topic('sensor readings in', 'sensor.readings'),
-  TEXT_TOPIC: env.topic('text events in', 'text.events'),
-  FORECAST_TOPIC: env.topic('forecasts out', 'predictions.forecasts'),
-  CLASSIFICATION_TOPIC: env.topic('classifications out', 'predictions.classifications'),
-  DLQ_TOPIC: env.topic('dead letters out', 'streamcell.dlq'),
-  MODELS_TOPIC: env.topic('model activation events (compacted)', 'streamcell.models'),
+  SENSOR_TOPIC: env.topic('sensor readings in', DEFAULT_TOPICS.sensorReadings),
+  TEXT_TOPIC: env.topic('text events in', DEFAULT_TOPICS.textEvents),
+  FORECAST_TOPIC: env.topic('forecasts out', DEFAULT_TOPICS.forecasts),
+  CLASSIFICATION_TOPIC: env.topic('classifications out', DEFAULT_TOPICS.classifications),
+  DLQ_TOPIC: env.topic('dead letters out', DEFAULT_TOPICS.dlq),
+  MODELS_TOPIC: env.topic('model activation events (compacted)', DEFAULT_TOPICS.models),
   FORECAST_MODEL: modelName('registry model serving SENSOR_TOPIC', 'forecaster'),
   CLASSIFY_MODEL: modelName('registry model serving TEXT_TOPIC', 'classifier'),
   HTTP_PORT: env.port('port of /health, /health/ready and /metrics (0 = any free port)', 9464),
@@ -74,7 +76,8 @@ export const WORKER_ENV = {
     description:
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
-  LOG_LEVEL: env.oneOf(['debug', 'info', 'warn', 'error'] as const, 'log level', 'info'),
+  BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
+  LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
 } as const;
 
 function modelName(description: string, def: string): EnvVarSpec<string> {
@@ -123,7 +126,9 @@ export interface WorkerConfig {
   /** Largest dead letter (record key + value), bytes. */
   readonly dlqMaxBytes: number;
   readonly rewarmSteps: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logLevel: LogLevel;
+  /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
+  readonly bootProbeTimeoutMs: number;
 }
 
 export { EnvValidationError as ConfigError };
@@ -157,5 +162,6 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
+    bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }

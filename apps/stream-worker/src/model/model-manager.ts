@@ -141,11 +141,6 @@ export class ModelManager implements ModelSource {
     return [...this.served.values()].map((m) => ({ model: m.name, version: m.version, task: m.task.kind }));
   }
 
-  /** True when every name in `required` has a version loaded. */
-  hasAll(required: readonly string[]): boolean {
-    return required.every((n) => this.served.has(n));
-  }
-
   /**
    * Loads the active version of the topic models `required` (one may have none yet: its events
    * then wait), and with `all`, of every model in the registry. Other models load on demand

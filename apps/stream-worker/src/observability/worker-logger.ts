@@ -1,42 +1,39 @@
-/** Log levels in increasing severity. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import { createLogger, type LogLevel, type Logger } from '@app/config';
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export type { LogLevel };
 
 /**
- * One JSON line per log record on stdout (errors on stderr): machine-readable for log shippers,
- * greppable for tests (`streamcell worker ready`). Cheap enough for per-batch debug lines.
+ * The worker's logger: the apps' JSON-line format (`@app/config` `createLogger`, pino) with the
+ * component as `context`; greppable for tests (`streamcell worker ready`). Cheap enough for
+ * per-batch debug lines.
  */
 export class WorkerLogger {
-  constructor(
-    private readonly level: LogLevel = 'info',
-    private readonly context = 'stream-worker',
-  ) {}
+  private readonly root: Logger;
+  private readonly pino: Logger;
+
+  /** `level` makes a new root logger; a pino logger is used as the root as it is. */
+  constructor(level: LogLevel | Logger = 'info', context = 'stream-worker') {
+    this.root = typeof level === 'string' ? createLogger(level) : level;
+    this.pino = this.root.child({ context });
+  }
 
   child(context: string): WorkerLogger {
-    return new WorkerLogger(this.level, context);
+    return new WorkerLogger(this.root, context);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
-    this.write('debug', msg, fields);
+    this.pino.debug(fields ?? {}, msg);
   }
   log(msg: string, fields?: Record<string, unknown>): void {
-    this.write('info', msg, fields);
+    this.pino.info(fields ?? {}, msg);
   }
   info(msg: string, fields?: Record<string, unknown>): void {
-    this.write('info', msg, fields);
+    this.pino.info(fields ?? {}, msg);
   }
   warn(msg: string, fields?: Record<string, unknown>): void {
-    this.write('warn', msg, fields);
+    this.pino.warn(fields ?? {}, msg);
   }
   error(msg: string, fields?: Record<string, unknown>): void {
-    this.write('error', msg, fields);
-  }
-
-  private write(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-    if (RANK[level] < RANK[this.level]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, context: this.context, msg, ...fields });
-    if (level === 'error') process.stderr.write(line + '\n');
-    else process.stdout.write(line + '\n');
+    this.pino.error(fields ?? {}, msg);
   }
 }

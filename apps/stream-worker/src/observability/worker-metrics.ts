@@ -1,7 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DlqReason } from '@app/contracts';
+import { DLQ_REASONS, type DlqReason } from '@app/contracts';
 import type { ProcessorObserver } from '../pipeline/batch-processor';
 import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/model-manager';
+
+/** Kinds of {@link WorkerMetrics.retry} (batch failures the consumer retries with backoff). */
+export const RETRY_KINDS = ['kafka', 'redis', 'redis_replicas', 'model_not_ready', 'other'] as const;
 
 /**
  * Prometheus metrics of the worker (own registry, served on /metrics). Implements the processor
@@ -29,6 +32,8 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly activationRetries: Counter;
   private readonly corruptStates: Counter;
   private readonly keysMoved: Counter;
+  private readiness: (() => Promise<{ ready: boolean; checks: Record<string, unknown> }>) | null = null;
+  private pendingReadiness: Promise<{ ready: boolean; checks: Record<string, unknown> } | null> | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -123,6 +128,56 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       help: 'Keys whose event arrived on another partition than the one their stored state came from',
       registers,
     });
+    // Known label values start at 0: increase()/rate() cannot see the first increment of a series
+    // that appears with it, so an alert on the first dead letter or retry would never fire.
+    for (const reason of DLQ_REASONS) this.dlqTotal.inc({ reason }, 0);
+    for (const kind of RETRY_KINDS) this.retriesTotal.inc({ kind }, 0);
+    // Both gauges are collected in the same scrape from one readiness evaluation.
+    const checkOk: Gauge<'check'> = new Gauge({
+      name: 'streamcell_worker_check_ok',
+      help: 'Readiness checks of /health/ready (kafka, redis, models): 1 passing, 0 failing',
+      labelNames: ['check'],
+      registers,
+      collect: async () => {
+        const r = await this.scrapeReadiness();
+        for (const [check, v] of Object.entries(r?.checks ?? {})) checkOk.set({ check }, (v as { ok?: boolean } | null)?.ok ? 1 : 0);
+      },
+    });
+    const ready: Gauge = new Gauge({
+      name: 'streamcell_worker_ready',
+      help: 'Whether /health/ready reports this worker ready (1) or not (0)',
+      registers,
+      collect: async () => ready.set((await this.scrapeReadiness())?.ready ? 1 : 0),
+    });
+  }
+
+  /** One readiness evaluation shared by the gauges of a scrape (null before start or on error). */
+  private scrapeReadiness(): Promise<{ ready: boolean; checks: Record<string, unknown> } | null> {
+    if (!this.readiness) return Promise.resolve(null);
+    this.pendingReadiness ??= this.readiness()
+      .catch(() => null)
+      .finally(() => (this.pendingReadiness = null));
+    return this.pendingReadiness;
+  }
+
+  /**
+   * Exports the readiness the health server reports as `streamcell_worker_ready` (1/0) and
+   * `streamcell_worker_check_ok{check}`, evaluated at scrape time (off the hot path).
+   */
+  watchReadiness(readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>): void {
+    this.readiness = readiness;
+  }
+
+  /** Starts the counters of this worker's models and topics at 0 (see the constructor). */
+  configured(c: { models: readonly string[]; inputTopics: readonly string[]; outputTopics: readonly string[] }): void {
+    for (const model of c.models) this.modelLoadFailures.inc({ model }, 0);
+    for (const topic of c.inputTopics) this.eventsInTotal.inc({ topic }, 0);
+    for (const topic of c.outputTopics) this.predictionsTotal.inc({ topic }, 0);
+  }
+
+  /** The group assigned partitions anew: lag of partitions this worker no longer owns must not linger. */
+  partitionsAssigned(): void {
+    this.lag.reset();
   }
 
   eventsIn(topic: string, n: number): void {
@@ -162,7 +217,7 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   consumerLag(topic: string, partition: number, lag: number): void {
     this.lag.set({ topic, partition: String(partition) }, lag);
   }
-  retry(kind: string): void {
+  retry(kind: (typeof RETRY_KINDS)[number]): void {
     this.retriesTotal.inc({ kind });
   }
   activationIgnored(_model: string, reason: ActivationIgnoredReason): void {

@@ -9,6 +9,7 @@ import {
 import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
+import { windowScores } from './window-scores';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
 import { firstNonFiniteEvents, float32OverflowDetail } from './finite-guard';
 
@@ -159,7 +160,7 @@ interface Logger {
 const SILENT: Logger = { log: () => undefined, warn: () => undefined };
 
 /**
- * The hot path of the worker for one partition batch (DESIGN.md): decode/validate → group by key
+ * The hot path of the worker for one partition batch (docs/architecture.md, Data path): decode/validate → group by key
  * → one pipelined state load per model → time-major batched steps (one engine call per step) →
  * one head call → encode → one producer call → one pipelined CAS state write. The caller resolves
  * and commits offsets only after {@link process} returned; a thrown error means nothing of the
@@ -332,6 +333,9 @@ export class BatchProcessor {
     // Swap policy: a record from another version is reset, rewarmed or kept.
     const S = model.engine.stateSize;
     const task = model.task;
+    // Text mode 'window': a record keeps the key's last maxlen tokens and no recurrent state.
+    const window = task.kind === 'classify' ? (task.window ?? null) : null;
+    const storedS = window ? 0 : S;
     const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
     const starts = new Map<string, KeyStart>();
     const prepared = new Map<
@@ -340,7 +344,7 @@ export class BatchProcessor {
     >();
     const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
     // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
-    const ringCapacity = model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
+    const ringCapacity = window ? window.maxlen : model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
     const moved: string[] = [];
     keys.forEach((key, k) => {
       const record = loaded[k];
@@ -359,13 +363,13 @@ export class BatchProcessor {
         prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
         return;
       }
-      if (record.modelVersion === model.versionLabel && record.state.length === S) {
+      if (record.modelVersion === model.versionLabel && record.state.length === storedS) {
         starts.set(key, { history, fresh: false, warmSteps: 0 });
         prepared.set(key, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
         return;
       }
       let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;
-      if (policy === 'keep' && record.state.length !== S) {
+      if (policy === 'keep' && record.state.length !== storedS) {
         policyCounts.keep_fallback++;
         this.logger.warn(
           `keep policy: key ${key} of ${model.name} has state size ${record.state.length}, v${model.version} needs ${S}; resetting`,
@@ -425,7 +429,18 @@ export class BatchProcessor {
     for (const e of events) byIndex.set(e.index, e);
     const planOf = (list: PlannerEvent[]): BatchPlan =>
       planBatch(list, starts, { partition, maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
-    const runOf = (p: BatchPlan): StepOutput | null => (p.slots.length > 0 ? this.run(model, p, prepared, byIndex) : null);
+    const runOf = (p: BatchPlan): StepOutput | null => {
+      if (p.slots.length === 0) return null;
+      if (!window) return this.run(model, p, prepared, byIndex);
+      return windowScores(
+        window,
+        model.engine,
+        p,
+        (key) => prepared.get(key)!.extras.history as number[],
+        (i) => byIndex.get(i)!.tokens!,
+        (sec, n) => this.observer.stepSeconds?.(sec, n),
+      );
+    };
     let plan = planOf(plannerEvents);
     let out = runOf(plan);
     // An event whose step is non-finite is dead-lettered and the key's later events are stepped
@@ -603,7 +618,9 @@ export class BatchProcessor {
   /** The first event per key whose step yielded a non-finite state or output (none normally). */
   private nonFinite(model: ServingModel, plan: BatchPlan, out: StepOutput | null): ReturnType<typeof firstNonFiniteEvents> {
     if (out === null) return [];
-    return firstNonFiniteEvents(plan.slots, out.headStates, model.engine.stateSize, out, model.engine.outputDim);
+    // Window-mode scores carry no recurrent states (window-scores.ts): only outputs are checked.
+    const stateSize = out.headStates.length === 0 ? 0 : model.engine.stateSize;
+    return firstNonFiniteEvents(plan.slots, out.headStates, stateSize, out, model.engine.outputDim);
   }
 
   /**

@@ -12,7 +12,7 @@ import {
   type PartitionBatch as KafkaBatch,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
-import { probeRedis, redactUrl } from '@app/config';
+import { probeDependencies, probeRedis, redactUrl } from '@app/config';
 import { StateStore, createRedisClient, type RedisLike } from '@app/state';
 import type { WorkerConfig } from '../config/worker-config';
 import { loadServingModel } from '../model/model-loader';
@@ -22,12 +22,6 @@ import { WorkerMetrics } from '../observability/worker-metrics';
 import { BatchProcessor, ModelNotReadyError, type OutputRecord } from '../pipeline/batch-processor';
 import { HealthServer } from './health-server';
 import { StoreStatePort } from './state-port';
-
-/**
- * Deadline for reaching Kafka and Redis at boot. An unreachable service must be reported within
- * 30 s of the process starting; module loading and the error path take a few seconds of that.
- */
-const PROBE_DEADLINE_MS = 20_000;
 
 /**
  * Group session timeout. Readiness also uses it: a member that has not reached its group
@@ -83,11 +77,15 @@ export class WorkerRuntime {
       },
     };
 
-    // Probes first, in parallel: fail fast naming the unreachable address.
-    const [kafkaProbe] = await Promise.all([
-      probeKafka(kafkaConfig, PROBE_DEADLINE_MS),
-      probeRedis(cfg.redisUrl, PROBE_DEADLINE_MS, cfg.redisSentinelMaster),
-    ]);
+    // Probes first, in parallel, within BOOT_PROBE_TIMEOUT: fail fast naming the unreachable
+    // address and its variable (@app/config boot contract: exit 3).
+    const [kafkaProbe] = await probeDependencies(
+      [
+        { name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka(kafkaConfig, ms) },
+        { name: 'Redis', variable: 'REDIS_URL', probe: (ms) => probeRedis(cfg.redisUrl, ms, cfg.redisSentinelMaster) },
+      ],
+      cfg.bootProbeTimeoutMs,
+    );
     // The serving client: one failed attempt per command (the consumer retries whole batches with
     // backoff), reconnecting by itself after an outage.
     const redis = createRedisClient(cfg.redisUrl, {
@@ -168,6 +166,12 @@ export class WorkerRuntime {
     );
 
     this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
+    this.metrics.watchReadiness(() => this.readiness());
+    this.metrics.configured({
+      models: [cfg.forecastModel, cfg.classifyModel],
+      inputTopics: [cfg.sensorTopic, cfg.textTopic],
+      outputTopics: [cfg.forecastTopic, cfg.classificationTopic],
+    });
     const port = await this.health.listen();
     log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
 
@@ -213,6 +217,7 @@ export class WorkerRuntime {
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        this.metrics.partitionsAssigned();
         this.lastGroupContact = Date.now();
         this.crashed = null;
         log.log('consumer group joined', {
@@ -379,7 +384,7 @@ function timeout(ms: number): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref());
 }
 
-function errorKind(error: unknown): string {
+function errorKind(error: unknown): 'kafka' | 'redis' | 'redis_replicas' | 'other' {
   const name = (error as Error | undefined)?.name ?? '';
   const msg = (error as Error | undefined)?.message ?? '';
   if (name.startsWith('KafkaJS')) return 'kafka';

@@ -1,9 +1,13 @@
+import { decodeSensorReading, decodeTextEvent, type DecodeLimits, type DlqReason } from '@app/contracts';
+
 /** One sensor reading (wire contract v1 `sensor.readings`), values already as a vector. */
 export interface SensorReading {
   readonly key: string;
   /** Epoch milliseconds. */
   readonly ts: number;
   readonly values: readonly number[];
+  /** Starts the key's sequence afresh (`"reset": true`): no training window crosses it. */
+  readonly reset?: boolean;
 }
 
 /** One labelled text (a `text.events` stream joined with its label, or a file row). */
@@ -17,28 +21,109 @@ export type Dataset =
   | { readonly task: 'forecast'; readonly readings: SensorReading[] }
   | { readonly task: 'classify'; readonly examples: TextExample[] };
 
-/** Parses `ts` as in the wire contract: ISO-8601 string or epoch milliseconds. */
-export function parseTs(ts: unknown): number | null {
-  if (typeof ts === 'number' && Number.isFinite(ts)) return ts;
-  if (typeof ts === 'string' && ts.trim() !== '') {
-    const n = Number(ts);
-    if (Number.isFinite(n)) return n;
-    const d = Date.parse(ts);
-    if (Number.isFinite(d)) return d;
+/**
+ * Records rejected while reading a job's data, by the reason the worker would dead-letter them
+ * for (`DLQ_REASONS` of `@app/contracts`). Shown in the job record (`result.rejected`).
+ */
+export class RejectedRecords {
+  private readonly byReason: Partial<Record<DlqReason, number>> = {};
+
+  add(reason: DlqReason): void {
+    this.byReason[reason] = (this.byReason[reason] ?? 0) + 1;
   }
-  return null;
+
+  /** Counts by reason (reasons with none left out). */
+  counts(): Partial<Record<DlqReason, number>> {
+    return { ...this.byReason };
+  }
+
+  get total(): number {
+    return Object.values(this.byReason).reduce((a, b) => a + (b ?? 0), 0);
+  }
+
+  /** `schema_violation 3, invalid_json 1` (empty when nothing was rejected). */
+  summary(): string {
+    return Object.entries(this.byReason)
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(', ');
+  }
 }
 
-/** A sensor reading from a JSON object (`sensorId`, `ts`, `value` | `values`), or null when invalid. */
-export function readingFromObject(o: Record<string, unknown>, fallbackKey?: string): SensorReading | null {
-  const key = typeof o.sensorId === 'string' ? o.sensorId : fallbackKey;
-  const ts = parseTs(o.ts);
-  if (!key || ts === null) return null;
-  let values: number[] | null = null;
-  if (typeof o.value === 'number') values = [o.value];
-  else if (Array.isArray(o.values) && o.values.every((v) => typeof v === 'number')) values = o.values;
-  if (!values || values.length === 0 || !values.every(Number.isFinite)) return null;
-  return { key, ts, values };
+/**
+ * Which records are this model's: an event naming another model with `model` belongs to that
+ * model (the worker would route it there), so here it is rejected as `unknown_model`. Without a
+ * model name (offline training to a directory) every record is taken.
+ */
+function modelFilter(model: string | undefined): DecodeLimits {
+  return model === undefined ? {} : { knownModels: (name: string) => name === model };
+}
+
+/**
+ * Collects sensor readings the way the worker reads them: every record through
+ * `decodeSensorReading` of `@app/contracts` (the same checks and DLQ reasons: a `ts` needs a time
+ * zone, exactly one of `value`/`values`, finite numbers, key = `sensorId`...), `reset` kept,
+ * `model` honoured (see {@link modelFilter}); the first accepted reading fixes the feature count
+ * (`feature_count` for the others, as a served model would).
+ */
+export class SensorReadingCollector {
+  readonly readings: SensorReading[] = [];
+  readonly rejected = new RejectedRecords();
+  private readonly limits: DecodeLimits;
+  private featureCount: number | undefined;
+
+  constructor(model?: string) {
+    this.limits = modelFilter(model);
+  }
+
+  /** One record as it would be on `sensor.readings`: message key and value bytes. */
+  add(key: Buffer | null, value: Buffer | null): void {
+    const r = decodeSensorReading(key, value, this.featureCount === undefined ? this.limits : { ...this.limits, featureCount: this.featureCount });
+    if (!r.ok) return this.rejected.add(r.reason);
+    this.featureCount ??= r.event.values.length;
+    this.readings.push({ key: r.event.key, ts: r.event.ts, values: Array.from(r.event.values), reset: r.event.reset });
+  }
+}
+
+/**
+ * Collects text streams the way the worker reads them: every record through `decodeTextEvent`
+ * of `@app/contracts`, `model` honoured; a stream's texts are concatenated in offset order, and
+ * `"reset": true` starts the stream's sequence afresh (what came before it is not part of the
+ * sequence the stream's label describes). A text event that carries its own `label` is an
+ * example as it is.
+ */
+export class TextStreamCollector {
+  readonly labelled: TextExample[] = [];
+  readonly rejected = new RejectedRecords();
+  private readonly limits: DecodeLimits;
+  private readonly streams = new Map<string, string[]>();
+
+  constructor(model?: string) {
+    this.limits = modelFilter(model);
+  }
+
+  /** One record as it would be on `text.events`. */
+  add(key: Buffer | null, value: Buffer | null): void {
+    const r = decodeTextEvent(key, value, this.limits);
+    if (!r.ok) return this.rejected.add(r.reason);
+    const label = labelOf((JSON.parse(value!.toString('utf8')) as Record<string, unknown>).label);
+    if (label !== null) {
+      this.labelled.push({ text: r.event.text, label });
+      return;
+    }
+    let texts = this.streams.get(r.event.key);
+    if (texts === undefined || r.event.reset) this.streams.set(r.event.key, (texts = []));
+    texts.push(r.event.text);
+  }
+
+  /** The stream's text since its last sequence start (null: no such stream). */
+  textOf(streamId: string): string | null {
+    return this.streams.get(streamId)?.join(' ') ?? null;
+  }
+}
+
+/** A label as the data may carry it (string, or a number such as 0/1), else null. */
+export function labelOf(label: unknown): string | null {
+  return typeof label === 'string' || (typeof label === 'number' && Number.isFinite(label)) ? String(label) : null;
 }
 
 /** Splits one CSV line (RFC 4180 quoting). */
@@ -64,25 +149,47 @@ export function splitCsvLine(line: string): string[] {
   return out;
 }
 
-function rowsOf(text: string, format: 'csv' | 'jsonl'): Record<string, unknown>[] {
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (format === 'jsonl') {
-    return lines.map((l, i) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        throw new Error(`line ${i + 1}: not JSON`);
-      }
-    });
-  }
+/** The non-empty lines of a file. */
+function linesOf(text: string): string[] {
+  return text.split(/\r?\n/).filter((l) => l.trim() !== '');
+}
+
+/** CSV rows as objects keyed by the header's column names. */
+function csvRows(lines: readonly string[]): Record<string, string>[] {
   if (lines.length === 0) return [];
   const header = splitCsvLine(lines[0]).map((h) => h.trim());
   return lines.slice(1).map((l) => {
     const cells = splitCsvLine(l);
-    const row: Record<string, unknown> = {};
+    const row: Record<string, string> = {};
     header.forEach((h, i) => (row[h] = cells[i]));
     return row;
   });
+}
+
+/**
+ * A CSV reading row as the JSON body a producer would send: `sensorId`, `ts` (digits: epoch ms,
+ * else the text as it is), `value` or `value_0..value_n` as numbers, and `reset` / `model` when
+ * the file has those columns.
+ */
+function readingBody(r: Record<string, string>): Record<string, unknown> {
+  const ts = r.ts?.trim() ?? '';
+  const valueCols = Object.keys(r)
+    .filter((k) => /^value_\d+$/.test(k))
+    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+  return {
+    sensorId: r.sensorId,
+    ts: /^\d+$/.test(ts) ? Number(ts) : ts,
+    ...(valueCols.length > 0 ? { values: valueCols.map((k) => cellNumber(r[k])) } : { value: cellNumber(r.value) }),
+    ...(r.reset !== undefined && r.reset.trim() !== '' ? { reset: r.reset.trim() === 'true' } : {}),
+    ...(r.model !== undefined && r.model.trim() !== '' ? { model: r.model.trim() } : {}),
+  };
+}
+
+/** A numeric cell; anything else stays a string, so the schema names it. */
+function cellNumber(cell: string | undefined): number | string | undefined {
+  if (cell === undefined) return undefined;
+  const n = Number(cell);
+  return cell.trim() !== '' && Number.isFinite(n) ? n : cell;
 }
 
 /** Guesses the format from a file name (`.jsonl`/`.ndjson`/`.json` → jsonl, else csv). */
@@ -91,43 +198,55 @@ export function formatOf(path: string): 'csv' | 'jsonl' {
 }
 
 /**
- * Parses a training file. Forecast: CSV `sensorId,ts,value` (or `value_0..value_n` columns) or
- * JSONL readings as on `sensor.readings`. Classify: CSV `text,label` or JSONL `{text,label}`.
- * Rows that do not parse are counted, not fatal.
+ * Parses a training file. Forecast: CSV `sensorId,ts,value` (or `value_0..value_n` columns;
+ * optional `reset` and `model` columns) or JSONL readings as on `sensor.readings`, each row
+ * checked by the worker's decoder as if `sensorId` were its message key. Classify: CSV
+ * `text,label` or JSONL `{text,label}`. Rows that do not pass are counted by reason, not fatal.
+ * `model`: the model being trained (rows naming another one are not its data).
  */
 export function parseDatasetFile(
   text: string,
   format: 'csv' | 'jsonl',
   task: 'forecast' | 'classify',
-): { dataset: Dataset; skipped: number } {
-  const rows = rowsOf(text, format);
-  let skipped = 0;
+  model?: string,
+): { dataset: Dataset; rejected: RejectedRecords } {
+  const lines = linesOf(text);
   if (task === 'classify') {
+    const rejected = new RejectedRecords();
     const examples: TextExample[] = [];
+    const rows: (Record<string, unknown> | DlqReason)[] = format === 'csv' ? csvRows(lines) : lines.map(parseObject);
     for (const r of rows) {
-      const label = r.label;
-      if (typeof r.text === 'string' && (typeof label === 'string' || typeof label === 'number')) {
-        examples.push({ text: r.text, label: String(label) });
-      } else skipped++;
+      if (typeof r === 'string') rejected.add(r);
+      else if (typeof r.text !== 'string' || labelOf(r.label) === null) rejected.add('schema_violation');
+      else examples.push({ text: r.text, label: labelOf(r.label)! });
     }
-    return { dataset: { task, examples }, skipped };
+    return { dataset: { task, examples }, rejected };
   }
-  const readings: SensorReading[] = [];
-  for (const r of rows) {
-    let o = r;
-    if (format === 'csv') {
-      const valueCols = Object.keys(r).filter((k) => /^value_\d+$/.test(k));
-      o = {
-        sensorId: r.sensorId,
-        ts: r.ts,
-        ...(valueCols.length > 0
-          ? { values: valueCols.sort((a, b) => Number(a.slice(6)) - Number(b.slice(6))).map((k) => Number(r[k])) }
-          : { value: Number(r.value) }),
-      };
+  const readings = new SensorReadingCollector(model);
+  if (format === 'csv') {
+    for (const r of csvRows(lines)) readings.add(keyOf(r.sensorId), Buffer.from(JSON.stringify(readingBody(r))));
+  } else {
+    for (const line of lines) {
+      const o = parseObject(line);
+      if (typeof o === 'string') readings.rejected.add(o);
+      else readings.add(keyOf(o.sensorId), Buffer.from(line));
     }
-    const reading = readingFromObject(o);
-    if (reading) readings.push(reading);
-    else skipped++;
   }
-  return { dataset: { task, readings }, skipped };
+  return { dataset: { task, readings: readings.readings }, rejected: readings.rejected };
+}
+
+/** A file row's id as the message key it would have been (none: `key_missing`). */
+function keyOf(id: unknown): Buffer | null {
+  return id === undefined || id === null || id === '' ? null : Buffer.from(String(id));
+}
+
+/** A JSONL line's object, or why it is none (the decoders' reasons). */
+function parseObject(line: string): Record<string, unknown> | DlqReason {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch {
+    return 'invalid_json';
+  }
+  return o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>) : 'schema_violation';
 }

@@ -15,7 +15,11 @@ export interface ForecastHoldoutExample {
   readonly target: readonly number[];
 }
 
-/** Windows of every sensor, split by time: the last `validationSplit` of each sensor's windows is held out. */
+/**
+ * Windows of every sensor, split by time: the last `validationSplit` of each sensor's windows is
+ * held out. A sensor's readings are taken in time order; a reading with `reset` starts a new
+ * sequence, and no window crosses into it (as the worker starts that key afresh there).
+ */
 export function forecastWindows(
   readings: readonly SensorReading[],
   p: Pick<TrainParams, 'window' | 'horizon' | 'validationSplit'>,
@@ -32,23 +36,36 @@ export function forecastWindows(
   const train: ForecastHoldoutExample[] = [];
   const holdout: ForecastHoldoutExample[] = [];
   const trainRows: number[][] = [];
+  const span = p.window + p.horizon;
   for (const key of [...bySensor.keys()].sort()) {
     const series = bySensor.get(key)!.sort((a, b) => a.ts - b.ts);
-    const n = series.length - p.window - p.horizon + 1;
-    if (n <= 0) continue;
+    // Window starts s (index into series) whose window and targets stay within one sequence.
+    const starts: number[] = [];
+    for (let from = 0; from < series.length; ) {
+      let to = from + 1;
+      while (to < series.length && !series[to].reset) to++;
+      for (let s = from; s + span <= to; s++) starts.push(s);
+      from = to;
+    }
+    const n = starts.length;
+    if (n === 0) continue;
     const nHold = p.validationSplit > 0 ? Math.max(1, Math.round(n * p.validationSplit)) : 0;
     const nTrain = n - nHold;
-    for (let s = 0; s < n; s++) {
+    const seenByTrain = new Set<number>();
+    starts.forEach((s, i) => {
       const ex = {
         history: series.slice(s, s + p.window).map((r) => r.values as number[]),
-        target: series.slice(s + p.window, s + p.window + p.horizon).map((r) => r.values[0]),
+        target: series.slice(s + p.window, s + span).map((r) => r.values[0]),
       };
-      (s < nTrain ? train : holdout).push(ex);
-    }
-    // The scaler sees only readings that no held-out target uses.
-    for (let i = 0; i < nTrain + p.window - 1 + p.horizon && i < series.length; i++) trainRows.push(series[i].values as number[]);
+      if (i < nTrain) {
+        train.push(ex);
+        for (let j = s; j < s + span; j++) seenByTrain.add(j);
+      } else holdout.push(ex);
+    });
+    // The scaler sees only readings that train windows use (no value only a held-out target uses).
+    for (const j of [...seenByTrain].sort((a, b) => a - b)) trainRows.push(series[j].values as number[]);
   }
-  if (train.length === 0) throw new Error(`not enough readings: every sensor needs more than window + horizon (${p.window + p.horizon}) readings`);
+  if (train.length === 0) throw new Error(`not enough readings: every sensor needs more than window + horizon (${span}) readings`);
   return { train, holdout, trainRows, features };
 }
 

@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { loadWasmKernel, type CompiledWasmModule } from '@app/lstm';
+import { join } from 'node:path';
+import { loadWasmKernel, locateWasmFile, type CompiledWasmModule } from '@app/lstm';
 
 /**
  * Trainer for Embedding → LSTM stack → Dense models on the WASM SIMD training kernel
@@ -76,23 +75,9 @@ const WA = (globalThis as unknown as {
   WebAssembly: { Instance: new (m: CompiledWasmModule, imports: Record<string, Record<string, unknown>>) => { exports: unknown } };
 }).WebAssembly;
 
-/** train.wasm: env `STREAMCELL_TRAIN_WASM`, else walking up from this module or the working directory. */
-function locateTrainWasm(): string | null {
-  const given = process.env.STREAMCELL_TRAIN_WASM;
-  if (given) return resolve(given);
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = resolve(start); ; dir = dirname(dir)) {
-      const candidate = join(dir, TRAIN_WASM_RELATIVE_PATH);
-      if (existsSync(candidate)) return candidate;
-      if (dirname(dir) === dir) break;
-    }
-  }
-  return null;
-}
-
 /** The compiled training kernel, or why there is none (never throws). */
 export function loadTrainKernel(): { module: CompiledWasmModule | null; reason: string } {
-  const path = locateTrainWasm();
+  const path = locateWasmFile(TRAIN_WASM_RELATIVE_PATH, 'STREAMCELL_TRAIN_WASM');
   if (!path) return { module: null, reason: `${TRAIN_WASM_RELATIVE_PATH} not found (run npm run build:wasm)` };
   const { module, reason } = loadWasmKernel(path);
   return { module, reason };

@@ -1,9 +1,20 @@
 import { readFile } from 'node:fs/promises';
+import type { DlqReason } from '@app/contracts';
+import { readDataFile } from './data-file';
 import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
 import { evaluateClassifier, trainClassifier } from './classifier-trainer';
-import { formatOf, parseDatasetFile, readingFromObject, type Dataset, type SensorReading, type TextExample } from './dataset';
+import {
+  formatOf,
+  labelOf,
+  parseDatasetFile,
+  RejectedRecords,
+  SensorReadingCollector,
+  TextStreamCollector,
+  type Dataset,
+  type TextExample,
+} from './dataset';
 import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
-import { readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { DataBudget, readKafkaRange, type KafkaRange } from './kafka-range-reader';
 import { isBetter } from './metrics';
 import { filesToModel, readSidecar } from './tf-artifact';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -38,6 +49,8 @@ export interface TrainJobResult {
   readonly trainExamples: number;
   readonly holdoutExamples: number;
   readonly dataRange: DataRange;
+  /** Records of the data the worker would have dead-lettered, by DLQ reason; they were not used. */
+  readonly rejected: Partial<Record<DlqReason, number>>;
 }
 
 /** Phases reported besides epochs. */
@@ -54,82 +67,94 @@ export interface TrainJobDeps {
    * fences on its model lock, so a job cancelled elsewhere never stores a version).
    */
   readonly beforeSave?: () => Promise<void>;
+  /**
+   * Limits of a job run for the admin API: file sources are read only inside `dataDir` (checked
+   * on the opened file) and no job reads more than `maxDataBytes`. Without them (the CLI, on the
+   * operator's own files) files are read as given.
+   */
+  readonly limits?: DataLimits;
 }
 
-function parseJson(v: Buffer | null): Record<string, unknown> | null {
-  if (!v) return null;
-  try {
-    const o = JSON.parse(v.toString('utf8'));
-    return o && typeof o === 'object' ? (o as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
+/** Where a job may read files from, and how much data it may read. */
+export interface DataLimits {
+  readonly dataDir: string | null;
+  readonly maxDataBytes: number;
 }
 
-/** Reads a job's data: a bounded Kafka range (with a labels topic for text) or a file. */
+/** Turns a Kafka range message back into the key bytes the worker's decoder sees. */
+const keyBytes = (key: string | null): Buffer | null => (key === null ? null : Buffer.from(key, 'utf8'));
+
+/**
+ * Reads a job's data: a bounded Kafka range (with a labels topic for text) or a file, each record
+ * through the worker's decoders (`dataset.ts`). `rejected` counts the records the worker would
+ * have dead-lettered, by reason; a job whose data has no usable record fails naming them.
+ */
 export async function loadDataset(
   spec: TrainJobSpec,
   brokers: string[],
-): Promise<{ dataset: Dataset; dataRange: DataRange }> {
+  limits?: DataLimits,
+): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
+  const loaded = await readDataset(spec, brokers, limits);
+  const n = loaded.dataset.task === 'forecast' ? loaded.dataset.readings.length : loaded.dataset.examples.length;
+  if (n === 0 && loaded.rejected.total > 0) {
+    throw new Error(`no usable record in the selected data: ${loaded.rejected.total} rejected (${loaded.rejected.summary()})`);
+  }
+  return loaded;
+}
+
+async function readDataset(
+  spec: TrainJobSpec,
+  brokers: string[],
+  limits?: DataLimits,
+): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
   const src = spec.source;
+  const budget = limits ? new DataBudget(limits.maxDataBytes) : undefined;
   if (src.kind === 'file' || src.kind === 'upload') {
-    const text = src.kind === 'file' ? await readFile(src.path, 'utf8') : src.content;
+    const text =
+      src.kind === 'upload' ? src.content : limits ? await readDataFile(limits.dataDir, src.path, limits.maxDataBytes) : await readFile(src.path, 'utf8');
     const format = src.format ?? formatOf(src.kind === 'file' ? src.path : 'upload.csv');
-    const { dataset } = parseDatasetFile(text, format, spec.task);
+    const { dataset, rejected } = parseDatasetFile(text, format, spec.task, spec.model);
     const examples = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
     return {
       dataset,
       dataRange: src.kind === 'file' ? { kind: 'file', path: src.path, examples } : { kind: 'upload', examples },
+      rejected,
     };
   }
   const group = `streamcell-trainer-job-${spec.jobId}`;
   if (spec.task === 'forecast') {
-    const readings: SensorReading[] = [];
-    const resolved = await readKafkaRange(brokers, src, group, (m) => {
-      const o = parseJson(m.value);
-      const r = o && readingFromObject(o, m.key ?? undefined);
-      if (r) readings.push(r);
-    });
+    const collector = new SensorReadingCollector(spec.model);
+    const resolved = await readKafkaRange(brokers, src, group, (m) => collector.add(keyBytes(m.key), m.value), undefined, budget);
     return {
-      dataset: { task: 'forecast', readings },
-      dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: readings.length },
+      dataset: { task: 'forecast', readings: collector.readings },
+      dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: collector.readings.length },
+      rejected: collector.rejected,
     };
   }
-  // Text: the stream's text events (in offset order) joined with the latest label per stream.
-  const texts = new Map<string, string[]>();
-  const labelled: TextExample[] = [];
+  // Text: the streams' text events (offset order, from the last reset) joined with the latest
+  // label per stream. The labels topic is not a wire-contract topic: `{"streamId","label"}` or
+  // `{"text","label"}` messages.
+  const streams = new TextStreamCollector(spec.model);
+  const labelled = streams.labelled;
   const labels = new Map<string, string>();
   const labelsTopic = src.labelsTopic;
-  const resolved = await readKafkaRange(brokers, src, group, (m) => {
-    const o = parseJson(m.value);
-    if (!o) return;
-    if (typeof o.text === 'string' && (typeof o.label === 'string' || typeof o.label === 'number')) {
-      labelled.push({ text: o.text, label: String(o.label) });
-      return;
-    }
-    const id = typeof o.streamId === 'string' ? o.streamId : m.key;
-    if (id && typeof o.text === 'string') {
-      let list = texts.get(id);
-      if (!list) texts.set(id, (list = []));
-      list.push(o.text);
-    }
-  });
+  const resolved = await readKafkaRange(brokers, src, group, (m) => streams.add(keyBytes(m.key), m.value), undefined, budget);
   if (labelsTopic) {
     await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
-      const o = parseJson(m.value);
+      const o = parseLabelMessage(m.value);
       if (!o) return;
-      const label = typeof o.label === 'string' || typeof o.label === 'number' ? String(o.label) : null;
+      const label = labelOf(o.label);
       if (label === null) return;
       if (typeof o.text === 'string') labelled.push({ text: o.text, label });
       else {
         const id = typeof o.streamId === 'string' ? o.streamId : m.key;
         if (id) labels.set(id, label);
       }
-    });
+    }, undefined, budget);
   }
   for (const [id, label] of labels) {
-    const t = texts.get(id);
-    if (t) labelled.push({ text: t.join(' '), label });
+    const text = streams.textOf(id);
+    if (text !== null) labelled.push({ text, label });
   }
   return {
     dataset: { task: 'classify', examples: labelled },
@@ -141,7 +166,18 @@ export async function loadDataset(
       ...resolved,
       examples: labelled.length,
     },
+    rejected: streams.rejected,
   };
+}
+
+function parseLabelMessage(v: Buffer | null): Record<string, unknown> | null {
+  if (!v) return null;
+  try {
+    const o: unknown = JSON.parse(v.toString('utf8'));
+    return o !== null && typeof o === 'object' ? (o as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
 }
 
 function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
@@ -159,7 +195,7 @@ function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
 export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
   const params: TrainParams = withDefaults(spec.params);
   deps.onPhase('reading');
-  const { dataset, dataRange } = await loadDataset(spec, deps.brokers);
+  const { dataset, dataRange, rejected } = await loadDataset(spec, deps.brokers, deps.limits);
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
   const before = await deps.registry.getModel(spec.model);
   const artifactMeta = {
@@ -167,7 +203,7 @@ export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promi
     versionLabel: `job-${spec.jobId}`,
     parent: before?.active?.version ?? before?.versions[before.versions.length - 1]?.version ?? null,
   };
-  deps.onPhase('training', `${n} ${dataset.task === 'forecast' ? 'readings' : 'examples'}`);
+  deps.onPhase('training', `${n} ${dataset.task === 'forecast' ? 'readings' : 'examples'}${rejected.total > 0 ? `, ${rejected.total} rejected (${rejected.summary()})` : ''}`);
   const trained =
     dataset.task === 'forecast'
       ? await trainForecaster(dataset.readings, params, deps.onEpoch, artifactMeta)
@@ -237,5 +273,6 @@ export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promi
     trainExamples: trained.trainExamples,
     holdoutExamples: trained.holdout.length,
     dataRange,
+    rejected: rejected.counts(),
   };
 }

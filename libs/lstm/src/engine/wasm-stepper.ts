@@ -125,24 +125,27 @@ export interface WasmKernelLoad {
 const loads = new Map<string, WasmKernelLoad>();
 
 /**
- * Finds kernel.wasm: the explicit path, else env `STREAMCELL_LSTM_WASM`, else the first
- * `libs/lstm/wasm/build/kernel.wasm` found walking up from this module (works for src/ under
- * jest/swc and for dist/libs/lstm/src/... after tsc) or from the working directory.
+ * Finds a built WASM file of this repository (`libs/lstm/wasm/build/...`): the explicit path,
+ * else the environment variable `envVar`, else the first `relativePath` found walking up from
+ * this module (works for src/ under jest/swc and for dist/libs/lstm/src/... after tsc) or from
+ * the working directory. Null when there is none.
  */
-export function locateWasmKernel(explicitPath?: string): string | null {
-  const given = explicitPath ?? process.env.STREAMCELL_LSTM_WASM;
+export function locateWasmFile(relativePath: string, envVar: string, explicitPath?: string): string | null {
+  const given = explicitPath ?? process.env[envVar];
   if (given) return resolve(given);
   for (const start of [__dirname, process.cwd()]) {
-    let dir = resolve(start);
-    for (;;) {
-      const candidate = join(dir, WASM_KERNEL_RELATIVE_PATH);
+    for (let dir = resolve(start); ; dir = dirname(dir)) {
+      const candidate = join(dir, relativePath);
       if (existsSync(candidate)) return candidate;
-      const up = dirname(dir);
-      if (up === dir) break;
-      dir = up;
+      if (dirname(dir) === dir) break;
     }
   }
   return null;
+}
+
+/** Finds kernel.wasm: the explicit path, else env `STREAMCELL_LSTM_WASM`, else by {@link locateWasmFile}. */
+export function locateWasmKernel(explicitPath?: string): string | null {
+  return locateWasmFile(WASM_KERNEL_RELATIVE_PATH, 'STREAMCELL_LSTM_WASM', explicitPath);
 }
 
 /** Loads and compiles (once per path) the WASM SIMD kernel; never throws. */
