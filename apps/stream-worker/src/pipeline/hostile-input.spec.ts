@@ -234,3 +234,19 @@ describe('BatchProcessor: an activation verified but not loaded here yet', () =>
     expect(store.data.get('forecaster/moved')!.modelVersion).toBe('1');
   });
 });
+
+describe('BatchProcessor: a key spread over partitions', () => {
+  it('reports keys whose stored state came from another partition (metric hook and a warning)', async () => {
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const moved: number[] = [];
+    const warnings: string[] = [];
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink, { keyPartitionMoved: (n) => moved.push(n) }, { log: () => undefined, warn: (m) => warnings.push(m) });
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(0, 'spread', 1, 21), reading(1, 'stays', 1, 21)] });
+    expect(moved).toEqual([]);
+    await p.process({ topic: cfg.sensorTopic, partition: 3, messages: [reading(0, 'spread', 2, 22)] });
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(2, 'stays', 2, 22)] });
+    expect(moved).toEqual([1]);
+    expect(warnings.filter((w) => w.includes('spread (state from partition 0)'))).toHaveLength(1);
+  });
+});
