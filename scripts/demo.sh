@@ -113,6 +113,19 @@ if [ -f dist/apps/trainer/src/main.js ]; then
     node dist/apps/trainer/src/main.js >"$LOG_DIR/trainer.log" 2>&1 &
   pids+=("$!")
   say "trainer pid ${pids[-1]}: admin API http://127.0.0.1:$TRAINER_PORT/v1 (Authorization: Bearer $ADMIN_TOKEN)"
+  # The operator console: the same token logs in.
+  CONSOLE_PORT="$(free_port)"
+  TRAINER_URL="http://127.0.0.1:$TRAINER_PORT" WORKER_METRICS_URLS="http://127.0.0.1:$HTTP_PORT" \
+    CONSOLE_PORT="$CONSOLE_PORT" CONSOLE_HOST=127.0.0.1 node dist/apps/console/src/main.js >"$LOG_DIR/console.log" 2>&1 &
+  pids+=("$!")
+  deadline=$(( $(date +%s) + 60 ))
+  until grep -q 'console on http' "$LOG_DIR/console.log"; do
+    if ! kill -0 "${pids[-1]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+      say "the console did not start:"; tail -n 30 "$LOG_DIR/console.log" >&2; exit 1
+    fi
+    sleep 0.3
+  done
+  say "console: http://127.0.0.1:$CONSOLE_PORT  (log in with the token $ADMIN_TOKEN)"
   # Half-way through, retrain the forecaster from the topic history and hot-swap it in.
   if [ "$DEMO_SECONDS" = "0" ] || [ "$DEMO_SECONDS" -ge 40 ]; then
     retrain_after=$(( DEMO_SECONDS > 0 ? DEMO_SECONDS / 2 : 30 ))

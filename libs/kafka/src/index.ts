@@ -25,13 +25,19 @@ export {
   type BatchProducerOptions,
   type OutgoingMessage,
 } from './batch-producer';
-/** Commit-after-handler partition batch consumer. */
+/** Commit-after-handler consumer: the partition batches of one fetch as one unit of work. */
 export {
   BatchConsumer,
   type BatchConsumerOptions,
   type BatchHandler,
   type BatchContext,
+  type ConsumerStage,
+  type FailedBatch,
   type PartitionBatch,
+  type PartitionProgress,
+  type StuckPartition,
+  type UnitHandler,
+  type UnitOutcome,
 } from './batch-consumer';
 /** Re-running a consumer after a crash kafkajs does not restart itself. */
 export { restartOnCrash, type CrashRestartOptions } from './crash-restart';

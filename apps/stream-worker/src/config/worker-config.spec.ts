@@ -29,7 +29,19 @@ describe('loadWorkerConfig', () => {
       redisSentinelMaster: null,
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 1000,
+      batchLingerMs: 0,
+      stuckPartitionReadyMs: 60_000,
     });
+  });
+
+  it('reads the fetch linger and the stuck-partition readiness limit, naming a bad value', () => {
+    expect(loadWorkerConfig({ ...base, BATCH_LINGER_MS: '5ms', STUCK_PARTITION_READY_MS: '2m' })).toMatchObject({
+      batchLingerMs: 5,
+      stuckPartitionReadyMs: 120_000,
+    });
+    expect(() => loadWorkerConfig({ ...base, BATCH_LINGER_MS: '5s' })).toThrow(/BATCH_LINGER_MS/);
+    expect(() => loadWorkerConfig({ ...base, BATCH_LINGER_MS: 'soon' })).toThrow(/BATCH_LINGER_MS/);
+    expect(() => loadWorkerConfig({ ...base, STUCK_PARTITION_READY_MS: '10ms' })).toThrow(/STUCK_PARTITION_READY_MS/);
   });
 
   it('reads the Redis topology and replica acknowledgement, refusing contradictions by name', () => {

@@ -76,6 +76,26 @@ export const WORKER_ENV = {
     description:
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
+  BATCH_LINGER_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n > 1000) throw new Error(`"${raw}" is above 1000 ms`);
+      return n;
+    },
+    default: '0',
+    description:
+      'latency/throughput trade-off: how long a fetch may wait for more records before a unit of work starts. 0 = start as soon as any record is there (lowest latency); a few ms give fewer, larger units (more events per round trip) at the cost of up to that much latency',
+  } satisfies EnvVarSpec<number>,
+  STUCK_PARTITION_READY_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n < 1000) throw new Error(`"${raw}" must be at least 1s`);
+      return n;
+    },
+    default: '60s',
+    description:
+      '/health/ready fails while a partition\'s batch has kept failing for longer than this (streamcell_partition_stuck_seconds); partitions waiting for their topic model\'s first activation do not count',
+  } satisfies EnvVarSpec<number>,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
 } as const;
@@ -129,6 +149,10 @@ export interface WorkerConfig {
   readonly logLevel: LogLevel;
   /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
   readonly bootProbeTimeoutMs: number;
+  /** BATCH_LINGER_MS: broker-side fetch wait for more records (0 = answer with the first record). */
+  readonly batchLingerMs: number;
+  /** A partition failing this long makes the worker not ready. */
+  readonly stuckPartitionReadyMs: number;
 }
 
 export { EnvValidationError as ConfigError };
@@ -162,6 +186,8 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
+    batchLingerMs: e.BATCH_LINGER_MS,
+    stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }

@@ -1,0 +1,25 @@
+import { createLogger, probeDependencies, runBoot } from '@app/config';
+import { probeKafka } from '@app/kafka';
+import { loadConsoleConfig } from './config/console-config';
+
+// Exit codes and the failure line are @app/config's boot contract: 2 invalid configuration,
+// 3 Kafka unreachable within BOOT_PROBE_TIMEOUT, 1 anything else.
+runBoot('console', async () => {
+  const config = loadConsoleConfig();
+  const log = createLogger('info').child({ context: 'console' });
+  await probeDependencies(
+    [
+      {
+        name: 'Kafka',
+        variable: 'KAFKA_BROKERS',
+        probe: (deadlineMs) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }, deadlineMs),
+      },
+    ],
+    config.bootProbeTimeoutMs,
+  );
+  const { createConsoleApp } = await import('./console-app');
+  const { app } = await createConsoleApp(config);
+  await app.listen(config.port, config.host);
+  const addr = (app.getHttpServer() as { address(): { port: number } }).address();
+  log.info(`console on http://${config.host}:${addr.port} (trainer ${config.trainerUrl}, ${config.workerUrls.length} worker(s) scraped)`);
+});
