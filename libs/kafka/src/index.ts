@@ -12,9 +12,10 @@ export {
   type KafkaLogLevel,
   type KafkaLogSink,
   type KafkaRetryConfig,
+  type KafkaSaslLogin,
 } from './kafka-config';
 /** Client factory and log mapping. */
-export { createKafkaClient, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
+export { createKafkaClient, kafkaJsSasl, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
 /** Idempotent topic creation. */
 export { ensureTopics, type TopicSpec, type TopicBootstrapResult } from './topic-bootstrap';
 /** One-call multi-topic idempotent producer. */

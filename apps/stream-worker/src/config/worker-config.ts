@@ -1,7 +1,11 @@
 import {
   BOOT_ENV,
   EnvValidationError,
+  KAFKA_SASL_ENV,
   REDIS_ENV,
+  kafkaSasl,
+  kafkaSaslProblems,
+  type KafkaSasl,
   redisEnvProblems,
   env,
   parseDurationMs,
@@ -38,6 +42,7 @@ export const WORKER_ENV = {
     description: 'how long a batch waits for REDIS_WAIT_REPLICAS acknowledgements before it fails and is retried',
   } satisfies EnvVarSpec<number>,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
+  ...KAFKA_SASL_ENV,
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
   SENSOR_TOPIC: env.topic('sensor readings in', DEFAULT_TOPICS.sensorReadings),
   TEXT_TOPIC: env.topic('text events in', DEFAULT_TOPICS.textEvents),
@@ -128,6 +133,8 @@ export interface WorkerConfig {
   readonly redisWaitReplicas: number;
   readonly redisWaitTimeoutMs: number;
   readonly kafkaClientId: string;
+  /** SASL login to Kafka, or null for none. */
+  readonly kafkaSasl: KafkaSasl | null;
   readonly kafkaGroupId: string;
   readonly sensorTopic: string;
   readonly textTopic: string;
@@ -159,7 +166,7 @@ export { EnvValidationError as ConfigError };
 
 /** Parses and validates the environment; throws naming every bad variable. */
 export function loadWorkerConfig(source: Record<string, string | undefined> = process.env): WorkerConfig {
-  const e = validateEnv(WORKER_ENV, source, redisEnvProblems);
+  const e = validateEnv(WORKER_ENV, source, (v) => [...redisEnvProblems(v), ...kafkaSaslProblems(v)]);
   return {
     kafkaBrokers: e.KAFKA_BROKERS,
     redisUrl: e.REDIS_URL,
@@ -168,6 +175,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     redisWaitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaSasl: kafkaSasl(e),
     kafkaGroupId: e.KAFKA_GROUP_ID,
     sensorTopic: e.SENSOR_TOPIC,
     textTopic: e.TEXT_TOPIC,

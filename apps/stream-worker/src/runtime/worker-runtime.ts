@@ -11,6 +11,7 @@ import {
   restartOnCrash,
   type UnitOutcome,
   type PartitionBatch as KafkaBatch,
+  type TopicSpec,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { probeDependencies, probeRedis, redactUrl } from '@app/config';
@@ -71,6 +72,7 @@ export class WorkerRuntime {
     const kafkaConfig = {
       brokers: cfg.kafkaBrokers,
       clientId: cfg.kafkaClientId,
+      sasl: cfg.kafkaSasl,
       logLevel: 'error' as const,
       logger: {
         error: (m: string) => log.warn(m),
@@ -106,14 +108,7 @@ export class WorkerRuntime {
     });
 
     this.kafka = createKafkaClient(kafkaConfig);
-    const bootstrap = await ensureTopics(this.kafka, [
-      { topic: cfg.sensorTopic, partitions: 6 },
-      { topic: cfg.textTopic, partitions: 6 },
-      { topic: cfg.forecastTopic, partitions: 6 },
-      { topic: cfg.classificationTopic, partitions: 6 },
-      { topic: cfg.dlqTopic, partitions: 1 },
-      { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
-    ]);
+    const bootstrap = await ensureTopics(this.kafka, workerTopics(cfg));
     if (bootstrap.created.length > 0) log.log('topics created', { topics: bootstrap.created });
 
     // Models: every active version now, activations from MODELS_TOPIC afterwards.
@@ -420,6 +415,21 @@ export class WorkerRuntime {
  */
 export function fetchSettings(lingerMs: number): { minBytes: number; maxWaitTimeInMs: number } {
   return lingerMs === 0 ? { minBytes: 1, maxWaitTimeInMs: 100 } : { minBytes: 1024 * 1024, maxWaitTimeInMs: lingerMs };
+}
+
+/**
+ * The topics the worker creates when they are missing, with their partition counts (operators
+ * that manage topics, e.g. the Strimzi overlay's KafkaTopics, declare the same).
+ */
+export function workerTopics(cfg: WorkerConfig): TopicSpec[] {
+  return [
+    { topic: cfg.sensorTopic, partitions: 6 },
+    { topic: cfg.textTopic, partitions: 6 },
+    { topic: cfg.forecastTopic, partitions: 6 },
+    { topic: cfg.classificationTopic, partitions: 6 },
+    { topic: cfg.dlqTopic, partitions: 1 },
+    { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+  ];
 }
 
 function timeout(ms: number): Promise<never> {
