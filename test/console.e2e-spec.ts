@@ -86,6 +86,7 @@ describe('operator console in Chromium', () => {
       ADMIN_TOKEN: token,
       MODELS_TOPIC: t.models,
       TRAINER_INSTANCE_ID: `con-${s}`,
+      TRAINER_SOURCE_TOPICS: `${t.sensor},${t.text}`,
     });
     ({ app: trainer } = await createTrainerApp(config));
     await trainer.listen(0, '127.0.0.1');
