@@ -85,6 +85,7 @@ describe('operator console in Chromium', () => {
       KAFKA_BROKERS: stack.brokers,
       ADMIN_TOKEN: token,
       MODELS_TOPIC: t.models,
+      TRAINER_SOURCE_TOPICS: t.sensor,
       TRAINER_INSTANCE_ID: `con-${s}`,
       TRAINER_SOURCE_TOPICS: `${t.sensor},${t.text}`,
     });

@@ -147,7 +147,12 @@ describe('Keras parity: Keras-trained models imported over HTTP, served by the w
       [path.join(REPO_ROOT, 'dist/apps/trainer/src/cli.js'), 'import', '--model', names.gruCli, '--dir', path.join(FIXTURES, 'masked-gru'), '--labels', gru.labels.join(','), '--padding', gru.padding, '--activate'],
       { env: { PATH: process.env.PATH ?? '', REDIS_URL: stack.redisUrl, KAFKA_BROKERS: stack.brokers, MODELS_TOPIC: topics.models } },
     );
-    const cliOut = JSON.parse(cli.stdout.trim().split('\n').pop()!) as { version: number };
+    // The result line (stdout may also carry log lines).
+    const cliOut = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (l.startsWith('{') ? (JSON.parse(l) as { model?: string; version?: number }) : {}))
+      .find((r) => r.model === names.gruCli && typeof r.version === 'number') as { version: number };
     const details = (await (await fetch(`${base}/v1/models/${names.gruCli}`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
       versions: { version: number; textMode?: string; source: string; files: Record<string, unknown> }[];
     };

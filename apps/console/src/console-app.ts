@@ -4,6 +4,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import { createLogger, nestLogger, type Logger } from '@app/config';
 import type { ConsoleConfig } from './config/console-config';
 import { ConsoleModule, type ConsoleParts } from './console.module';
 import { FleetMonitor } from './fleet/fleet-monitor';
@@ -20,13 +21,16 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
  * Builds the console (not listening): starts the Kafka tail (resolves once its group has joined)
  * and the fleet scrapes, serves the page and the /api routes.
  */
-export async function createConsoleApp(config: ConsoleConfig): Promise<{ app: INestApplication; parts: ConsoleParts }> {
+export async function createConsoleApp(
+  config: ConsoleConfig,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<{ app: INestApplication; parts: ConsoleParts }> {
   if (!existsSync(join(PUBLIC_DIR, 'index.html'))) throw new Error(`${PUBLIC_DIR}/index.html is missing: run npm run build`);
   const hub = new LiveHub(config);
   const tail = new TopicTail(config, hub);
   const fleet = new FleetMonitor(config, tail.client);
   const parts: ConsoleParts = { hub, tail, fleet };
-  const app = await NestFactory.create<NestExpressApplication>(ConsoleModule.forRoot(config, parts), { logger: ['error', 'warn', 'log'] });
+  const app = await NestFactory.create<NestExpressApplication>(ConsoleModule.forRoot(config, parts), { logger: nestLogger(logger) });
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('content-security-policy', CSP);
     res.setHeader('x-content-type-options', 'nosniff');

@@ -6,20 +6,16 @@ import { loadConsoleConfig } from './config/console-config';
 // 3 Kafka unreachable within BOOT_PROBE_TIMEOUT, 1 anything else.
 runBoot('console', async () => {
   const config = loadConsoleConfig();
-  const log = createLogger('info').child({ context: 'console' });
+  const root = createLogger(config.logLevel);
   await probeDependencies(
-    [
-      {
-        name: 'Kafka',
-        variable: 'KAFKA_BROKERS',
-        probe: (deadlineMs) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId }, deadlineMs),
-      },
-    ],
+    [{ name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error' }, ms) }],
     config.bootProbeTimeoutMs,
   );
   const { createConsoleApp } = await import('./console-app');
-  const { app } = await createConsoleApp(config);
+  const { app } = await createConsoleApp(config, root);
   await app.listen(config.port, config.host);
   const addr = (app.getHttpServer() as { address(): { port: number } }).address();
-  log.info(`console on http://${config.host}:${addr.port} (trainer ${config.trainerUrl}, ${config.workerUrls.length} worker(s) scraped)`);
+  root
+    .child({ context: 'console' })
+    .info(`console on http://${config.host}:${addr.port} (trainer ${config.trainerUrl}, ${config.workerUrls.length} worker(s) scraped)`);
 });

@@ -10,7 +10,15 @@ import { LiveStream } from './stream';
 
 const root = document.getElementById('app')!;
 const conn = document.getElementById('conn')!;
-const stream = new LiveStream((up) => conn.classList.toggle('up', up));
+const stream = new LiveStream(
+  (up) => conn.classList.toggle('up', up),
+  () => {
+    // The server refused the stream: log in again if the session is gone, else retry shortly.
+    api<{ loggedIn: boolean }>('GET', '/api/session')
+      .then((r) => (r.loggedIn ? window.setTimeout(() => stream.open(stream.selected, true), 2000) : showLogin('The session ended; log in again.')))
+      .catch(() => window.setTimeout(() => stream.open(stream.selected, true), 5000));
+  },
+);
 const pages: Record<string, Page> = { live: livePage, 'dead-letters': deadLettersPage, models: modelsPage, jobs: jobsPage, fleet: fleetPage };
 let leave: (() => void) | void = undefined;
 

@@ -11,7 +11,14 @@ export class LiveStream {
   private key: string | null = null;
   private handlers = new Map<string, Set<(data: unknown) => void>>();
 
-  constructor(private readonly onState: (up: boolean) => void) {}
+  /**
+   * `onState` follows the connection; `onClosed` runs when the browser gave up on it (the server
+   * refused it, e.g. the session ended with a restart of the console).
+   */
+  constructor(
+    private readonly onState: (up: boolean) => void,
+    private readonly onClosed: () => void = () => undefined,
+  ) {}
 
   /** Connects selecting `key` (or none); an open stream with that key is kept unless `fresh`. */
   open(key: string | null, fresh = false): void {
@@ -21,7 +28,10 @@ export class LiveStream {
     const src = new EventSource(key ? `/api/stream?key=${encodeURIComponent(key)}` : '/api/stream');
     this.src = src;
     src.onopen = () => this.onState(true);
-    src.onerror = () => this.onState(false);
+    src.onerror = () => {
+      this.onState(false);
+      if (src.readyState === EventSource.CLOSED && this.src === src) this.onClosed();
+    };
     for (const name of ['hello', 'series', 'points', 'top', 'messages', 'deadLetters', 'activation']) {
       src.addEventListener(name, (ev) => {
         const data = JSON.parse((ev as MessageEvent<string>).data) as unknown;

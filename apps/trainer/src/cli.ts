@@ -17,7 +17,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EnvValidationError, env, redisEnvProblems, validateEnv } from '@app/config';
+import { EnvValidationError, KAFKA_SASL_ENV, env, kafkaSasl, kafkaSaslProblems, redisEnvProblems, validateEnv } from '@app/config';
+import { kafkaJsSasl } from '@app/kafka';
 import { createRedisClient } from '@app/state';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
@@ -42,12 +43,13 @@ const CLI_ENV = {
   REDIS_CLUSTER: TRAINER_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: TRAINER_ENV.REDIS_SENTINEL_MASTER,
   KAFKA_BROKERS: env.optional(TRAINER_ENV.KAFKA_BROKERS),
+  ...KAFKA_SASL_ENV,
   MODELS_TOPIC: TRAINER_ENV.MODELS_TOPIC,
 } as const;
 
 function cliEnv() {
   try {
-    return validateEnv(CLI_ENV, process.env, redisEnvProblems);
+    return validateEnv(CLI_ENV, process.env, (v) => [...redisEnvProblems(v), ...kafkaSaslProblems(v)]);
   } catch (e) {
     throw e instanceof EnvValidationError ? new UsageError(e.message) : e;
   }
@@ -75,7 +77,7 @@ async function connect(needPublish: boolean): Promise<Conn> {
       redis.disconnect();
       throw new UsageError('KAFKA_BROKERS is required to activate (workers learn about activations from the models topic)');
     }
-    const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING, ...kafkaJsSasl(kafkaSasl(e)) });
     const topic = e.MODELS_TOPIC;
     await ensureModelsTopic(kafka.admin(), topic);
     producer = kafka.producer();

@@ -32,7 +32,7 @@ export async function ensureModelsTopic(admin: Admin, topic: string): Promise<vo
 
 /** The trainer's Kafka client settings (also what the boot probe uses). */
 function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
-  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error', retry: { retries: 3 } };
+  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, sasl: config.kafkaSasl, logLevel: 'error', retry: { retries: 3 } };
 }
 
 /**

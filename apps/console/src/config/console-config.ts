@@ -1,4 +1,4 @@
-import { BOOT_ENV, KAFKA_ENV, env, validateEnv, type EnvVarSpec, type EnvValues } from '@app/config';
+import { BOOT_ENV, KAFKA_ENV, env, validateEnv, type EnvVarSpec, type EnvValues, type LogLevel } from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
 
 /** A finite number in [min, max] (the anomaly threshold is a z-score, so a decimal). */
@@ -47,6 +47,7 @@ export const CONSOLE_ENV = {
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-console'),
   CONSOLE_GROUP_PREFIX: env.string('prefix of the console consumer group (a unique suffix is added per process)', 'streamcell-console'),
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
+  LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
   CONSOLE_PORT: env.port('console HTTP port (0 = any free port)', 3002),
   CONSOLE_HOST: env.string('console HTTP listen address', '0.0.0.0'),
   TRAINER_URL: { parse: (s: string) => baseUrl(s.trim()), description: 'base URL of the trainer admin API, e.g. http://127.0.0.1:3001' } as EnvVarSpec<string>,
@@ -77,6 +78,7 @@ export interface ConsoleConfig {
   readonly kafkaClientId: string;
   readonly groupPrefix: string;
   readonly bootProbeTimeoutMs: number;
+  readonly logLevel: LogLevel;
   readonly trainerUrl: string;
   readonly workerUrls: string[];
   readonly workerGroupId: string;
@@ -106,6 +108,7 @@ export function loadConsoleConfig(source: Record<string, string | undefined> = p
     kafkaClientId: e.KAFKA_CLIENT_ID,
     groupPrefix: e.CONSOLE_GROUP_PREFIX,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
+    logLevel: e.LOG_LEVEL,
     trainerUrl: e.TRAINER_URL,
     workerUrls: e.WORKER_METRICS_URLS ?? [],
     workerGroupId: e.WORKER_GROUP_ID,

@@ -17,8 +17,15 @@ export class DeadLetterLog {
 
   constructor(private readonly keep = 200) {}
 
-  /** Adds one envelope read at `dlqPartition`/`dlqOffset`; returns its view. */
-  add(env: DlqEnvelope, dlqPartition: number, dlqOffset: string): DeadLetterView {
+  /** DLQ positions counted (a tail restarted after topics appeared reads some again). */
+  private readonly seen = new Set<string>();
+
+  /** Adds one envelope read at `dlqPartition`/`dlqOffset`; returns its view, or null when already counted. */
+  add(env: DlqEnvelope, dlqPartition: number, dlqOffset: string): DeadLetterView | null {
+    const position = `${dlqPartition}:${dlqOffset}`;
+    if (this.seen.has(position)) return null;
+    this.seen.add(position);
+    if (this.seen.size > 100_000) this.seen.delete(this.seen.values().next().value as string);
     const value = previewBase64(env.value);
     const key = previewBase64(env.key, 128);
     const view: DeadLetterView = {

@@ -101,7 +101,9 @@ export class LiveHub {
   }
 
   deadLetter(env: DlqEnvelope, partition: number, offset: string): void {
-    this.newDeadLetters.push(this.deadLetters.add(env, partition, offset));
+    const view = this.deadLetters.add(env, partition, offset);
+    if (!view) return;
+    this.newDeadLetters.push(view);
     if (this.newDeadLetters.length > 50) this.newDeadLetters.shift();
   }
 
@@ -114,6 +116,7 @@ export class LiveHub {
       activatedAt: ev.activatedAt,
       epoch: typeof ev.epoch === 'number' ? ev.epoch : null,
     };
+    if (this.activations.some((a) => a.model === view.model && a.activatedAt === view.activatedAt && a.version === view.version)) return;
     this.activations.push(view);
     if (this.activations.length > ACTIVATIONS_KEPT) this.activations.shift();
     for (const s of this.subscribers) s.send('activation', view);

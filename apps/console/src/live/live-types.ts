@@ -1,6 +1,6 @@
 /**
  * What the console pushes to the browser (server-sent events on /api/stream) and serves as JSON.
- * Types only: the browser bundle imports them too.
+ * Types only: the browser bundle imports them too (the Fleet page's views as well).
  */
 
 /** One step of a sensor key: the reading and what the worker forecast after it. */
@@ -91,4 +91,38 @@ export interface StreamEvents {
   messages: { readonly messages: TextMessage[] };
   deadLetters: { readonly latest: DeadLetterView[]; readonly counts: DeadLetterCounts };
   activation: ActivationView;
+}
+
+/** One worker as the Fleet page shows it. */
+export interface WorkerView {
+  readonly url: string;
+  readonly reachable: boolean;
+  /** /health/ready answered 200. */
+  readonly ready: boolean;
+  readonly readyDetail: string;
+  /** Input messages per second over the last interval (null on the first scrape). */
+  readonly eventsPerSec: number | null;
+  readonly predictionsPerSec: number | null;
+  readonly deadLettersPerSec: number | null;
+  /** Partition batch wall time over the last interval (since start on the first scrape), seconds. */
+  readonly batchP50: number | null;
+  readonly batchP99: number | null;
+  /** The worker's own lag gauge per topic/partition. */
+  readonly lag: readonly { readonly topic: string; readonly partition: string; readonly lag: number }[];
+  readonly modelVersions: Readonly<Record<string, number>>;
+  readonly scrapedAt: string;
+}
+
+/** Lag of the workers' group per partition, from the broker (committed offset vs. end). */
+export interface GroupLag {
+  readonly groupId: string;
+  readonly partitions: readonly { readonly topic: string; readonly partition: number; readonly committed: string | null; readonly end: string; readonly lag: string }[];
+  readonly error: string | null;
+}
+
+/** The Fleet page's data. */
+export interface FleetView {
+  readonly workers: readonly WorkerView[];
+  readonly group: GroupLag | null;
+  readonly intervalMs: number;
 }

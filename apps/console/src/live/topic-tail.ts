@@ -6,6 +6,9 @@ import { createKafkaClient, restartOnCrash, type Consumer, type Kafka, type Kafk
 import type { ConsoleConfig } from '../config/console-config';
 import type { LiveHub } from './live-hub';
 
+/** How often topics missing at the start are looked for again. */
+const RECHECK_MS = 10_000;
+
 function eventTime(ts: unknown): number | null {
   if (typeof ts === 'number' && Number.isFinite(ts)) return ts;
   if (typeof ts === 'string') {
@@ -46,6 +49,7 @@ export class TopicTail {
   private consumer: Consumer | null = null;
   private running = false;
   private detach: (() => void) | null = null;
+  private recheck: NodeJS.Timeout | null = null;
   /** Consumer group of this process (for the README's "what it leaves on the broker"). */
   readonly groupId: string;
 
@@ -69,7 +73,11 @@ export class TopicTail {
     await admin.connect();
     const existing = new Set(await admin.listTopics());
     const present = topics.filter((x) => existing.has(x));
-    for (const missing of topics.filter((x) => !existing.has(x))) this.log.warn(`topic ${missing} does not exist (yet); the console will not show it until restarted`);
+    const missing = topics.filter((x) => !existing.has(x));
+    if (missing.length > 0) {
+      this.log.warn(`topics ${missing.join(', ')} do not exist (yet); checking again every ${RECHECK_MS / 1000} s`);
+      this.recheck = setTimeout(() => void this.restartWhenCreated(missing), RECHECK_MS);
+    }
     const starts: { topic: string; partition: number; offset: string }[] = [];
     for (const topic of present) {
       for (const p of await admin.fetchTopicOffsets(topic)) {
@@ -105,8 +113,34 @@ export class TopicTail {
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.recheck) clearTimeout(this.recheck);
+    this.recheck = null;
     this.detach?.();
+    this.detach = null;
     await this.consumer?.disconnect();
+    this.consumer = null;
+  }
+
+  /** Topics created after the start (e.g. by workers that boot later) join by a restart of the tail. */
+  private async restartWhenCreated(missing: readonly string[]): Promise<void> {
+    this.recheck = null;
+    if (!this.running) return;
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      const existing = new Set(await admin.listTopics());
+      if (missing.some((t) => existing.has(t))) {
+        this.log.log(`topics created since the start (${missing.filter((t) => existing.has(t)).join(', ')}); restarting the tail`);
+        await this.stop();
+        await this.start();
+        return;
+      }
+    } catch (err) {
+      this.log.warn(`listing topics: ${(err as Error).message}`);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    if (this.running) this.recheck = setTimeout(() => void this.restartWhenCreated(missing), RECHECK_MS);
   }
 
   private apply(topic: string, partition: number, m: KafkaMessage): void {

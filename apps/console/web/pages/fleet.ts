@@ -1,26 +1,7 @@
 import { api } from '../api';
 import { fill, h, num, when } from '../dom';
+import type { FleetView } from '../../src/live/live-types';
 import { showError, type Page } from './page';
-
-interface WorkerView {
-  readonly url: string;
-  readonly reachable: boolean;
-  readonly ready: boolean;
-  readonly readyDetail: string;
-  readonly eventsPerSec: number | null;
-  readonly predictionsPerSec: number | null;
-  readonly deadLettersPerSec: number | null;
-  readonly batchP50: number | null;
-  readonly batchP99: number | null;
-  readonly lag: { topic: string; partition: string; lag: number }[];
-  readonly modelVersions: Record<string, number>;
-  readonly scrapedAt: string;
-}
-interface FleetView {
-  readonly workers: WorkerView[];
-  readonly group: { groupId: string; partitions: { topic: string; partition: number; committed: string | null; end: string; lag: string }[]; error: string | null } | null;
-  readonly intervalMs: number;
-}
 
 const ms = (s: number | null) => (s === null ? '—' : `${num(s * 1000, 1)} ms`);
 

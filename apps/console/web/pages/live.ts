@@ -6,6 +6,8 @@ import { showError, type Page } from './page';
 
 const MAX_POINTS = 600;
 const MAX_MESSAGES = 50;
+/** Rows of the latest text messages across streams. */
+const LATEST_SHOWN = 15;
 
 /** Typical event-time step of the series (median gap of the last readings), for drawing the horizon. */
 function stepMs(points: readonly SeriesPoint[]): number {
@@ -257,15 +259,22 @@ export const livePage: Page = (root, { stream }) => {
     markers.push(...d.markers);
     draw();
   });
+  // A message is sent again when its classification arrives: rows are keyed by source coordinates.
+  const latest = new Map<string, TextMessage>();
+  const where = (m: TextMessage) => `${m.key}\u0000${m.partition}:${m.offset}`;
   stream.on('messages', (d) => {
     for (const m of d.messages) {
-      latestMessages.prepend(messageRow(m));
+      latest.delete(where(m));
+      latest.set(where(m), m);
       if (m.key === stream.selected) {
         keyMsgs = [...keyMsgs.filter((x) => !(x.partition === m.partition && x.offset === m.offset)), m].slice(-MAX_MESSAGES);
         drawMessages(keyMsgs);
       }
     }
-    while (latestMessages.children.length > MAX_MESSAGES) latestMessages.lastElementChild!.remove();
+    const rows = [...latest.values()].sort((a, b) => a.ts - b.ts).slice(-LATEST_SHOWN);
+    latest.clear();
+    for (const m of rows) latest.set(where(m), m);
+    fill(latestMessages, rows.reverse().map(messageRow));
   });
   stream.on('top', (d) => {
     if (!query) renderKeys(d.keys, d.totalKeys);

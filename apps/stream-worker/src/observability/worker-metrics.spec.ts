@@ -39,13 +39,34 @@ describe('WorkerMetrics', () => {
     expect(text).toContain('streamcell_predictions_out_total{topic="predictions.forecasts"} 0');
   });
 
-  it('forgets the lag of partitions when the group assigns partitions anew', async () => {
+  it('reads the lag from the committed offsets the consumer knows, and forgets partitions it no longer owns', async () => {
     const m = new WorkerMetrics();
-    m.consumerLag('sensor.readings', 3, 120);
-    expect(await m.registry.metrics()).toContain(
-      'streamcell_consumer_lag{topic="sensor.readings",partition="3"} 120',
-    );
+    let progress = [
+      { topic: 'sensor.readings', partition: 3, committed: 80n, highWatermark: 200n },
+      { topic: 'sensor.readings', partition: 4, committed: 50n, highWatermark: 50n },
+    ];
+    m.watchPartitions({ stuckPartitions: () => [], partitionProgress: () => progress });
+    const text = await m.registry.metrics();
+    expect(text).toContain('streamcell_consumer_lag{topic="sensor.readings",partition="3"} 120');
+    expect(text).toContain('streamcell_consumer_lag{topic="sensor.readings",partition="4"} 0');
+    // the group assigned partitions anew: the consumer forgot partition 3
+    progress = progress.slice(1);
     m.partitionsAssigned();
     expect(await m.registry.metrics()).not.toContain('partition="3"');
+  });
+
+  it('exports the stuck partitions and their age at scrape time', async () => {
+    const m = new WorkerMetrics();
+    const since = Date.now() - 90_000;
+    let stuck = [{ topic: 'text.events', partition: 1, sinceMs: since }];
+    m.watchPartitions({ stuckPartitions: () => stuck, partitionProgress: () => [] });
+    const text = await m.registry.metrics();
+    expect(text).toContain('streamcell_stuck_partitions 1');
+    const age = Number(/streamcell_partition_stuck_seconds\{topic="text.events",partition="1"\} (\S+)/.exec(text)![1]);
+    expect(age).toBeGreaterThanOrEqual(90);
+    stuck = [];
+    const after = await m.registry.metrics();
+    expect(after).toContain('streamcell_stuck_partitions 0');
+    expect(after).not.toContain('streamcell_partition_stuck_seconds{');
   });
 });

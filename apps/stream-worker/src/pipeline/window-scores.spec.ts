@@ -1,5 +1,6 @@
 import { RecurrentModel, TextWindow, randomRecurrentModelSpec } from '@app/lstm';
-import { BatchProcessor, type InputMessage } from './batch-processor';
+import { BatchProcessor } from './batch-processor';
+import type { InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import type { ServingModel, SwapPolicy } from '../model/serving-model';
 

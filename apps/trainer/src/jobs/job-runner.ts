@@ -278,6 +278,7 @@ export class JobRunner {
       redisCluster: this.config.redisCluster,
       redisSentinelMaster: this.config.redisSentinelMaster,
       brokers: this.config.kafkaBrokers,
+      kafkaSasl: this.config.kafkaSasl,
       dataDir: this.config.dataDir,
       maxDataBytes: this.config.maxDataBytes,
       forecastBackend: this.config.forecastBackend,

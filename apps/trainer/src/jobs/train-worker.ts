@@ -4,6 +4,7 @@
  * `cancelled`.
  */
 import { setPriority } from 'node:os';
+import type { KafkaSaslLogin } from '@app/kafka';
 import { createRedisClient } from '@app/state';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { initTrainingBackend } from '../training/tf-backend';
@@ -18,6 +19,7 @@ export interface WorkerStart {
   readonly redisCluster: boolean;
   readonly redisSentinelMaster: string | null;
   readonly brokers: string[];
+  readonly kafkaSasl: KafkaSaslLogin | null;
   /** TRAINER_DATA_DIR: file sources are read only inside it (null: refused). */
   readonly dataDir: string | null;
   /** TRAINER_MAX_DATA_BYTES. */
@@ -57,6 +59,7 @@ async function run(msg: WorkerStart): Promise<void> {
     const result = await runTrainJob(msg.spec, {
       registry,
       brokers: msg.brokers,
+      kafkaSasl: msg.kafkaSasl,
       limits: { dataDir: msg.dataDir, maxDataBytes: msg.maxDataBytes },
       onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
       onEpoch: (progress) => void send({ type: 'epoch', progress }),

@@ -1,7 +1,6 @@
 import { StandardScaler, type StandardScalerJson } from '../preprocess/standard-scaler';
 import { Tokenizer, type KerasTokenizerJson } from '../preprocess/tokenizer';
 import { isRecord, isSafeRelativePath } from './model-json';
-import { MAX_WINDOW_LENGTH } from '../engine/text-window';
 
 /** File name of the sidecar inside an artifact. */
 export const SIDECAR_FILE = 'streamcell.json';
@@ -190,8 +189,6 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
     if (input.padding !== 'pre' && input.padding !== 'post') fail('input.padding', "must be 'pre' or 'post'");
     if (input.mode !== undefined && !TEXT_MODES.includes(input.mode as TextMode))
       fail('input.mode', "must be 'window' or 'stream'");
-    if (input.mode === 'window' && (input.maxTokens as number) > MAX_WINDOW_LENGTH)
-      fail('input.maxTokens', `must be at most ${MAX_WINDOW_LENGTH} in mode 'window' (a key keeps its last maxTokens tokens)`);
     if (s.tokenizer === undefined || s.tokenizer === null) fail('tokenizer', 'is required for task classify');
     try {
       Tokenizer.fromKerasJson(s.tokenizer as KerasTokenizerJson);
