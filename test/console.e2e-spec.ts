@@ -87,7 +87,6 @@ describe('operator console in Chromium', () => {
       MODELS_TOPIC: t.models,
       TRAINER_SOURCE_TOPICS: t.sensor,
       TRAINER_INSTANCE_ID: `con-${s}`,
-      TRAINER_SOURCE_TOPICS: `${t.sensor},${t.text}`,
     });
     ({ app: trainer } = await createTrainerApp(config));
     await trainer.listen(0, '127.0.0.1');
