@@ -92,6 +92,7 @@ describe.each([
       ADMIN_TOKEN: token,
       MODELS_TOPIC: t.models,
       TRAINER_INSTANCE_ID: `tw-${s}`,
+      TRAINER_SOURCE_TOPICS: `${t.sensor},${t.text}`,
     });
     ({ app } = await createTrainerApp(config));
     await app.listen(0, '127.0.0.1');

@@ -104,6 +104,8 @@ describe('trainer admin API', () => {
       MODELS_TOPIC: modelsTopic,
       TRAINER_PORT: '0',
       TRAINER_INSTANCE_ID: `trainer-e2e-${run}`,
+      TRAINER_SOURCE_TOPICS: [sensorTopic, textTopic, labelsTopic].join(','),
+      TRAINER_MAX_JOBS: '4',
     });
     ({ app } = await createTrainerApp(config));
     await app.listen(0, '127.0.0.1');

@@ -6,7 +6,8 @@ import type { ValidationError } from 'class-validator';
 import { LoggerModule } from 'nestjs-pino';
 import { createLogger, nestLogger, type Logger } from '@app/config';
 import type { TrainerConfig } from './config/trainer-config';
-import { RegistryErrorFilter } from './http/registry-errors.filter';
+import { HttpErrorsFilter } from './http/http-errors.filter';
+import { requestBodyMiddleware } from './http/request-body';
 import { connectInfra, type TrainerInfra } from './infra';
 import { TrainerModule } from './trainer.module';
 
@@ -28,9 +29,10 @@ class TrainerHttpModule {}
 const QUIET_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
 /**
- * Builds the trainer HTTP app (not listening): validation pipe with field-named 400s, OpenAPI
- * at /docs, graceful shutdown, JSON-line logs on `logger` (a root logger of `@app/config`
- * `createLogger`; by default one at `config.logLevel`), one line per `/v1` request.
+ * Builds the trainer HTTP app (not listening): body limits and request ids, validation pipe with
+ * field-named 400s, one exception filter (no unexplained 5xx), OpenAPI at /docs, graceful
+ * shutdown, JSON-line logs on `logger` (a root logger of `@app/config` `createLogger`; by default
+ * one at `config.logLevel`), one line per `/v1` request.
  * Connects (and probes) Redis and Kafka unless `infra` is given.
  */
 export async function createTrainerApp(
@@ -49,7 +51,9 @@ export async function createTrainerApp(
     ],
   };
   const app = await NestFactory.create<NestExpressApplication>(root, { logger: nestLogger(logger), bodyParser: false });
-  app.useBodyParser('json', { limit: config.maxUploadBytes });
+  // Bodies are read by one middleware for every content type (limits, depth, multipart parts),
+  // after the request id and, for /v1 routes with a body, the bearer token are checked.
+  app.use(requestBodyMiddleware({ maxUploadBytes: config.maxUploadBytes, adminToken: config.adminToken }));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -61,7 +65,7 @@ export async function createTrainerApp(
       },
     }),
   );
-  app.useGlobalFilters(new RegistryErrorFilter());
+  app.useGlobalFilters(new HttpErrorsFilter());
   app.enableShutdownHooks();
   // Outlive typical client/load-balancer idle timeouts so a reused keep-alive socket is not reset.
   const server = app.getHttpServer() as { keepAliveTimeout: number; headersTimeout: number };

@@ -58,9 +58,20 @@ JAVA_OPTS=(${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} -XX:+UseG1GC -XX:MaxGCPauseMill
 data_dir="$(grep '^log.dirs=' "$CONF" | tail -n1 | cut -d= -f2 | cut -d, -f1)"
 mkdir -p "$data_dir"
 if [ ! -f "$data_dir/meta.properties" ]; then
-  cid="${CLUSTER_ID:-$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')}"
+  if [ -n "${CLUSTER_ID:-}" ]; then
+    # Kafka's tools read an argument that begins with '-' as an option (its own random-uuid never
+    # draws one): refuse it by name rather than fail later with a usage message.
+    case "$CLUSTER_ID" in -*) echo "kafka-entrypoint: CLUSTER_ID must not begin with '-' (got '$CLUSTER_ID')" >&2; exit 2 ;; esac
+    cid="$CLUSTER_ID"
+  else
+    # 16 random bytes, base64url without padding (a Kafka Uuid). The first character carries only
+    # the first byte's top six bits: one that would be '-' or '_' is replaced by a letter, so the
+    # id is still 16 bytes and never begins with '-'.
+    cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    case "$cid" in [-_]*) cid="A${cid:1}" ;; esac
+  fi
   java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="${KAFKA_HOME}/config/log4j2.xml" \
-    -cp "$CP" kafka.tools.StorageTool format -t "$cid" -c "$CONF" --ignore-formatted
+    -cp "$CP" kafka.tools.StorageTool format "--cluster-id=$cid" -c "$CONF" --ignore-formatted
 fi
 
 exec java "${JAVA_OPTS[@]}" -cp "$CP" kafka.Kafka "$CONF"

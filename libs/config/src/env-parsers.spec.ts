@@ -32,6 +32,12 @@ describe('env parsers', () => {
     expect(redactUrl('redis://user:secret@h:1')).toBe('redis://user:***@h:1');
     expect(redactUrl('redis://h:1')).toBe('redis://h:1');
     expect(redactUrl('redis://:a@h:1, redis://:b@g:2,redis://k:3')).toBe('redis://:***@h:1, redis://:***@g:2,redis://k:3');
+    // Passwords with unencoded '/', ',' or '@' are masked whole, alone and in seed lists.
+    for (const pw of ['pa/ss', 'a,b', 'p@ss', 'x/y,z@w', '@/,', 'se:cret']) {
+      expect(redactUrl(`redis://user:${pw}@h:1/0`)).toBe('redis://user:***@h:1/0');
+      expect(redactUrl(`redis://:${pw}@h:1,redis://u:${pw}@g:2`)).toBe('redis://:***@h:1,redis://u:***@g:2');
+    }
+    expect(redactUrl('redis://h:1/2,rediss://h2:3')).toBe('redis://h:1/2,rediss://h2:3');
   });
 
   it('parses ports and positive integers strictly', () => {

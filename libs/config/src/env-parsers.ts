@@ -51,8 +51,13 @@ export function parseRedisUrl(raw: string): string {
 
 /** Replaces a URL's password with `***` for messages and logs. */
 export function redactUrl(raw: string): string {
-  // Every URL of a comma-separated list (a Redis Cluster seed list) loses its password.
-  return raw.replace(/(^|,)(\s*[a-z][a-z0-9+.-]*:\/\/[^:/@,]*:)[^@/,]*@/gi, '$1$2***@');
+  // Every URL of a comma-separated list (a Redis Cluster seed list) loses its password. A list
+  // splits only at a comma followed by a scheme, and a password runs to the URL's last '@', so a
+  // password with an unencoded '/', ',' or '@' is masked whole.
+  return raw
+    .split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i)
+    .map((url) => url.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^]*@(?=[^@]*$)/i, '$1***@'))
+    .join(',');
 }
 
 /** A TCP port, 1-65535 (0 allowed with `allowZero`, meaning "any free port"). */

@@ -1,4 +1,13 @@
-import { buildDlqRecord, parseDlqRecord } from './dlq-envelope';
+import { createHash } from 'node:crypto';
+import {
+  buildDeadLetter,
+  buildDlqRecord,
+  DEFAULT_MAX_DLQ_BYTES,
+  DLQ_DETAIL_CHARS,
+  DLQ_KEY_COPY_BYTES,
+  MIN_DLQ_BYTES,
+  parseDlqRecord,
+} from './dlq-envelope';
 import { DLQ_REASONS } from './dlq-reason';
 import { validateMessage } from './schema-validators';
 
@@ -42,5 +51,55 @@ describe('buildDlqRecord', () => {
       expect(env.value).toBeNull();
       expect(validateMessage('dlqEnvelope', env)).toBeNull();
     }
+  });
+});
+
+describe('buildDeadLetter: a dead letter always fits the topic', () => {
+  const source = { topic: 'sensor.readings', partition: 4, offset: '9007199254740993' };
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+  it.each([0.75e6, 1_000_000, 1024 * 1024 - 1])('cuts a %d-byte value to a prefix with its length and sha256', (n) => {
+    const value = Buffer.alloc(n, 0x41);
+    value.write('{"sensorId":"p","ts":1,"value":1,"pad":"', 0);
+    const key = Buffer.from('pump-7');
+    const dl = buildDeadLetter({ reason: 'payload_too_large', detail: 'too big', source, key, value, at: 0 });
+    const bytes = Buffer.byteLength(dl.value) + (dl.key?.length ?? 0);
+    expect(bytes).toBeLessThanOrEqual(DEFAULT_MAX_DLQ_BYTES);
+    expect(bytes).toBeGreaterThan(DEFAULT_MAX_DLQ_BYTES - 8);
+    const env = parseDlqRecord(dl.value);
+    expect(validateMessage('dlqEnvelope', env)).toBeNull();
+    expect(env.valueBytes).toBe(n);
+    expect(env.valueSha256).toBe(sha(value));
+    const prefix = Buffer.from(env.value!, 'base64');
+    expect(value.subarray(0, prefix.length).equals(prefix)).toBe(true);
+    expect(env.key).toBe(key.toString('base64'));
+    expect(env.keyBytes).toBeUndefined();
+    expect(env.source).toEqual(source);
+    expect(dl.key).toEqual(key);
+  });
+
+  it('keeps a message that fits whole, without the truncation fields', () => {
+    const value = Buffer.alloc(100_000, 0x62);
+    const env = parseDlqRecord(buildDlqRecord({ reason: 'payload_too_large', detail: 'd', source, key: null, value }));
+    expect(env.value).toBe(value.toString('base64'));
+    expect(Object.keys(env)).toEqual(['reason', 'detail', 'source', 'key', 'value', 'at']);
+  });
+
+  it('cuts a huge key (record key and envelope) and a long detail, within the smallest bound', () => {
+    const key = Buffer.alloc(600_000, 0xe9);
+    const value = Buffer.alloc(900_000, 0x22);
+    const dl = buildDeadLetter(
+      { reason: 'key_too_long', detail: 'é'.repeat(5000), source, key, value, at: 0 },
+      MIN_DLQ_BYTES,
+    );
+    expect(Buffer.byteLength(dl.value) + dl.key!.length).toBeLessThanOrEqual(MIN_DLQ_BYTES);
+    expect(dl.key!.length).toBe(DLQ_KEY_COPY_BYTES);
+    const env = parseDlqRecord(dl.value);
+    expect(validateMessage('dlqEnvelope', env)).toBeNull();
+    expect(env.keyBytes).toBe(600_000);
+    expect(env.keySha256).toBe(sha(key));
+    expect(env.valueBytes).toBe(900_000);
+    expect(env.detail.length).toBe(DLQ_DETAIL_CHARS);
+    expect(Buffer.from(env.value!, 'base64').length).toBeGreaterThan(0);
   });
 });

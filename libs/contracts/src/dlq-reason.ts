@@ -14,6 +14,7 @@ export const DLQ_REASONS = [
   'late_event',
   'payload_too_large',
   'unknown_model',
+  'model_error',
 ] as const;
 
 /** One DLQ reason code. */

@@ -46,7 +46,19 @@ export {
   type ClassificationPrediction,
 } from './prediction-encoder';
 /** DLQ envelope builder and parser. */
-export { buildDlqRecord, parseDlqRecord, type DlqRecordInput, type DlqEnvelope } from './dlq-envelope';
+export {
+  buildDeadLetter,
+  buildDlqRecord,
+  parseDlqRecord,
+  DEFAULT_MAX_DLQ_BYTES,
+  MIN_DLQ_BYTES,
+  MAX_DLQ_BYTES,
+  DLQ_KEY_COPY_BYTES,
+  DLQ_DETAIL_CHARS,
+  type DeadLetter,
+  type DlqRecordInput,
+  type DlqEnvelope,
+} from './dlq-envelope';
 /** Model-activated event. */
 export {
   decodeModelActivated,

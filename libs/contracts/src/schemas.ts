@@ -166,6 +166,26 @@ export const DLQ_ENVELOPE_SCHEMA = {
       description: 'Original value bytes, base64; null for a tombstone.',
     },
     at: { type: 'string', format: 'date-time', description: 'When the message was rejected.' },
+    keyBytes: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Only when key is a truncated copy (first 1024 bytes): the original key length.',
+    },
+    keySha256: {
+      type: 'string',
+      pattern: '^[0-9a-f]{64}$',
+      description: 'Only when key is a truncated copy: sha256 (hex) of the original key.',
+    },
+    valueBytes: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Only when value is a truncated copy (a prefix, so the dead letter fits the topic): the original value length.',
+    },
+    valueSha256: {
+      type: 'string',
+      pattern: '^[0-9a-f]{64}$',
+      description: 'Only when value is a truncated copy: sha256 (hex) of the original value.',
+    },
   },
 } as const;
 

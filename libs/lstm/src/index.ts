@@ -38,6 +38,8 @@ export {
   SIDECAR_FILE,
   MODEL_JSON_FILE,
   SIDECAR_SCHEMA_VERSION,
+  MAX_SEQUENCE_TOKENS,
+  MAX_WINDOW,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,

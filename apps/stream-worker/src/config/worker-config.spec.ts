@@ -22,6 +22,7 @@ describe('loadWorkerConfig', () => {
       allowedLatenessMs: 0,
       maxTextLength: 10_000,
       maxPayloadBytes: 65_536,
+      dlqMaxBytes: 262_144,
       rewarmSteps: 16,
       logLevel: 'info',
       redisCluster: false,
@@ -48,6 +49,14 @@ describe('loadWorkerConfig', () => {
     expect(problem({ REDIS_SENTINEL_MASTER: 'bad name' })).toMatch(/REDIS_SENTINEL_MASTER/);
     expect(problem({ REDIS_WAIT_REPLICAS: '-1' })).toMatch(/REDIS_WAIT_REPLICAS/);
     expect(problem({ REDIS_WAIT_TIMEOUT_MS: '0' })).toMatch(/REDIS_WAIT_TIMEOUT_MS/);
+  });
+
+  it('bounds DLQ_MAX_BYTES so a dead letter fits under the broker default message.max.bytes', () => {
+    expect(loadWorkerConfig({ ...base, DLQ_MAX_BYTES: '1000000' }).dlqMaxBytes).toBe(1_000_000);
+    expect(loadWorkerConfig({ ...base, DLQ_MAX_BYTES: '8192' }).dlqMaxBytes).toBe(8192);
+    for (const bad of ['1048576', '8191', '0', 'lots', '2e5']) {
+      expect(() => loadWorkerConfig({ ...base, DLQ_MAX_BYTES: bad })).toThrow(/DLQ_MAX_BYTES/);
+    }
   });
 
   it('accepts overrides (port 0, lateness -1, durations)', () => {

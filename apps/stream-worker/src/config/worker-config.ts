@@ -5,12 +5,13 @@ import {
   redisEnvProblems,
   env,
   parseDurationMs,
+  parseIntInRange,
   parseNonNegativeInt,
   validateEnv,
   type EnvVarSpec,
   type LogLevel,
 } from '@app/config';
-import { DEFAULT_TOPICS } from '@app/contracts';
+import { DEFAULT_MAX_DLQ_BYTES, DEFAULT_TOPICS, MAX_DLQ_BYTES, MIN_DLQ_BYTES } from '@app/contracts';
 
 /**
  * The worker's environment (apps/stream-worker/README.md) as an @app/config spec: validated once at boot;
@@ -60,6 +61,11 @@ export const WORKER_ENV = {
   } satisfies EnvVarSpec<number>,
   MAX_TEXT_LENGTH: env.positiveInt('longest text in characters', 10_000),
   MAX_PAYLOAD_BYTES: env.positiveInt('largest message value in bytes', 65_536),
+  DLQ_MAX_BYTES: {
+    parse: (raw: string) => parseIntInRange(raw, MIN_DLQ_BYTES, MAX_DLQ_BYTES),
+    default: String(DEFAULT_MAX_DLQ_BYTES),
+    description: `largest dead letter (record key + value) in bytes, ${MIN_DLQ_BYTES}-${MAX_DLQ_BYTES}: a rejected message that would not fit is carried as a truncated copy with its length and sha256; keep it at or under the DLQ topic's max.message.bytes`,
+  } satisfies EnvVarSpec<number>,
   REWARM_STEPS: {
     parse: (raw: string) => {
       const n = parseNonNegativeInt(raw);
@@ -117,6 +123,8 @@ export interface WorkerConfig {
   readonly allowedLatenessMs: number;
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
+  /** Largest dead letter (record key + value), bytes. */
+  readonly dlqMaxBytes: number;
   readonly rewarmSteps: number;
   readonly logLevel: LogLevel;
   /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
@@ -151,6 +159,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     allowedLatenessMs: e.ALLOWED_LATENESS_MS,
     maxTextLength: e.MAX_TEXT_LENGTH,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,

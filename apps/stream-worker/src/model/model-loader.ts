@@ -39,6 +39,11 @@ export async function loadServingModel(
     }
     const scaler = sidecar.scaler ? StandardScaler.fromJSON(sidecar.scaler) : StandardScaler.of(new Array<number>(width).fill(0), new Array<number>(width).fill(1));
     const horizon = engine.outputDim;
+    const targets = input.targets ?? input.features;
+    const targetIndex = Int32Array.from(targets, (t) => input.features.indexOf(t));
+    if (targetIndex.some((f) => f < 0) || horizon % targets.length !== 0) {
+      throw new ModelLoadError(name, version, `${horizon} outputs are not horizon × ${targets.length} targets of the sidecar's features`);
+    }
     return {
       ...base,
       task: {
@@ -48,6 +53,7 @@ export async function loadServingModel(
         mean: Float64Array.from(scaler.mean),
         scale: Float64Array.from(scaler.scale),
         horizon,
+        targetIndex,
         maskValue: artifact.inputMaskValue,
       },
       initialState: new Float32Array(engine.stateSize),

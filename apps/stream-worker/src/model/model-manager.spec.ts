@@ -1,5 +1,6 @@
-import type { ActivePointer, ModelSummary } from '@app/registry';
-import { ModelManager, type RegistryReader } from './model-manager';
+import { RegistryError, type ActivePointer, type ModelSummary, type ModelVersionMeta } from '@app/registry';
+import type { ModelActivatedEvent } from '@app/contracts';
+import { ModelManager, NEGATIVE_CACHE_MAX, RegistryUnavailableError, type RegistryReader } from './model-manager';
 import { toyForecaster } from '../pipeline/testing/toy-engine';
 import type { ServingModel, SwapPolicy } from './serving-model';
 
@@ -7,8 +8,14 @@ function pointer(version: number, policy: SwapPolicy = 'reset', epoch = version)
   return { version, policy, epoch, activatedAt: '2026-11-27T00:00:00Z', previousVersion: null };
 }
 
+const SHA = (v: number) => String(v % 10).repeat(64);
+
 function setup(active: Record<string, ActivePointer | null>) {
   const loads: string[] = [];
+  const state = { redisDown: false, failLoads: 0, brokenNames: new Set(['broken']) };
+  const down = async () => {
+    if (state.redisDown) throw new Error('Connection is closed.');
+  };
   const registry = {
     listModels: async (): Promise<ModelSummary[]> =>
       Object.entries(active).map(([name, p]) => ({
@@ -18,17 +25,47 @@ function setup(active: Record<string, ActivePointer | null>) {
         versionCount: 1,
         activeVersion: p?.version ?? null,
       })),
-    getActive: async (name: string) => active[name] ?? null,
+    getActive: async (name: string) => {
+      await down();
+      if (name.includes('/')) throw new RegistryError('invalid_name', `invalid model name ${name}`);
+      return active[name] ?? null;
+    },
+    getVersion: async (name: string, version: number) => {
+      await down();
+      return { model: name, version, files: { 'streamcell.json': { sha256: SHA(version), bytes: 1 } } } as unknown as ModelVersionMeta;
+    },
     loadVersionFiles: async () => new Map(),
   } as unknown as RegistryReader;
   const loader = async (name: string, version: number, policy: SwapPolicy): Promise<ServingModel> => {
     loads.push(`${name}@${version}/${policy}`);
-    if (name === 'broken') throw new Error('bad artifact');
+    if (state.redisDown) throw new Error('Connection is closed.');
+    if (state.brokenNames.has(name)) throw new Error('bad artifact');
+    if (state.failLoads > 0) {
+      state.failLoads--;
+      throw new Error('load failed');
+    }
     return { ...toyForecaster(version, policy), name };
   };
   const logs: string[] = [];
   const logger = { log: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
-  return { manager: new ModelManager(registry, loader, logger), loads, logs, active };
+  const observed: string[] = [];
+  const observer = {
+    activationIgnored: (_m: string, reason: string) => observed.push(`ignored:${reason}`),
+    activationRetry: () => observed.push('retry'),
+  };
+  const manager = new ModelManager(registry, loader, logger, observer, { retryFirstMs: 5, retryMaxMs: 20 });
+  return { manager, loads, logs, active, state, observed };
+}
+
+function ev(version: number, epoch: number, policy: SwapPolicy = 'rewarm', model = 'forecaster', extra: Partial<ModelActivatedEvent> = {}): ModelActivatedEvent {
+  return { type: 'model.activated', model, version, task: 'forecast', policy, epoch, activatedAt: '2026-11-27T00:00:00Z', ...extra };
+}
+
+const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await tick(5);
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('ModelManager', () => {
@@ -44,31 +81,20 @@ describe('ModelManager', () => {
     manager.close();
   });
 
-  it('swaps on a newer activation, ignores stale or repeated ones, keeps serving on a failed load', async () => {
-    const { manager, loads } = setup({ forecaster: pointer(1) });
+  it('swaps on an activation matching the registry, ignores stale or repeated ones', async () => {
+    const { manager, loads, active } = setup({ forecaster: pointer(1) });
     await manager.loadAllActive(['forecaster']);
     const before = manager.get('forecaster');
-    const ev = (version: number, epoch: number, policy: SwapPolicy = 'rewarm', model = 'forecaster') => ({
-      type: 'model.activated' as const,
-      model,
-      version,
-      task: 'forecast' as const,
-      policy,
-      epoch,
-      activatedAt: '2026-11-27T00:00:00Z',
-    });
     manager.activations.next(ev(1, 1, 'reset')); // the boot version again: no reload
+    active.forecaster = pointer(3, 'rewarm', 3);
     manager.activations.next(ev(3, 3));
     manager.activations.next(ev(2, 2)); // older epoch arriving late: ignored
-    await new Promise((r) => setTimeout(r, 10));
+    await tick();
     await manager.settled();
     expect(manager.get('forecaster')?.version).toBe(3);
     expect(manager.get('forecaster')?.policy).toBe('rewarm');
     expect(before?.version).toBe(1); // a batch holding the old object is unaffected
-    manager.activations.next(ev(1, 4, 'reset', 'broken'));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(manager.get('broken')).toBeUndefined();
-    expect(loads).toEqual(['forecaster@1/reset', 'forecaster@3/rewarm', 'broken@1/reset']);
+    expect(loads).toEqual(['forecaster@1/reset', 'forecaster@3/rewarm']);
     manager.close();
   });
 
@@ -85,5 +111,90 @@ describe('ModelManager', () => {
     expect(loads).toEqual([]);
     manager.close();
     m2.manager.close();
+  });
+
+  it('a registry read error is not "no active version": resolve throws, so the batch is retried', async () => {
+    const { manager, state } = setup({ named: pointer(4) });
+    state.redisDown = true;
+    await expect(manager.resolve(['named'])).rejects.toBeInstanceOf(RegistryUnavailableError);
+    expect(manager.missingCount).toBe(0); // not remembered as missing
+    state.redisDown = false;
+    await manager.resolve(['named']);
+    expect(manager.get('named')?.version).toBe(4);
+    // an invalid name is an answer: remembered as missing, no error
+    await manager.resolve(['no/such']);
+    expect(manager.missingCount).toBe(1);
+    manager.close();
+  });
+
+  it('bounds the cache of names without an active version', async () => {
+    const { manager } = setup({});
+    for (let i = 0; i < NEGATIVE_CACHE_MAX * 3; i++) await manager.resolve([`bogus-${i}`]);
+    expect(manager.missingCount).toBeLessThanOrEqual(NEGATIVE_CACHE_MAX);
+    manager.close();
+  });
+
+  it('retries a failed activation with backoff until it loads', async () => {
+    const { manager, active, state, observed } = setup({ forecaster: pointer(1) });
+    await manager.loadAllActive(['forecaster']);
+    state.failLoads = 3;
+    active.forecaster = pointer(2, 'reset', 2);
+    manager.activations.next(ev(2, 2, 'reset'));
+    await until(() => manager.get('forecaster')?.version === 2, 'v2 after retries');
+    expect(observed.filter((o) => o === 'retry')).toHaveLength(3);
+    manager.close();
+  });
+
+  it('retries while the registry is unreachable, and stops retrying once a newer activation arrives', async () => {
+    const { manager, active, state, loads } = setup({ forecaster: pointer(1) });
+    await manager.loadAllActive(['forecaster']);
+    state.brokenNames.add('forecaster');
+    active.forecaster = pointer(2, 'reset', 2);
+    manager.activations.next(ev(2, 2, 'reset'));
+    await until(() => loads.filter((l) => l === 'forecaster@2/reset').length >= 2, 'two attempts at v2');
+    state.brokenNames.delete('forecaster');
+    state.redisDown = true;
+    active.forecaster = pointer(3, 'keep', 3);
+    manager.activations.next(ev(3, 3, 'keep'));
+    await tick(40);
+    expect(manager.get('forecaster')?.version).toBe(1);
+    state.redisDown = false;
+    await until(() => manager.get('forecaster')?.version === 3, 'v3 once the registry answers');
+    const attemptsAtV2 = loads.filter((l) => l === 'forecaster@2/reset').length;
+    await tick(60);
+    expect(loads.filter((l) => l === 'forecaster@2/reset').length).toBe(attemptsAtV2); // v2 abandoned
+    expect(manager.get('forecaster')?.version).toBe(3);
+    manager.close();
+  });
+
+  it('ignores activation events that do not match the registry pointer (stale, forged, wrong checksum), counting them', async () => {
+    const { manager, active, observed, logs } = setup({ forecaster: pointer(5, 'reset', 7) });
+    await manager.loadAllActive(['forecaster']);
+    manager.activations.next(ev(2, 999, 'reset')); // forged: a rollback with a huge epoch
+    manager.activations.next(ev(5, 8, 'keep')); // the active version with another policy
+    manager.activations.next(ev(5, 8, 'reset', 'forecaster', { checksum: SHA(4) })); // epoch ahead of the registry
+    manager.activations.next(ev(9, 1, 'reset', 'nomodel'));
+    await tick();
+    await manager.settled();
+    expect(manager.get('forecaster')?.version).toBe(5);
+    expect(observed).toEqual(['ignored:mismatch', 'ignored:mismatch', 'ignored:mismatch', 'ignored:no_active_version']);
+    expect(logs.filter((l) => l.includes('does not match the registry'))).toHaveLength(4);
+    // A genuine later activation still applies (the forged epoch 999 blocked nothing); a wrong
+    // checksum for it does not.
+    active.forecaster = pointer(6, 'reset', 8);
+    manager.activations.next(ev(6, 8, 'reset', 'forecaster', { checksum: SHA(1) }));
+    await tick();
+    await manager.settled();
+    expect(manager.get('forecaster')?.version).toBe(5);
+    manager.activations.next(ev(6, 8, 'reset', 'forecaster', { checksum: SHA(6), files: { 'streamcell.json': SHA(6) } }));
+    await tick();
+    await manager.settled();
+    expect(manager.get('forecaster')?.version).toBe(6);
+    manager.activations.next(ev(5, 7, 'reset')); // the previous activation replayed late: stale
+    await tick();
+    await manager.settled();
+    expect(manager.get('forecaster')?.version).toBe(6);
+    expect(observed.slice(4)).toEqual(['ignored:mismatch']);
+    manager.close();
   });
 });

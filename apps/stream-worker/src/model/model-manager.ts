@@ -1,11 +1,11 @@
-import { Subject, type Subscription, concatMap, from } from 'rxjs';
-import type { ModelActivatedEvent } from '@app/contracts';
-import type { ActivePointer, ModelRegistry, ModelSummary } from '@app/registry';
+import { Subject, type Subscription, concatMap, from, map } from 'rxjs';
+import { sidecarChecksum, type ModelActivatedEvent } from '@app/contracts';
+import { RegistryError, SIDECAR_FILE, type ActivePointer, type ModelRegistry, type ModelSummary } from '@app/registry';
 import type { ModelSource } from '../pipeline/batch-processor';
 import type { ServingModel, SwapPolicy } from './serving-model';
 
 /** The registry calls the manager makes. */
-export type RegistryReader = Pick<ModelRegistry, 'getActive' | 'listModels' | 'loadVersionFiles'>;
+export type RegistryReader = Pick<ModelRegistry, 'getActive' | 'getVersion' | 'listModels' | 'loadVersionFiles'>;
 
 /** Builds a serving model from a registry version (model-loader.ts in production). */
 export type ServingModelLoader = (name: string, version: number, policy: SwapPolicy) => Promise<ServingModel>;
@@ -20,10 +20,58 @@ interface ManagerLogger {
 export interface ModelManagerObserver {
   versionServed?(model: string, version: number): void;
   loadFailed?(model: string): void;
+  /** An activation event that does not match the registry's active pointer was not applied. */
+  activationIgnored?(model: string, reason: ActivationIgnoredReason): void;
+  /** A failed activation is tried again. */
+  activationRetry?(model: string): void;
+}
+
+/** Why an activation event was not applied (label of `streamcell_model_activations_ignored_total`). */
+export type ActivationIgnoredReason = 'stale' | 'no_active_version' | 'mismatch';
+
+/**
+ * The registry could not be read (Redis unreachable, timing out): not the same as "no active
+ * version". The batch that needed the answer fails and is retried with backoff.
+ */
+export class RegistryUnavailableError extends Error {
+  constructor(
+    readonly model: string,
+    cause: unknown,
+  ) {
+    super(`registry unavailable (redis) while resolving model '${model}': ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'RegistryUnavailableError';
+  }
 }
 
 /** How long a name without an active version is not asked again (poison events name bogus models). */
 const NEGATIVE_TTL_MS = 2000;
+/**
+ * Names without an active version remembered at most: events choose the names, so the cache is
+ * pruned (expired entries first, then the oldest) instead of growing with every bogus name.
+ */
+export const NEGATIVE_CACHE_MAX = 1024;
+/** Backoff of a failed activation: doubles from `retryFirstMs` up to `retryMaxMs`. */
+export interface ModelManagerOptions {
+  readonly retryFirstMs?: number;
+  readonly retryMaxMs?: number;
+}
+const ACTIVATION_RETRY_MS = { first: 500, max: 30_000 };
+
+/**
+ * True for a failure to reach Redis (connection refused or closed, retries exhausted, timeouts,
+ * Cluster resharding), as opposed to an answer (a missing version, a bad artifact).
+ */
+export function isRegistryUnavailable(e: unknown): boolean {
+  if (e instanceof RegistryError) return false;
+  const name = (e as Error | undefined)?.name ?? '';
+  const msg = (e as Error | undefined)?.message ?? '';
+  return (
+    name === 'MaxRetriesPerRequestError' ||
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|CLUSTERDOWN|TRYAGAIN|LOADING|Command timed out/i.test(msg)
+  );
+}
+
+type Activation = { readonly ev: ModelActivatedEvent; readonly seq: number; readonly attempt: number };
 
 /**
  * Keeps the active version of every served model in memory and swaps it when an activation
@@ -42,18 +90,37 @@ export class ModelManager implements ModelSource {
   private readonly negative = new Map<string, number>();
   /** Activation events in arrival order; loads run one at a time. */
   readonly activations = new Subject<ModelActivatedEvent>();
+  /** Failed activations tried again (after their backoff), in the same queue as new ones. */
+  private readonly retries = new Subject<Activation>();
   private readonly subscription: Subscription;
+  private readonly retrySubscription: Subscription;
   private loading: Promise<void> = Promise.resolve();
+  /** Per model, the sequence number of the latest activation event received. */
+  private readonly received = new Map<string, number>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly registry: RegistryReader,
     private readonly loader: ServingModelLoader,
     private readonly logger: ManagerLogger,
     private readonly observer: ModelManagerObserver = {},
+    private readonly options: ModelManagerOptions = {},
   ) {
-    this.subscription = this.activations
-      .pipe(concatMap((ev) => from(this.applyActivation(ev))))
+    const queue = new Subject<Activation>();
+    this.subscription = queue
+      .pipe(concatMap((a) => from(this.applyActivation(a))))
       .subscribe({ error: (e: unknown) => this.logger.error('model activation stream failed', { error: String(e) }) });
+    this.activations
+      .pipe(
+        map((ev): Activation => {
+          const seq = (this.received.get(ev.model) ?? 0) + 1;
+          this.received.set(ev.model, seq);
+          return { ev, seq, attempt: 0 };
+        }),
+      )
+      .subscribe(queue);
+    this.retrySubscription = this.retries.subscribe((a) => queue.next(a));
   }
 
   get(name: string): ServingModel | undefined {
@@ -97,13 +164,40 @@ export class ModelManager implements ModelSource {
       if (this.served.has(name)) continue;
       const until = this.negative.get(name);
       if (until !== undefined && until > now) continue;
-      const pointer = await this.registry.getActive(name).catch(() => null);
+      let pointer: ActivePointer | null;
+      try {
+        pointer = await this.registry.getActive(name);
+      } catch (e) {
+        // An invalid name is an answer (no such model); an unreachable registry is not.
+        if (isRegistryUnavailable(e) || !(e instanceof RegistryError)) throw new RegistryUnavailableError(name, e);
+        pointer = null;
+      }
       if (pointer === null) {
-        this.negative.set(name, now + NEGATIVE_TTL_MS);
+        this.rememberMissing(name, now);
         continue;
       }
-      await this.install(name, pointer);
+      const failure = await this.install(name, pointer);
+      if (failure !== null && isRegistryUnavailable(failure)) throw new RegistryUnavailableError(name, failure);
+      if (failure !== null) this.rememberMissing(name, now);
     }
+  }
+
+  /** Names remembered as having no (loadable) active version; for tests and metrics. */
+  get missingCount(): number {
+    return this.negative.size;
+  }
+
+  private rememberMissing(name: string, now: number): void {
+    if (this.negative.size >= NEGATIVE_CACHE_MAX) {
+      for (const [n, until] of this.negative) if (until <= now) this.negative.delete(n);
+      // Map order is insertion order: drop the oldest until there is room.
+      for (const n of this.negative.keys()) {
+        if (this.negative.size < NEGATIVE_CACHE_MAX) break;
+        this.negative.delete(n);
+      }
+    }
+    this.negative.delete(name);
+    this.negative.set(name, now + NEGATIVE_TTL_MS);
   }
 
   /** Resolves once every activation received so far has been applied. */
@@ -112,36 +206,108 @@ export class ModelManager implements ModelSource {
   }
 
   close(): void {
+    this.closed = true;
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    this.retrySubscription.unsubscribe();
     this.subscription.unsubscribe();
     this.activations.complete();
   }
 
-  private async applyActivation(ev: ModelActivatedEvent): Promise<void> {
-    const version = Number(ev.version);
-    const current = this.served.get(ev.model);
-    const epoch = ev.epoch ?? -1;
-    const seenEpoch = this.epochs.get(ev.model) ?? -1;
-    if (epoch >= 0 && epoch <= seenEpoch) return;
-    if (current && current.version === version && current.policy === ev.policy) {
-      if (epoch >= 0) this.epochs.set(ev.model, epoch);
-      return;
-    }
-    const done = this.install(ev.model, {
-      version,
-      policy: ev.policy,
-      epoch,
-      activatedAt: ev.activatedAt,
-      previousVersion: null,
+  private async applyActivation(a: Activation): Promise<void> {
+    const done = this.tryActivation(a.ev).then((ok) => {
+      if (!ok) this.scheduleRetry(a);
     });
     this.loading = done;
     await done;
   }
 
-  private async install(name: string, pointer: ActivePointer): Promise<void> {
+  /**
+   * Applies one activation event once it matches the registry's active pointer (version, epoch,
+   * policy, and the file checksums it carries against the version's recorded ones): the topic
+   * is writable by more than the trainer, and a stale or forged event must neither roll the
+   * fleet back nor, with a high epoch, block later activations. False when it should be tried
+   * again (the registry or the load failed).
+   */
+  private async tryActivation(ev: ModelActivatedEvent): Promise<boolean> {
+    const version = Number(ev.version);
+    const epoch = ev.epoch ?? -1;
+    const seenEpoch = this.epochs.get(ev.model) ?? -1;
+    if (epoch >= 0 && epoch <= seenEpoch) return true;
+    let pointer: ActivePointer | null;
+    try {
+      pointer = await this.registry.getActive(ev.model);
+      const problem = pointer === null ? 'no_active_version' : await this.mismatch(ev, version, epoch, pointer);
+      if (problem !== null) {
+        this.observer.activationIgnored?.(ev.model, problem);
+        this.logger.warn('ignoring a model activation event that does not match the registry', {
+          model: ev.model,
+          version,
+          epoch,
+          policy: ev.policy,
+          reason: problem,
+          active: pointer === null ? null : { version: pointer.version, epoch: pointer.epoch, policy: pointer.policy },
+        });
+        return true;
+      }
+    } catch (e) {
+      if (!isRegistryUnavailable(e) && e instanceof RegistryError) {
+        this.observer.activationIgnored?.(ev.model, 'mismatch');
+        this.logger.warn('ignoring a model activation event the registry refuses', { model: ev.model, error: (e as Error).message });
+        return true;
+      }
+      this.logger.warn('model activation: registry unavailable; will retry', { model: ev.model, version, error: (e as Error).message });
+      return false;
+    }
+    return (await this.install(ev.model, pointer!)) === null;
+  }
+
+  /** Null when the event describes the active pointer; else why not. */
+  private async mismatch(
+    ev: ModelActivatedEvent,
+    version: number,
+    epoch: number,
+    pointer: ActivePointer,
+  ): Promise<ActivationIgnoredReason | null> {
+    if (epoch >= 0 && epoch < pointer.epoch) return 'stale';
+    if (pointer.version !== version || pointer.policy !== ev.policy || (epoch >= 0 && epoch !== pointer.epoch)) return 'mismatch';
+    const claimed = { ...(ev.files ?? {}) } as Record<string, string>;
+    const sidecar = sidecarChecksum(ev);
+    if (sidecar !== null) claimed[SIDECAR_FILE] = sidecar;
+    if (Object.keys(claimed).length === 0) return null;
+    const meta = await this.registry.getVersion(ev.model, version);
+    if (meta === null) return 'mismatch';
+    for (const [file, sha] of Object.entries(claimed)) if (meta.files[file]?.sha256 !== sha) return 'mismatch';
+    return null;
+  }
+
+  private scheduleRetry(a: Activation): void {
+    if (this.closed) return;
+    const first = this.options.retryFirstMs ?? ACTIVATION_RETRY_MS.first;
+    const delay = Math.min(this.options.retryMaxMs ?? ACTIVATION_RETRY_MS.max, first * 2 ** Math.min(a.attempt, 16));
+    this.observer.activationRetry?.(a.ev.model);
+    this.logger.warn('model activation failed; retrying with backoff until it succeeds or a newer one arrives', {
+      model: a.ev.model,
+      version: Number(a.ev.version),
+      attempt: a.attempt + 1,
+      retryInMs: delay,
+    });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      // A newer activation of the model arrived meanwhile: it supersedes this one.
+      if (this.closed || this.received.get(a.ev.model) !== a.seq) return;
+      this.retries.next({ ...a, attempt: a.attempt + 1 });
+    }, delay);
+    timer.unref();
+    this.retryTimers.add(timer);
+  }
+
+  /** Loads and serves `pointer`'s version; the error when it could not (the served one stays). */
+  private async install(name: string, pointer: ActivePointer): Promise<unknown> {
     const current = this.served.get(name);
     if (current && current.version === pointer.version && current.policy === pointer.policy) {
       if (pointer.epoch >= 0) this.epochs.set(name, Math.max(this.epochs.get(name) ?? -1, pointer.epoch));
-      return;
+      return null;
     }
     try {
       const model = await this.loader(name, pointer.version, pointer.policy);
@@ -157,6 +323,7 @@ export class ModelManager implements ModelSource {
         task: model.task.kind,
         stateSize: model.engine.stateSize,
       });
+      return null;
     } catch (e) {
       this.observer.loadFailed?.(name);
       this.logger.error('model version failed to load; keeping the served one', {
@@ -164,6 +331,7 @@ export class ModelManager implements ModelSource {
         version: pointer.version,
         error: (e as Error).message,
       });
+      return e ?? new Error('load failed');
     }
   }
 }

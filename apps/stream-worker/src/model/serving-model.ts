@@ -29,8 +29,13 @@ export interface ForecastTask {
   /** Scaler over every feature, delta included (length valueCount + (includeTimeDelta ? 1 : 0)). */
   readonly mean: Float64Array;
   readonly scale: Float64Array;
-  /** Forecast length (= engine.outputDim). */
+  /** Forecast length (= engine.outputDim): horizon steps × targets, row-major. */
   readonly horizon: number;
+  /**
+   * Feature index of each forecast target (sidecar `input.targets`, default every value feature):
+   * output j is de-scaled with the mean and scale of feature targetIndex[j mod targets].
+   */
+  readonly targetIndex: Int32Array;
   /**
    * Keras `Masking(mask_value)` in front of the recurrent layers: a step whose scaled features
    * all equal it leaves the state unchanged, as Keras skips masked timesteps. Null without one.

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DlqReason } from '@app/contracts';
 import type { ProcessorObserver } from '../pipeline/batch-processor';
-import type { ModelManagerObserver } from '../model/model-manager';
+import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/model-manager';
 
 /**
  * Prometheus metrics of the worker (own registry, served on /metrics). Implements the processor
@@ -24,6 +24,11 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly modelLoadFailures: Counter<'model'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
+  // Events choose model names: these carry no model label, so they cannot grow without bound.
+  private readonly activationsIgnored: Counter<'reason'>;
+  private readonly activationRetries: Counter;
+  private readonly corruptStates: Counter;
+  private readonly keysMoved: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -97,6 +102,27 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       labelNames: ['kind'],
       registers,
     });
+    this.activationsIgnored = new Counter({
+      name: 'streamcell_model_activations_ignored_total',
+      help: 'Model activation events not applied: stale, naming a model without an active version, or not matching the registry (version, epoch, policy, checksums)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.activationRetries = new Counter({
+      name: 'streamcell_model_activation_retries_total',
+      help: 'Failed model activations scheduled to be tried again',
+      registers,
+    });
+    this.corruptStates = new Counter({
+      name: 'streamcell_state_corrupt_total',
+      help: 'Stored key states that could not be decoded (the key starts afresh)',
+      registers,
+    });
+    this.keysMoved = new Counter({
+      name: 'streamcell_key_partition_moved_total',
+      help: 'Keys whose event arrived on another partition than the one their stored state came from',
+      registers,
+    });
   }
 
   eventsIn(topic: string, n: number): void {
@@ -138,5 +164,17 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   }
   retry(kind: string): void {
     this.retriesTotal.inc({ kind });
+  }
+  activationIgnored(_model: string, reason: ActivationIgnoredReason): void {
+    this.activationsIgnored.inc({ reason });
+  }
+  activationRetry(): void {
+    this.activationRetries.inc();
+  }
+  corruptState(): void {
+    this.corruptStates.inc();
+  }
+  keyPartitionMoved(n: number): void {
+    this.keysMoved.inc(n);
   }
 }

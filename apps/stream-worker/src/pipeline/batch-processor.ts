@@ -1,5 +1,5 @@
 import {
-  buildDlqRecord,
+  buildDeadLetter,
   decodeSensorReading,
   decodeTextEvent,
   encodeClassificationPrediction,
@@ -10,6 +10,7 @@ import type { StateRecord } from '@app/state';
 import { planBatch, type BatchPlan, type KeyStart, type PlannerEvent } from './batch-planner';
 import { decodeExtras, encodeExtras, freshExtras, type ForecastExtras, type TaskExtras } from './task-extras';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
+import { firstNonFiniteEvents, float32OverflowDetail } from './finite-guard';
 
 /** One consumed message as the processor sees it (kafkajs fields). */
 export interface InputMessage {
@@ -74,6 +75,8 @@ export interface ProcessorObserver {
   batchSize?(n: number): void;
   stepSeconds?(seconds: number, batch: number): void;
   stateOps?(op: 'load' | 'write' | 'conflict', n: number): void;
+  /** Keys whose stored state came from another partition (a producer spreading a key, or a repartition). */
+  keyPartitionMoved?(n: number): void;
   /** `rewarm_fallback`: rewarm asked for, but the key stored no inputs (reset instead). */
   policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void;
 }
@@ -91,6 +94,8 @@ export interface ProcessorConfig {
   readonly allowedLatenessMs: number;
   readonly maxTextLength: number;
   readonly maxPayloadBytes: number;
+  /** Largest dead letter (record key + value) in bytes; default DEFAULT_MAX_DLQ_BYTES. */
+  readonly dlqMaxBytes?: number;
   /**
    * Inputs kept per key for the rewarm policy, by models served with policy `rewarm` only: the
    * ring costs 4 bytes per feature per input in every key's record, so models that never rewarm
@@ -220,12 +225,24 @@ export class BatchProcessor {
           });
           continue;
         }
+        const overflow = float32OverflowDetail(values, task, values.length === 1);
+        if (overflow !== null) {
+          rejections.push({ index: i, reason: 'non_finite', detail: overflow });
+          continue;
+        }
       } else {
-        const ids = task.tokenize((ev as { text: string }).text);
+        let ids: number[];
+        try {
+          ids = task.tokenize((ev as { text: string }).text);
+        } catch (e) {
+          // Import refuses tokenizers known to throw; any other failure costs this event, not the partition.
+          rejections.push({ index: i, reason: 'model_error', detail: `model ${name}: tokenizer failed: ${(e as Error).message}` });
+          continue;
+        }
         const vocab = group.model.engine.vocabularySize;
         // Ids beyond the embedding (a tokenizer without num_words) have no row: Keras would fail
         // on them; the stream must not, so they are dropped like out-of-vocabulary words.
-        tokens = Int32Array.from(vocab > 0 ? ids.filter((t) => t < vocab) : ids);
+        tokens = Int32Array.from(ids.filter((t) => t >= 0 && (vocab === 0 || t < vocab)));
       }
       group.events.push({
         index: i,
@@ -311,8 +328,10 @@ export class BatchProcessor {
     const policyCounts = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
     // Inputs for a later rewarm are kept only while the served version was activated with rewarm.
     const ringCapacity = model.policy === 'rewarm' ? this.cfg.rewarmSteps : 0;
+    const moved: string[] = [];
     keys.forEach((key, k) => {
       const record = loaded[k];
+      if (record && record.partition >= 0 && record.partition !== partition) moved.push(`${key} (state from partition ${record.partition})`);
       const history =
         record && record.partition >= 0
           ? {
@@ -366,6 +385,12 @@ export class BatchProcessor {
       starts.set(key, { history, fresh: true, warmSteps: 0 });
       prepared.set(key, { record, row: null, extras, warm: [], baseSteps: 0 });
     });
+    if (moved.length > 0) {
+      this.observer.keyPartitionMoved?.(moved.length);
+      this.logger.warn(
+        `${moved.length} keys of ${model.name} arrived on ${topic}/${partition} but their state was written from another partition (a key spread over partitions breaks its event order): ${moved.slice(0, 5).join(', ')}`,
+      );
+    }
     for (const [p, n] of Object.entries(policyCounts)) {
       if (n > 0) this.observer.policyApplied?.(p as keyof typeof policyCounts, n);
     }
@@ -375,7 +400,7 @@ export class BatchProcessor {
       );
     }
 
-    const plannerEvents: PlannerEvent[] = events.map((e) => ({
+    let plannerEvents: PlannerEvent[] = events.map((e) => ({
       index: e.index,
       key: e.key,
       offset: e.offset,
@@ -383,13 +408,31 @@ export class BatchProcessor {
       reset: e.reset,
       steps: e.tokens !== null ? e.tokens.length : 1,
     }));
-    const plan = planBatch(plannerEvents, starts, {
-      partition,
-      maxGapMs: this.cfg.maxGapMs,
-      allowedLatenessMs: this.cfg.allowedLatenessMs,
-    });
     const byIndex = new Map<number, ValidEvent>();
     for (const e of events) byIndex.set(e.index, e);
+    const planOf = (list: PlannerEvent[]): BatchPlan =>
+      planBatch(list, starts, { partition, maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
+    const runOf = (p: BatchPlan): StepOutput | null => (p.slots.length > 0 ? this.run(model, p, prepared, byIndex) : null);
+    let plan = planOf(plannerEvents);
+    let out = runOf(plan);
+    // An event whose step is non-finite is dead-lettered and the key's later events are stepped
+    // again without it, so its key keeps the state before it (finite-guard.ts).
+    for (let bad = this.nonFinite(model, plan, out); bad.length > 0; bad = this.nonFinite(model, plan, out)) {
+      const culprits = new Set(bad.map((b) => b.index));
+      for (const b of bad) {
+        const rej: Rejection = {
+          index: b.index,
+          reason: 'non_finite',
+          detail: `model ${model.name} v${model.version} gave a non-finite ${b.what} for this event; the key keeps its previous state`,
+        };
+        rejections.push(rej);
+        outputs.push({ index: rej.index, record: this.deadLetter(batch, rej) });
+        this.logger.warn(`non-finite ${b.what}: ${model.name} v${model.version}, key ${b.key}, ${topic}/${partition}@${messages[b.index].offset} dead-lettered`);
+      }
+      plannerEvents = plannerEvents.filter((e) => !culprits.has(e.index));
+      plan = planOf(plannerEvents);
+      out = runOf(plan);
+    }
     for (const l of plan.rejects.late) {
       const e = byIndex.get(l.index)!;
       const rej: Rejection = {
@@ -400,9 +443,7 @@ export class BatchProcessor {
       rejections.push(rej);
       outputs.push({ index: rej.index, record: this.deadLetter(batch, rej) });
     }
-    if (plan.slots.length === 0) return { predictions: 0, skipped: plan.rejects.skipped.length };
-
-    const out = this.run(model, plan, prepared, byIndex);
+    if (out === null) return { predictions: 0, skipped: plan.rejects.skipped.length };
 
     // Post-process per key in event order (anomaly statistics evolve event by event).
     const writes: StateWrite[] = [];
@@ -433,10 +474,15 @@ export class BatchProcessor {
           }
           const forecast = new Float64Array(task.horizon);
           const base = pe.headRow * model.engine.outputDim;
-          for (let j = 0; j < task.horizon; j++) forecast[j] = out[base + j] * task.scale[0] + task.mean[0];
+          // Outputs are horizon × targets, row-major: output j forecasts target j mod T.
+          const targets = task.targetIndex;
+          for (let j = 0; j < task.horizon; j++) {
+            const f = targets[j % targets.length];
+            forecast[j] = out[base + j] * task.scale[f] + task.mean[f];
+          }
           let anomalyScore: number | undefined;
           if (fx.hasForecast) {
-            const r = ev.values![0] - fx.lastForecast0;
+            const r = ev.values![targets[0]] - fx.lastForecast0;
             const n = fx.residualCount;
             if (n >= 2) {
               const std = Math.sqrt(fx.residualM2 / (n - 1));
@@ -528,17 +574,23 @@ export class BatchProcessor {
 
   private deadLetter(batch: PartitionBatch, rej: Rejection): OutputRecord {
     const m = batch.messages[rej.index];
-    return {
-      topic: this.cfg.dlqTopic,
-      key: m.key,
-      value: buildDlqRecord({
+    const dl = buildDeadLetter(
+      {
         reason: rej.reason,
         detail: rej.detail,
         source: { topic: batch.topic, partition: batch.partition, offset: m.offset },
         key: m.key,
         value: m.value,
-      }),
-    };
+      },
+      this.cfg.dlqMaxBytes,
+    );
+    return { topic: this.cfg.dlqTopic, key: dl.key, value: dl.value };
+  }
+
+  /** The first event per key whose step yielded a non-finite state or output (none normally). */
+  private nonFinite(model: ServingModel, plan: BatchPlan, out: StepOutput | null): ReturnType<typeof firstNonFiniteEvents> {
+    if (out === null) return [];
+    return firstNonFiniteEvents(plan.slots, out.headStates, model.engine.stateSize, out, model.engine.outputDim);
   }
 
   /**
@@ -550,7 +602,7 @@ export class BatchProcessor {
     plan: BatchPlan,
     prepared: ReadonlyMap<string, { row: Float32Array | null; warm: Float32Array[] | number[] }>,
     byIndex: ReadonlyMap<number, ValidEvent>,
-  ): Float32Array & { finalState: Float32Array } {
+  ): StepOutput {
     const engine = model.engine;
     const S = engine.stateSize;
     const D = engine.inputDim;
@@ -620,14 +672,16 @@ export class BatchProcessor {
       }
       this.observer.stepSeconds?.(Number(process.hrtime.bigint() - t0) / 1e9, nb);
     }
-    const out = new Float32Array(Math.max(1, plan.headCount * engine.outputDim)) as Float32Array & {
-      finalState: Float32Array;
-    };
+    const out = new Float32Array(Math.max(1, plan.headCount * engine.outputDim)) as StepOutput;
     engine.head(plan.headCount, headState, out);
     out.finalState = state;
+    out.headStates = headState;
     return out;
   }
 }
+
+/** Head outputs of a run, with the final state per slot and the state after each event (per head row). */
+type StepOutput = Float32Array & { finalState: Float32Array; headStates: Float32Array };
 
 /** (x − mean) / scale in float64, rounded once to float32 (as a float32 tensor of scaled inputs). */
 function scaleInto(raw: Float64Array, mean: Float64Array, scale: Float64Array, out: Float32Array, at: number): void {

@@ -141,15 +141,24 @@ export class WorkerRuntime {
         allowedLatenessMs: cfg.allowedLatenessMs,
         maxTextLength: cfg.maxTextLength,
         maxPayloadBytes: cfg.maxPayloadBytes,
+        dlqMaxBytes: cfg.dlqMaxBytes,
         rewarmSteps: cfg.rewarmSteps,
       },
       this.manager,
       new StoreStatePort(
         new StateStore(redis, {
+          onCorruptRecord: (redisKey, error) => {
+            this.metrics.corruptState();
+            log.warn('stored state cannot be decoded; the key starts afresh', { redisKey, error: error.message });
+          },
           idleTtlMs: cfg.stateTtlMs,
           waitReplicas: cfg.redisWaitReplicas,
           waitTimeoutMs: cfg.redisWaitTimeoutMs,
         }),
+        (model, key) => {
+          this.metrics.corruptState();
+          log.warn('stored state is not finite; the key starts afresh', { model, key });
+        },
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,

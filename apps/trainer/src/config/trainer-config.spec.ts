@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { EnvValidationError } from '@app/config';
-import { loadTrainerConfig } from './trainer-config';
+import { loadTrainerConfig, topicAllowed } from './trainer-config';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', KAFKA_BROKERS: 'k1:9092,k2:9092', ADMIN_TOKEN: 'a'.repeat(32) };
 
@@ -28,8 +28,12 @@ describe('loadTrainerConfig', () => {
       modelsTopic: 'streamcell.models',
       adminToken: 'a'.repeat(32),
       dataDir: null,
+      sourceTopics: ['sensor.readings', 'text.events'],
       instanceId: hostname(),
       maxUploadBytes: 64 * 1024 * 1024,
+      maxJobs: 2,
+      jobMemoryMb: 2048,
+      maxDataBytes: 256 * 1024 * 1024,
       forecastBackend: 'wasm',
       textBackend: 'wasm',
       bootProbeTimeoutMs: 20_000,
@@ -46,6 +50,10 @@ describe('loadTrainerConfig', () => {
       TRAINER_DATA_DIR: '/data',
       TRAINER_INSTANCE_ID: 'trainer-0',
       TRAINER_MAX_UPLOAD_BYTES: '2048',
+      TRAINER_SOURCE_TOPICS: 'sensor.readings, plant.*',
+      TRAINER_MAX_JOBS: '4',
+      TRAINER_JOB_MEMORY_MB: '512',
+      TRAINER_MAX_DATA_BYTES: '4096',
       TRAINER_FORECAST_BACKEND: 'cpu',
       TRAINER_TEXT_BACKEND: 'cpu',
       BOOT_PROBE_TIMEOUT: '5s',
@@ -58,6 +66,10 @@ describe('loadTrainerConfig', () => {
       dataDir: '/data',
       instanceId: 'trainer-0',
       maxUploadBytes: 2048,
+      sourceTopics: ['sensor.readings', 'plant.*'],
+      maxJobs: 4,
+      jobMemoryMb: 512,
+      maxDataBytes: 4096,
       forecastBackend: 'cpu',
       textBackend: 'cpu',
       bootProbeTimeoutMs: 5000,
@@ -76,11 +88,25 @@ describe('loadTrainerConfig', () => {
     [{ ...base, TRAINER_MAX_UPLOAD_BYTES: '10' }, 'TRAINER_MAX_UPLOAD_BYTES', /TRAINER_MAX_UPLOAD_BYTES: "10" is not an integer in \[1024, 1073741824\]/],
     [{ ...base, TRAINER_TEXT_BACKEND: 'gpu' }, 'TRAINER_TEXT_BACKEND', /TRAINER_TEXT_BACKEND: "gpu" is not one of wasm, cpu/],
     [{ ...base, MODELS_TOPIC: 'has space' }, 'MODELS_TOPIC', /MODELS_TOPIC: "has space" is not a topic name/],
+    [{ ...base, TRAINER_SOURCE_TOPICS: 'ok,bad topic' }, 'TRAINER_SOURCE_TOPICS', /TRAINER_SOURCE_TOPICS: "bad topic" is not a topic name/],
+    [{ ...base, TRAINER_SOURCE_TOPICS: ' , ' }, 'TRAINER_SOURCE_TOPICS', /TRAINER_SOURCE_TOPICS: lists no topic/],
+    [{ ...base, TRAINER_SOURCE_TOPICS: '*' }, 'TRAINER_SOURCE_TOPICS', /TRAINER_SOURCE_TOPICS: "" is not a topic name/],
+    [{ ...base, TRAINER_MAX_JOBS: '0' }, 'TRAINER_MAX_JOBS', /TRAINER_MAX_JOBS: "0" is not an integer in \[1, 64\]/],
+    [{ ...base, TRAINER_JOB_MEMORY_MB: '64' }, 'TRAINER_JOB_MEMORY_MB', /TRAINER_JOB_MEMORY_MB: "64" is not an integer in \[128, 65536\]/],
     [{ ...base, BOOT_PROBE_TIMEOUT: 'soon' }, 'BOOT_PROBE_TIMEOUT', /BOOT_PROBE_TIMEOUT: "soon" is not a duration/],
   ])('names the offending variable (%#)', (env, variable, msg) => {
     const err = problemOf(env);
     expect(err.variable).toBe(variable);
     expect(err.message).toMatch(msg);
+  });
+
+  it('matches source topics exactly or by a prefix ending in *', () => {
+    const { sourceTopics } = loadTrainerConfig({ ...base, TRAINER_SOURCE_TOPICS: 'sensor.readings,plant.*' });
+    expect(topicAllowed(sourceTopics, 'sensor.readings')).toBe(true);
+    expect(topicAllowed(sourceTopics, 'sensor.readings.x')).toBe(false);
+    expect(topicAllowed(sourceTopics, 'plant.a')).toBe(true);
+    expect(topicAllowed(sourceTopics, 'plan')).toBe(false);
+    expect(topicAllowed(sourceTopics, '__consumer_offsets')).toBe(false);
   });
 
   it('names every bad variable at once and never echoes the token', () => {

@@ -1,9 +1,36 @@
 import { hostname } from 'node:os';
-import { BOOT_ENV, KAFKA_ENV, REDIS_ENV, env, redisEnvProblems, validateEnv, type EnvValues, type LogLevel } from '@app/config';
+import {
+  BOOT_ENV,
+  KAFKA_ENV,
+  REDIS_ENV,
+  env,
+  parseTopicName,
+  redisEnvProblems,
+  validateEnv,
+  type EnvValues,
+  type EnvVarSpec,
+  type LogLevel,
+} from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
 
 /** The shortest bearer token the admin API accepts. */
 const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * A comma-separated list of topic names, each optionally ending in `*` (a prefix match: the
+ * part before it must itself be a legal topic name).
+ */
+function topicPatterns(description: string, def: string): EnvVarSpec<string[]> {
+  return {
+    parse: (raw) => {
+      const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      if (items.length === 0) throw new Error('lists no topic');
+      return items.map((t) => (t.endsWith('*') ? `${parseTopicName(t.slice(0, -1))}*` : parseTopicName(t)));
+    },
+    default: def,
+    description,
+  };
+}
 
 /**
  * The trainer's environment as an `@app/config` spec (README configuration table; every default
@@ -24,9 +51,21 @@ export const TRAINER_ENV = {
   ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
   TRAINER_PORT: env.port('admin HTTP port (0 = any free port)', 3001),
   TRAINER_HOST: env.string('admin HTTP listen address', '0.0.0.0'),
-  TRAINER_DATA_DIR: env.optional(env.string('allowed root of file training sources')),
+  TRAINER_DATA_DIR: env.optional(env.string('root of file training sources; unset: file sources are refused')),
+  TRAINER_SOURCE_TOPICS: topicPatterns(
+    'Kafka topics a retrain may read (source.topic, source.labelsTopic); a trailing * matches a prefix',
+    `${DEFAULT_TOPICS.sensorReadings},${DEFAULT_TOPICS.textEvents}`,
+  ),
   TRAINER_INSTANCE_ID: env.string('owner id of jobs', hostname()),
-  TRAINER_MAX_UPLOAD_BYTES: env.intInRange('JSON body limit in bytes', 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  TRAINER_MAX_UPLOAD_BYTES: env.intInRange('request body limit in bytes (retrain and import)', 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  TRAINER_MAX_JOBS: env.intInRange('training jobs running at once in this trainer; more get 429', 1, 64, 2),
+  TRAINER_JOB_MEMORY_MB: env.intInRange('V8 heap limit of each training process (--max-old-space-size), MiB', 128, 65536, 2048),
+  TRAINER_MAX_DATA_BYTES: env.intInRange(
+    'training data a job may read (file size, Kafka message bytes)',
+    1024,
+    16 * 1024 * 1024 * 1024,
+    256 * 1024 * 1024,
+  ),
   TRAINER_FORECAST_BACKEND: env.oneOf(['wasm', 'cpu'] as const, 'tfjs backend for forecasters', 'wasm'),
   TRAINER_TEXT_BACKEND: env.oneOf(['wasm', 'cpu'] as const, 'tfjs backend for text models', 'wasm'),
 } as const;
@@ -48,10 +87,19 @@ export interface TrainerConfig {
   readonly modelsTopic: string;
   /** null only when ADMIN_AUTH_DISABLED=true. */
   readonly adminToken: string | null;
-  /** When set, `source.kind=file` paths must lie under this directory. */
+  /** Root of `source.kind=file` paths (compared by real path); null: file sources are refused. */
   readonly dataDir: string | null;
+  /** Topics a retrain may read: exact names, or prefixes ending in `*`. */
+  readonly sourceTopics: readonly string[];
   readonly instanceId: string;
+  /** Body limit of the retrain and import routes (every content type). */
   readonly maxUploadBytes: number;
+  /** Jobs running at once in this process; one more gets 429. */
+  readonly maxJobs: number;
+  /** V8 heap limit of each training process, MiB. */
+  readonly jobMemoryMb: number;
+  /** Bytes of training data a job may read. */
+  readonly maxDataBytes: number;
   /** tfjs backend for forecasters. */
   readonly forecastBackend: 'wasm' | 'cpu';
   /** tfjs backend for text models (wasm with the trainer's UnsortedSegmentSum kernel, or cpu). */
@@ -89,13 +137,22 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     modelsTopic: e.MODELS_TOPIC,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
     dataDir: e.TRAINER_DATA_DIR ?? null,
+    sourceTopics: e.TRAINER_SOURCE_TOPICS,
     instanceId: e.TRAINER_INSTANCE_ID,
     maxUploadBytes: e.TRAINER_MAX_UPLOAD_BYTES,
+    maxJobs: e.TRAINER_MAX_JOBS,
+    jobMemoryMb: e.TRAINER_JOB_MEMORY_MB,
+    maxDataBytes: e.TRAINER_MAX_DATA_BYTES,
     forecastBackend: e.TRAINER_FORECAST_BACKEND,
     textBackend: e.TRAINER_TEXT_BACKEND,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** True when `topic` is named by one of `patterns` (exact, or by a prefix ending in `*`). */
+export function topicAllowed(patterns: readonly string[], topic: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? topic.startsWith(p.slice(0, -1)) : topic === p));
 }
 
 /** DI token of the TrainerConfig. */

@@ -2,25 +2,30 @@ import { timingSafeEqual } from 'node:crypto';
 import { ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { TRAINER_CONFIG, type TrainerConfig } from '../config/trainer-config';
 
+/**
+ * Checks an `Authorization` header against the admin token (null: auth disabled): null when it
+ * passes, else 401 (no bearer token) or 403 (a wrong one). The scheme is case-insensitive.
+ */
+export function bearerProblem(header: string | string[] | undefined, token: string | null): { status: 401 | 403; message: string } | null {
+  if (token === null) return null; // ADMIN_AUTH_DISABLED=true
+  const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!m) return { status: 401, message: 'missing bearer token (Authorization: Bearer <ADMIN_TOKEN>)' };
+  const given = Buffer.from(m[1]);
+  const expected = Buffer.from(token);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { status: 403, message: 'invalid bearer token' };
+  return null;
+}
+
 /** Bearer-token auth for every /v1 route: 401 without a token, 403 with a wrong one. */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  private readonly token: Buffer | null;
-
-  constructor(@Inject(TRAINER_CONFIG) config: TrainerConfig) {
-    this.token = config.adminToken === null ? null : Buffer.from(config.adminToken);
-  }
+  constructor(@Inject(TRAINER_CONFIG) private readonly config: TrainerConfig) {}
 
   canActivate(ctx: ExecutionContext): boolean {
-    if (this.token === null) return true; // ADMIN_AUTH_DISABLED=true
     const req = ctx.switchToHttp().getRequest<{ headers: Record<string, string | string[] | undefined> }>();
-    const header = req.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) throw new UnauthorizedException('missing bearer token (Authorization: Bearer <ADMIN_TOKEN>)');
-    const given = Buffer.from(m[1]);
-    if (given.length !== this.token.length || !timingSafeEqual(given, this.token)) {
-      throw new ForbiddenException('invalid bearer token');
-    }
+    const problem = bearerProblem(req.headers.authorization, this.config.adminToken);
+    if (problem?.status === 401) throw new UnauthorizedException(problem.message);
+    if (problem?.status === 403) throw new ForbiddenException(problem.message);
     return true;
   }
 }

@@ -1,9 +1,17 @@
-import { Controller, Get, HttpCode, NotFoundException, Param, Post, Sse, UseGuards, type MessageEvent } from '@nestjs/common';
+import { BadRequestException, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Sse, UseGuards, type MessageEvent, type PipeTransform } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { isTerminal, type JobRecord } from '../jobs/job-record';
-import { JobRunner } from '../jobs/job-runner';
+import { JobActivatingError, JobRunner } from '../jobs/job-runner';
 import { BearerAuthGuard } from './bearer-auth.guard';
+
+/** A job id path parameter: the UUID the retrain returned. */
+class JobIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) throw new BadRequestException(['id must be a job id (a UUID)']);
+    return value.toLowerCase();
+  }
+}
 
 /** Training jobs: status, live progress (SSE), cancel. */
 @ApiTags('jobs')
@@ -14,7 +22,7 @@ export class JobsController {
   constructor(private readonly jobs: JobRunner) {}
 
   @Get(':id')
-  async get(@Param('id') id: string): Promise<JobRecord> {
+  async get(@Param('id', JobIdPipe) id: string): Promise<JobRecord> {
     const job = await this.jobs.get(id);
     if (!job) throw new NotFoundException(`job ${id} not found`);
     return job;
@@ -25,7 +33,7 @@ export class JobsController {
    * terminal; then the stream ends. Jobs of other replicas are followed by polling Redis.
    */
   @Sse(':id/events')
-  async events(@Param('id') id: string): Promise<Observable<MessageEvent>> {
+  async events(@Param('id', JobIdPipe) id: string): Promise<Observable<MessageEvent>> {
     const first = await this.jobs.get(id);
     if (!first) throw new NotFoundException(`job ${id} not found`);
     return new Observable<MessageEvent>((sub) => {
@@ -42,15 +50,18 @@ export class JobsController {
       }
       let last = JSON.stringify(first);
       const timer = setInterval(() => {
-        void this.jobs.get(id).then((j) => {
-          if (!j) return sub.complete();
-          const now = JSON.stringify(j);
-          if (now !== last) {
-            last = now;
-            emit(j);
-          }
-          if (isTerminal(j.status)) sub.complete();
-        });
+        this.jobs.get(id).then(
+          (j) => {
+            if (!j) return sub.complete();
+            const now = JSON.stringify(j);
+            if (now !== last) {
+              last = now;
+              emit(j);
+            }
+            if (isTerminal(j.status)) sub.complete();
+          },
+          () => undefined, // Redis hiccup: the next tick polls again
+        );
       }, 1000);
       return () => clearInterval(timer);
     });
@@ -58,8 +69,14 @@ export class JobsController {
 
   @Post(':id/cancel')
   @HttpCode(200)
-  async cancel(@Param('id') id: string): Promise<JobRecord> {
-    const job = await this.jobs.cancel(id);
+  async cancel(@Param('id', JobIdPipe) id: string): Promise<JobRecord> {
+    let job: JobRecord | null;
+    try {
+      job = await this.jobs.cancel(id);
+    } catch (err) {
+      if (err instanceof JobActivatingError) throw new ConflictException({ statusCode: 409, error: 'job_activating', message: err.message, version: err.version });
+      throw err;
+    }
     if (!job) throw new NotFoundException(`job ${id} not found`);
     return job;
   }

@@ -5,21 +5,20 @@ import {
   Controller,
   Get,
   HttpCode,
+  HttpException,
   Inject,
   NotFoundException,
   Param,
-  ParseIntPipe,
   Post,
   UploadedFiles,
   UseGuards,
-  UseInterceptors,
+  type PipeTransform,
 } from '@nestjs/common';
-import { AnyFilesInterceptor } from '@nestjs/platform-express';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
-import { isAbsolute, relative, resolve } from 'node:path';
 import { ModelRegistry, assertModelName } from '@app/registry';
-import { TRAINER_CONFIG, type TrainerConfig } from '../config/trainer-config';
-import { JobConflictError, JobRunner } from '../jobs/job-runner';
+import { TRAINER_CONFIG, topicAllowed, type TrainerConfig } from '../config/trainer-config';
+import { JobCapacityError, JobConflictError, JobRunner } from '../jobs/job-runner';
+import { DataFileError, resolveDataFile } from '../training/data-file';
 import { ImportError, prepareImport } from '../training/import-artifact';
 import type { TrainSource } from '../training/train-job';
 import { BearerAuthGuard } from './bearer-auth.guard';
@@ -33,6 +32,27 @@ function modelName(name: string): string {
     throw new BadRequestException([`name: ${(err as Error).message}`]);
   }
   return name;
+}
+
+/** Most files one import may carry (JSON `files` entries or multipart file parts). */
+const MAX_IMPORT_FILES = 64;
+/** Seconds a client refused for capacity is asked to wait. */
+const CAPACITY_RETRY_AFTER_SECONDS = 30;
+
+/** 429 with Retry-After (set by the exception filter). */
+class TooManyJobsException extends HttpException {
+  readonly retryAfterSeconds = CAPACITY_RETRY_AFTER_SECONDS;
+  constructor(err: JobCapacityError) {
+    super({ statusCode: 429, error: 'Too Many Requests', message: err.message, limit: 'TRAINER_MAX_JOBS', max: err.max }, 429);
+  }
+}
+
+/** A version path parameter: a decimal integer >= 1 (no signs, hex, exponents or spaces). */
+class VersionPipe implements PipeTransform<string, number> {
+  transform(value: string): number {
+    if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new BadRequestException([`version must be a decimal integer >= 1 (got ${JSON.stringify(value.slice(0, 32))})`]);
+    return Number(value);
+  }
 }
 
 /** Models, versions, activation and retraining. */
@@ -73,6 +93,11 @@ export class ModelsController {
     let source: TrainSource;
     switch (s.kind) {
       case 'kafka':
+        for (const [field, topic] of [['topic', s.topic], ['labelsTopic', s.labelsTopic]] as const) {
+          if (topic !== undefined && !topicAllowed(this.config.sourceTopics, topic)) {
+            throw new BadRequestException([`source.${field} ${topic} is not a training source topic (TRAINER_SOURCE_TOPICS: ${this.config.sourceTopics.join(', ')})`]);
+          }
+        }
         source = {
           kind: 'kafka',
           topic: s.topic!,
@@ -94,15 +119,20 @@ export class ModelsController {
         }
         break;
       case 'file': {
-        const path = resolve(s.path!);
-        if (this.config.dataDir) {
-          const rel = relative(resolve(this.config.dataDir), path);
-          if (rel.startsWith('..') || isAbsolute(rel)) throw new BadRequestException([`source.path must be under TRAINER_DATA_DIR`]);
+        let path: string;
+        try {
+          path = await resolveDataFile(this.config.dataDir, s.path!, this.config.maxDataBytes);
+        } catch (err) {
+          if (err instanceof DataFileError) throw new BadRequestException([err.message]);
+          throw err;
         }
         source = { kind: 'file', path, ...(s.format ? { format: s.format } : {}) };
         break;
       }
       case 'upload':
+        if (Buffer.byteLength(s.content!) > this.config.maxDataBytes) {
+          throw new BadRequestException([`source.content is over TRAINER_MAX_DATA_BYTES (${this.config.maxDataBytes} bytes)`]);
+        }
         source = { kind: 'upload', content: s.content!, format: s.format ?? 'csv' };
         break;
     }
@@ -132,13 +162,14 @@ export class ModelsController {
       return { jobId: job.id, status: job.status, model: name, task, links: { job: `/v1/jobs/${job.id}`, events: `/v1/jobs/${job.id}/events` } };
     } catch (err) {
       if (err instanceof JobConflictError) throw new ConflictException({ statusCode: 409, error: 'job_running', message: err.message, runningJobId: err.runningJobId });
+      if (err instanceof JobCapacityError) throw new TooManyJobsException(err);
       throw err;
     }
   }
 
+  /** Body read by requestBodyMiddleware: JSON, or multipart with file parts (req.files). */
   @Post(':name/versions')
   @ApiConsumes('application/json', 'multipart/form-data')
-  @UseInterceptors(AnyFilesInterceptor({ limits: { fileSize: 512 * 1024 * 1024 } }))
   async importVersion(
     @Param('name') name: string,
     @Body() body: ImportVersionDto,
@@ -146,6 +177,9 @@ export class ModelsController {
   ) {
     modelName(name);
     const files = new Map<string, Buffer>();
+    if ((uploaded?.length ?? 0) + Object.keys(body.files ?? {}).length > MAX_IMPORT_FILES) {
+      throw new BadRequestException([`files: at most ${MAX_IMPORT_FILES} files per import`]);
+    }
     for (const f of uploaded ?? []) files.set(f.originalname || f.fieldname, f.buffer);
     for (const [file, b64] of Object.entries(body.files ?? {})) {
       if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/=\s]*$/.test(b64)) throw new BadRequestException([`files.${file} must be base64`]);
@@ -186,7 +220,7 @@ export class ModelsController {
 
   @Post(':name/versions/:version/activate')
   @HttpCode(200)
-  async activate(@Param('name') name: string, @Param('version', ParseIntPipe) version: number, @Body() body: ActivateDto) {
+  async activate(@Param('name') name: string, @Param('version', VersionPipe) version: number, @Body() body: ActivateDto) {
     modelName(name);
     const pointer = await this.registry.activate(name, version, body?.policy);
     this.metrics.activations.inc();

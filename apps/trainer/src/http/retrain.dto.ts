@@ -1,24 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
+import { Type } from 'class-transformer';
 
-/** Multipart form fields arrive as strings: parse JSON (arrays, objects), keep anything else. */
-function jsonField({ value }: { value: unknown }): unknown {
-  if (typeof value !== 'string') return value;
-  const t = value.trim();
-  if (t.startsWith('[') || t.startsWith('{')) {
-    try {
-      return JSON.parse(t);
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
-function numberField({ value }: { value: unknown }): unknown {
-  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
-}
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -44,22 +30,26 @@ export class TrainSourceDto {
   @ValidateIf((o: TrainSourceDto) => o.kind === 'kafka')
   @IsString()
   @IsNotEmpty()
+  @MaxLength(249)
   topic?: string;
 
   @ApiPropertyOptional({ description: 'kafka, text: topic with {streamId,label} or {text,label} messages' })
   @IsOptional()
   @IsString()
   @IsNotEmpty()
+  @MaxLength(249)
   labelsTopic?: string;
 
   @ApiPropertyOptional({ description: 'kafka: range start, ISO-8601 or epoch ms (inclusive)' })
   @IsOptional()
   @IsString()
+  @MaxLength(64)
   fromTime?: string;
 
   @ApiPropertyOptional({ description: 'kafka: range end, ISO-8601 or epoch ms (exclusive)' })
   @IsOptional()
   @IsString()
+  @MaxLength(64)
   toTime?: string;
 
   @ApiPropertyOptional({ description: 'kafka: partition → first offset (inclusive)', type: 'object', additionalProperties: { type: 'string' } })
@@ -72,10 +62,11 @@ export class TrainSourceDto {
   @IsObject()
   toOffsets?: Record<string, string>;
 
-  @ApiPropertyOptional({ description: 'file: path of a CSV/JSONL file the trainer can read' })
+  @ApiPropertyOptional({ description: 'file: path of a CSV/JSONL regular file inside TRAINER_DATA_DIR (relative paths resolve against it)' })
   @ValidateIf((o: TrainSourceDto) => o.kind === 'file')
   @IsString()
   @IsNotEmpty()
+  @MaxLength(4096)
   path?: string;
 
   @ApiPropertyOptional({ description: 'upload: the file content (CSV or JSONL text)' })
@@ -135,7 +126,27 @@ export class ActivateDto {
   policy?: 'reset' | 'rewarm' | 'keep';
 }
 
-/** POST /v1/models/{name}/versions (JSON form; multipart sends the same fields plus file parts). */
+/** A forecaster's StandardScaler: one mean and one scale per feature. */
+export class ScalerDto {
+  @ApiProperty({ type: [Number] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1024)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  mean!: number[];
+
+  @ApiProperty({ type: [Number] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1024)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { each: true })
+  scale!: number[];
+}
+
+/**
+ * POST /v1/models/{name}/versions. JSON form: these fields with `files` as base64; multipart: the
+ * same fields as form fields plus file parts. Unknown fields are refused (400 naming them).
+ */
 export class ImportVersionDto {
   @ApiPropertyOptional({ enum: ['forecast', 'classify'], description: 'required unless a streamcell.json sidecar is among the files' })
   @IsOptional()
@@ -153,31 +164,32 @@ export class ImportVersionDto {
 
   @ApiPropertyOptional({ type: [String], description: 'classify: label names by output index (multipart: JSON array or comma list)' })
   @IsOptional()
-  @Transform(({ value }) => {
-    const v = jsonField({ value });
-    return typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
-  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100_000)
   @IsString({ each: true })
+  @MaxLength(256, { each: true })
   labels?: string[];
 
   @ApiPropertyOptional({ description: 'classify: padded sequence length used in training' })
   @IsOptional()
-  @Transform(numberField)
   @IsInt()
   @Min(1)
+  @Max(10_000)
   maxlen?: number;
 
-  @ApiPropertyOptional({ description: 'forecast: scaler {mean:[], scale:[]}' })
+  @ApiPropertyOptional({ type: () => ScalerDto, description: 'forecast: scaler {mean:[], scale:[]} (multipart: JSON)' })
   @IsOptional()
-  @Transform(jsonField)
   @IsObject()
-  scaler?: { mean: number[]; scale: number[] };
+  @ValidateNested()
+  @Type(() => ScalerDto)
+  scaler?: ScalerDto;
 
   @ApiPropertyOptional({ description: 'forecast: window length used in training' })
   @IsOptional()
-  @Transform(numberField)
   @IsInt()
   @Min(1)
+  @Max(10_000)
   window?: number;
 
   @ApiPropertyOptional({ enum: ['reset', 'rewarm', 'keep'] })
@@ -185,9 +197,8 @@ export class ImportVersionDto {
   @IsIn(['reset', 'rewarm', 'keep'])
   policy?: 'reset' | 'rewarm' | 'keep';
 
-  @ApiPropertyOptional({ description: 'activate the imported version right away' })
+  @ApiPropertyOptional({ description: 'activate the imported version right away (multipart: true or false)' })
   @IsOptional()
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   activate?: boolean;
 

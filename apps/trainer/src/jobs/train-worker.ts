@@ -17,6 +17,10 @@ export interface WorkerStart {
   readonly redisCluster: boolean;
   readonly redisSentinelMaster: string | null;
   readonly brokers: string[];
+  /** TRAINER_DATA_DIR: file sources are read only inside it (null: refused). */
+  readonly dataDir: string | null;
+  /** TRAINER_MAX_DATA_BYTES. */
+  readonly maxDataBytes: number;
   readonly forecastBackend: 'cpu' | 'wasm';
   readonly textBackend: 'cpu' | 'wasm';
 }
@@ -50,6 +54,7 @@ async function run(msg: WorkerStart): Promise<void> {
     const result = await runTrainJob(msg.spec, {
       registry,
       brokers: msg.brokers,
+      limits: { dataDir: msg.dataDir, maxDataBytes: msg.maxDataBytes },
       onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
       onEpoch: (progress) => void send({ type: 'epoch', progress }),
       // Fencing: store a version only while this job still holds its model's lock. A cancel

@@ -28,6 +28,23 @@ export interface ResolvedRange {
   readonly toOffsets: Record<string, string>;
 }
 
+/** Bytes of training data a job may still read (keys and values), shared by its reads. */
+export class DataBudget {
+  private used = 0;
+  constructor(readonly maxBytes: number) {}
+
+  /** Counts `n` more bytes; false once the job has read more than `maxBytes`. */
+  take(n: number): boolean {
+    this.used += n;
+    return this.used <= this.maxBytes;
+  }
+
+  /** Why the read stopped. */
+  exceeded(topic: string): Error {
+    return new Error(`training data over TRAINER_MAX_DATA_BYTES (${this.maxBytes} bytes) while reading ${topic}: narrow the range or raise the limit`);
+  }
+}
+
 function ms(t: string | number): number {
   const n = typeof t === 'number' ? t : Number.isFinite(Number(t)) ? Number(t) : Date.parse(t);
   if (!Number.isFinite(n)) throw new Error(`invalid time ${String(t)}`);
@@ -61,6 +78,7 @@ export async function readKafkaRange(
   groupId: string,
   onMessage: (m: RangeMessage) => void,
   timeoutMs = 120_000,
+  budget?: DataBudget,
 ): Promise<ResolvedRange> {
   const kafka = new Kafka({ clientId: groupId, brokers, logLevel: logLevel.ERROR });
   const admin = kafka.admin();
@@ -110,9 +128,11 @@ export async function readKafkaRange(
         finish = res;
         fail = rej;
       });
+      let over = false;
       await consumer.run({
         autoCommit: false,
         eachBatch: async (payload) => {
+          if (over) return;
           const { batch } = payload;
           const p = batch.partition;
           const s = start.get(p)!;
@@ -124,6 +144,11 @@ export async function readKafkaRange(
             next.set(p, off + 1n);
             const ts = Number(m.timestamp);
             if (toTime !== undefined && ts >= toTime) continue;
+            if (budget && !budget.take((m.value?.length ?? 0) + (m.key?.length ?? 0))) {
+              over = true;
+              consumer.pause([{ topic: range.topic }]);
+              return fail(budget.exceeded(range.topic));
+            }
             onMessage({ partition: p, offset: m.offset, timestamp: ts, key: m.key?.toString('utf8') ?? null, value: m.value });
           }
           const last = batch.messages.length > 0 ? BigInt(batch.messages[batch.messages.length - 1].offset) : -1n;

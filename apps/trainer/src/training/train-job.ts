@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { DlqReason } from '@app/contracts';
+import { readDataFile } from './data-file';
 import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
 import { evaluateClassifier, trainClassifier } from './classifier-trainer';
 import {
@@ -13,7 +14,7 @@ import {
   type TextExample,
 } from './dataset';
 import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
-import { readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { DataBudget, readKafkaRange, type KafkaRange } from './kafka-range-reader';
 import { isBetter } from './metrics';
 import { filesToModel, readSidecar } from './tf-artifact';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -66,6 +67,18 @@ export interface TrainJobDeps {
    * fences on its model lock, so a job cancelled elsewhere never stores a version).
    */
   readonly beforeSave?: () => Promise<void>;
+  /**
+   * Limits of a job run for the admin API: file sources are read only inside `dataDir` (checked
+   * on the opened file) and no job reads more than `maxDataBytes`. Without them (the CLI, on the
+   * operator's own files) files are read as given.
+   */
+  readonly limits?: DataLimits;
+}
+
+/** Where a job may read files from, and how much data it may read. */
+export interface DataLimits {
+  readonly dataDir: string | null;
+  readonly maxDataBytes: number;
 }
 
 /** Turns a Kafka range message back into the key bytes the worker's decoder sees. */
@@ -79,8 +92,9 @@ const keyBytes = (key: string | null): Buffer | null => (key === null ? null : B
 export async function loadDataset(
   spec: TrainJobSpec,
   brokers: string[],
+  limits?: DataLimits,
 ): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
-  const loaded = await readDataset(spec, brokers);
+  const loaded = await readDataset(spec, brokers, limits);
   const n = loaded.dataset.task === 'forecast' ? loaded.dataset.readings.length : loaded.dataset.examples.length;
   if (n === 0 && loaded.rejected.total > 0) {
     throw new Error(`no usable record in the selected data: ${loaded.rejected.total} rejected (${loaded.rejected.summary()})`);
@@ -91,10 +105,13 @@ export async function loadDataset(
 async function readDataset(
   spec: TrainJobSpec,
   brokers: string[],
+  limits?: DataLimits,
 ): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
   const src = spec.source;
+  const budget = limits ? new DataBudget(limits.maxDataBytes) : undefined;
   if (src.kind === 'file' || src.kind === 'upload') {
-    const text = src.kind === 'file' ? await readFile(src.path, 'utf8') : src.content;
+    const text =
+      src.kind === 'upload' ? src.content : limits ? await readDataFile(limits.dataDir, src.path, limits.maxDataBytes) : await readFile(src.path, 'utf8');
     const format = src.format ?? formatOf(src.kind === 'file' ? src.path : 'upload.csv');
     const { dataset, rejected } = parseDatasetFile(text, format, spec.task, spec.model);
     const examples = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
@@ -107,7 +124,7 @@ async function readDataset(
   const group = `streamcell-trainer-job-${spec.jobId}`;
   if (spec.task === 'forecast') {
     const collector = new SensorReadingCollector(spec.model);
-    const resolved = await readKafkaRange(brokers, src, group, (m) => collector.add(keyBytes(m.key), m.value));
+    const resolved = await readKafkaRange(brokers, src, group, (m) => collector.add(keyBytes(m.key), m.value), undefined, budget);
     return {
       dataset: { task: 'forecast', readings: collector.readings },
       dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: collector.readings.length },
@@ -121,7 +138,7 @@ async function readDataset(
   const labelled = streams.labelled;
   const labels = new Map<string, string>();
   const labelsTopic = src.labelsTopic;
-  const resolved = await readKafkaRange(brokers, src, group, (m) => streams.add(keyBytes(m.key), m.value));
+  const resolved = await readKafkaRange(brokers, src, group, (m) => streams.add(keyBytes(m.key), m.value), undefined, budget);
   if (labelsTopic) {
     await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
       const o = parseLabelMessage(m.value);
@@ -133,7 +150,7 @@ async function readDataset(
         const id = typeof o.streamId === 'string' ? o.streamId : m.key;
         if (id) labels.set(id, label);
       }
-    });
+    }, undefined, budget);
   }
   for (const [id, label] of labels) {
     const text = streams.textOf(id);
@@ -178,7 +195,7 @@ function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
 export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
   const params: TrainParams = withDefaults(spec.params);
   deps.onPhase('reading');
-  const { dataset, dataRange, rejected } = await loadDataset(spec, deps.brokers);
+  const { dataset, dataRange, rejected } = await loadDataset(spec, deps.brokers, deps.limits);
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
   const before = await deps.registry.getModel(spec.model);
   const artifactMeta = {

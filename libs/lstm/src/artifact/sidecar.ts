@@ -6,6 +6,14 @@ import { isRecord, isSafeRelativePath } from './model-json';
 export const SIDECAR_FILE = 'streamcell.json';
 /** File name of the tfjs layers-format topology inside an artifact. */
 export const MODEL_JSON_FILE = 'model.json';
+/**
+ * Largest `input.maxTokens` and `input.paddingPrefix`: a worker steps the padding prefix
+ * synchronously when it loads a version (at boot and at each activation), so an unbounded one
+ * would freeze every worker. Keras models padded to more than this are refused at import and load.
+ */
+export const MAX_SEQUENCE_TOKENS = 10_000;
+/** Largest forecast `input.window` (the rewarm length is bounded apart, by REWARM_STEPS). */
+export const MAX_WINDOW = 100_000;
 /** Current sidecar schema version. */
 export const SIDECAR_SCHEMA_VERSION = 1;
 
@@ -130,7 +138,8 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
       fail('input.features', 'must be a non-empty array of strings');
     }
     if (typeof input.includeTimeDelta !== 'boolean') fail('input.includeTimeDelta', 'must be a boolean');
-    if (!posInt(input.window)) fail('input.window', 'must be a positive integer');
+    if (!posInt(input.window) || (input.window as number) > MAX_WINDOW)
+      fail('input.window', `must be a positive integer up to ${MAX_WINDOW}`);
     if (input.targets !== undefined) {
       const feats = input.features as string[];
       if (
@@ -153,10 +162,11 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
       if (scaler!.size !== width) fail('scaler', `has ${scaler!.size} features, the input spec has ${width}`);
     }
   } else {
-    if (!posInt(input.maxTokens)) fail('input.maxTokens', 'must be a positive integer');
+    if (!posInt(input.maxTokens) || (input.maxTokens as number) > MAX_SEQUENCE_TOKENS)
+      fail('input.maxTokens', `must be a positive integer up to ${MAX_SEQUENCE_TOKENS}`);
     const pp = input.paddingPrefix ?? 0;
-    if (typeof pp !== 'number' || !Number.isInteger(pp) || pp < 0)
-      fail('input.paddingPrefix', 'must be a non-negative integer');
+    if (typeof pp !== 'number' || !Number.isInteger(pp) || pp < 0 || pp > MAX_SEQUENCE_TOKENS)
+      fail('input.paddingPrefix', `must be a non-negative integer up to ${MAX_SEQUENCE_TOKENS}`);
     if (input.padding !== 'pre' && input.padding !== 'post') fail('input.padding', "must be 'pre' or 'post'");
     if (s.tokenizer === undefined || s.tokenizer === null) fail('tokenizer', 'is required for task classify');
     try {
@@ -197,7 +207,8 @@ export function checkSidecarAgainstModel(
       );
     if (model.embeddingRows === null) fail('task', 'classify needs a model with an Embedding layer');
     const tok = Tokenizer.fromKerasJson(sidecar.tokenizer!);
-    const maxIndex = tok.numWords ? tok.numWords - 1 : tok.wordIndex.size;
+    let maxIndex = tok.numWords ? tok.numWords - 1 : tok.wordIndex.size;
+    if (!tok.numWords) for (const id of tok.wordIndex.values()) if (id > maxIndex) maxIndex = id;
     if (maxIndex >= model.embeddingRows!) {
       fail('tokenizer', `can produce token id ${maxIndex} but the Embedding has ${model.embeddingRows} rows`);
     }

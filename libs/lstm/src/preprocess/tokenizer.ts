@@ -1,5 +1,8 @@
 import { parseOrderedFlatObject, pythonJsonDumps } from './python-json';
 
+/** Largest token id a tokenizer may map a word to (token ids are int32 on the hot path). */
+export const MAX_TOKEN_ID = 2 ** 31 - 1;
+
 /** Keras' default `filters`: punctuation, tab and newline. */
 export const KERAS_DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n';
 
@@ -87,6 +90,9 @@ export class Tokenizer {
     this.oovToken = options.oovToken ?? null;
     if (this.numWords !== null && (!Number.isInteger(this.numWords) || this.numWords < 0)) {
       throw new Error(`Tokenizer: num_words must be a non-negative integer, got ${this.numWords}`);
+    }
+    if (this.numWords !== null && this.numWords > MAX_TOKEN_ID) {
+      throw new Error(`Tokenizer: num_words must be at most ${MAX_TOKEN_ID}, got ${this.numWords}`);
     }
   }
 
@@ -211,6 +217,9 @@ export class Tokenizer {
       charLevel: opt('char_level', isBool),
       oovToken: opt('oov_token', isStrOrNull),
     });
+    // What would make textToSequence throw or yield ids no Embedding row has is refused here, at
+    // import, rather than found by the first event that reaches a worker.
+    if (!t.charLevel && t.split.length === 0) throw new Error('Tokenizer JSON: config.split must not be empty (unless char_level)');
     t.documentCount = opt('document_count', (v): v is number => typeof v === 'number') ?? 0;
     const map = (field: string): [string, unknown][] => {
       const raw = c[field];
@@ -235,7 +244,13 @@ export class Tokenizer {
     for (const [k, v] of map('word_counts')) t.wordCounts.set(k, num('word_counts', k, v));
     for (const [k, v] of map('word_docs')) t.wordDocs.set(k, num('word_docs', k, v));
     for (const [k, v] of map('index_docs')) t.indexDocs.set(Number(k), num('index_docs', k, v));
-    for (const [k, v] of map('word_index')) t.wordIndex.set(k, num('word_index', k, v));
+    for (const [k, v] of map('word_index')) {
+      const id = num('word_index', k, v);
+      if (!Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) {
+        throw new Error(`Tokenizer JSON: config.word_index[${JSON.stringify(k)}] is ${id}, not a token id (an integer 0-${MAX_TOKEN_ID})`);
+      }
+      t.wordIndex.set(k, id);
+    }
     const indexWord = map('index_word');
     if (indexWord.length > 0) {
       for (const [k, v] of indexWord) {

@@ -97,6 +97,7 @@ export function toyForecaster(version = 1, policy: SwapPolicy = 'reset', seed = 
       mean: Float64Array.of(20, 1),
       scale: Float64Array.of(5, 2),
       horizon: 3,
+      targetIndex: Int32Array.of(0),
     },
     initialState: new Float32Array(units),
     policy,

@@ -1,0 +1,62 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { RegistryError } from '@app/registry';
+import { requestIdOf, type TrainerRequest } from './request-body';
+
+/** A dependency (Redis, Kafka) failed while serving the request: 503, the client may retry. */
+function dependencyDown(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  if (err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable|Command timed out/.test(err.message)) {
+    return 'Redis';
+  }
+  if (err.name.startsWith('KafkaJS')) return 'Kafka';
+  return null;
+}
+
+/**
+ * The one exception filter of the trainer: HTTP exceptions keep their status and body, registry
+ * errors map to 400/404, a dependency that is down gives 503, anything else 500. Every answer
+ * carries the request id (also in `X-Request-Id`); 5xx are logged with it and the cause, so a
+ * client's report can be matched with the log.
+ */
+@Catch()
+export class HttpErrorsFilter implements ExceptionFilter {
+  private readonly log = new Logger('http');
+
+  catch(err: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<TrainerRequest & { method?: string; url?: string }>();
+    const res = http.getResponse<ServerResponse>();
+    const requestId = requestIdOf(req);
+    let status: number;
+    let body: Record<string, unknown>;
+    if (err instanceof HttpException) {
+      status = err.getStatus();
+      const r = err.getResponse();
+      body = typeof r === 'string' ? { statusCode: status, message: r } : { ...(r as Record<string, unknown>) };
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter !== undefined && !res.headersSent) res.setHeader('retry-after', String(retryAfter));
+    } else if (err instanceof RegistryError) {
+      status = err.code === 'not_found' ? 404 : 400;
+      body = { statusCode: status, error: err.code, message: err.message };
+    } else {
+      const dep = dependencyDown(err);
+      status = dep ? 503 : 500;
+      body = dep
+        ? { statusCode: 503, error: 'Service Unavailable', message: `${dep} is unavailable; retry later` }
+        : { statusCode: 500, error: 'Internal Server Error', message: 'internal error; quote the requestId when reporting it' };
+    }
+    if (status >= 500) {
+      const cause = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      this.log.error(`request ${requestId} ${req.method ?? ''} ${req.url ?? ''} -> ${status}: ${cause}`);
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    res.setHeader('x-request-id', requestId);
+    res.end(JSON.stringify({ ...body, requestId }));
+  }
+}
