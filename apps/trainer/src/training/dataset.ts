@@ -237,7 +237,9 @@ export function parseDatasetFile(
 
 /** A file row's id as the message key it would have been (none: `key_missing`). */
 function keyOf(id: unknown): Buffer | null {
-  return id === undefined || id === null || id === '' ? null : Buffer.from(String(id));
+  // A non-string id is refused by the schema (schema_violation) before the key is compared.
+  if (typeof id === 'string') return id === '' ? null : Buffer.from(id);
+  return id === undefined || id === null ? null : Buffer.from(JSON.stringify(id));
 }
 
 /** A JSONL line's object, or why it is none (the decoders' reasons). */
