@@ -39,7 +39,7 @@ export interface RetrainRequest extends Partial<TrainParams> {
 
 /** The training parameters a request sets (the others come from the parent version or the defaults). */
 function requestedParams(r: Partial<TrainParams>): Partial<TrainParams> {
-  return recordedParams(r as Readonly<Record<string, unknown>>);
+  return recordedParams(r);
 }
 
 /** How long the CLI's model lock lives without renewal; renewed at a third of it. */
