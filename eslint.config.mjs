@@ -25,6 +25,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['apps/console/web/**/*.ts'],
+    languageOptions: { parserOptions: { project: './apps/console/web/tsconfig.json', tsconfigRootDir: import.meta.dirname } },
+  },
+  {
     files: ['**/*.spec.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off' },
   },

@@ -8,6 +8,9 @@
 # Half-way through (when DEMO_SECONDS >= 40) the trainer retrains the forecaster from the sensor
 # topic and activates it: the view shows the worker switching versions without a restart.
 #
+# Prometheus (the project's image, deploy/prometheus config and alert rules) scrapes the worker
+# and the trainer; its address is printed at the start.
+#
 # Env: DEMO_SECONDS (60), DEMO_SKIP_BUILD=1 (reuse dist/ when present), DEMO_LOG_DIR
 # (default .cache/demo; worker, trainer, producer and build logs).
 set -euo pipefail
@@ -61,6 +64,7 @@ KAFKA_CONTROLLER_PORT="$(free_port)"
 REDIS_PORT="$(free_port)"
 HTTP_PORT="$(free_port)"
 TRAINER_PORT="$(free_port)"
+PROMETHEUS_PORT="$(free_port)"
 
 wait_log() { # container, pattern, seconds
   local deadline=$(( $(date +%s) + $3 ))
@@ -109,6 +113,19 @@ if [ -f dist/apps/trainer/src/main.js ]; then
     node dist/apps/trainer/src/main.js >"$LOG_DIR/trainer.log" 2>&1 &
   pids+=("$!")
   say "trainer pid ${pids[-1]}: admin API http://127.0.0.1:$TRAINER_PORT/v1 (Authorization: Bearer $ADMIN_TOKEN)"
+  # The operator console: the same token logs in.
+  CONSOLE_PORT="$(free_port)"
+  TRAINER_URL="http://127.0.0.1:$TRAINER_PORT" WORKER_METRICS_URLS="http://127.0.0.1:$HTTP_PORT" \
+    CONSOLE_PORT="$CONSOLE_PORT" CONSOLE_HOST=127.0.0.1 node dist/apps/console/src/main.js >"$LOG_DIR/console.log" 2>&1 &
+  pids+=("$!")
+  deadline=$(( $(date +%s) + 60 ))
+  until grep -q 'console on http' "$LOG_DIR/console.log"; do
+    if ! kill -0 "${pids[-1]}" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; then
+      say "the console did not start:"; tail -n 30 "$LOG_DIR/console.log" >&2; exit 1
+    fi
+    sleep 0.3
+  done
+  say "console: http://127.0.0.1:$CONSOLE_PORT  (log in with the token $ADMIN_TOKEN)"
   # Half-way through, retrain the forecaster from the topic history and hot-swap it in.
   if [ "$DEMO_SECONDS" = "0" ] || [ "$DEMO_SECONDS" -ge 40 ]; then
     retrain_after=$(( DEMO_SECONDS > 0 ? DEMO_SECONDS / 2 : 30 ))
@@ -117,6 +134,20 @@ if [ -f dist/apps/trainer/src/main.js ]; then
     pids+=("$!")
   fi
 fi
+
+# Prometheus: the shipped config with this run's targets, and the shipped alert rules.
+mkdir -p "$LOG_DIR/prometheus"
+sed -e "s/'stream-worker:9464'/'127.0.0.1:$HTTP_PORT'/" -e "s/'trainer:3001'/'127.0.0.1:$TRAINER_PORT'/" \
+  deploy/prometheus/prometheus.yml >"$LOG_DIR/prometheus/prometheus.yml"
+cp deploy/prometheus/alerts.yml "$LOG_DIR/prometheus/"
+cid="$(docker run -d --network host -v "$LOG_DIR/prometheus:/etc/prometheus:ro" streamcell/prometheus:2 \
+  --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus \
+  --web.listen-address="127.0.0.1:$PROMETHEUS_PORT")"
+containers+=("$cid")
+wait_log "$cid" 'Server is ready to receive web requests' 60
+rules="$(node -e 'fetch(process.argv[1]).then(r=>r.json()).then(j=>console.log(j.data.groups.reduce((n,g)=>n+g.rules.length,0)))' \
+  "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/rules")"
+say "Prometheus http://127.0.0.1:$PROMETHEUS_PORT ($rules alert rules loaded; /alerts, /api/v1/query)"
 
 # 5. Sample streams and the live view.
 DEMO_SECONDS=0 node dist/scripts/demo/produce.js >"$LOG_DIR/producer.log" 2>&1 &

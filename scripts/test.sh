@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README (`npm test`). On a fresh Debian machine, as root, it does
-# everything: dependencies, build, lint, type check, unit tests, Docker engine, images and e2e tests.
+# everything: dependencies, build, lint, type check, unit tests, alert rules, Docker engine, Chromium,
+# images and e2e tests.
 # Prints the time of every phase at the end (also when a phase fails).
 #
 # Env: SKIP_E2E=1 (unit only), JEST_E2E_ARGS="..." (extra args for the e2e run, e.g. a file).
@@ -78,9 +79,15 @@ sc_phase_start unit
 npm run test:unit -- --ci --json --outputFile="$SC_REPORTS/unit.json"
 sc_phase_end
 
-# 4. Docker engine (starts Debian's dockerd only when none answers).
+# Alert rules: promtool check and rule unit tests (installs Debian's prometheus package for promtool).
+sc_phase_start rules
+bash scripts/prometheus-rules.sh
+sc_phase_end
+
+# 4. Docker engine (starts Debian's dockerd only when none answers) and Chromium for the browser suite.
 sc_phase_start engine
 bash scripts/docker-engine.sh
+bash scripts/chromium.sh
 sc_phase_end
 
 # 5. Images (base, Redis, Kafka reused by tag; app rebuilt when dist changed).

@@ -14,6 +14,7 @@ import { createRedisClient, StateStore } from '@app/state';
 import { e2eStack, uniqueSuffix, waitFor } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
 import { startRedisCluster } from './support/redis-cluster';
+import { tinyClassifierRetrain } from './support/trainer-requests';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 /** Where the registry, job records and key state live for one run of the suite. */
@@ -120,17 +121,7 @@ describe.each([
     const job1 = await retrain(forecaster, forecastJob);
     expect(job1.result).toMatchObject({ version: 1, activated: true });
     // The worker serves a classifier too; a tiny one trained from an upload.
-    const texts = ['text,label'];
-    for (let i = 0; i < 40; i++) texts.push(i % 2 ? `good great item ${i},pos` : `bad awful item ${i},neg`);
-    const job2 = await retrain(classifier, {
-      task: 'classify',
-      source: { kind: 'upload', content: texts.join('\n'), format: 'csv' },
-      vocabSize: 100,
-      maxlen: 6,
-      embeddingDim: 4,
-      hiddenUnits: 4,
-      epochs: 1,
-    });
+    const job2 = await retrain(classifier, tinyClassifierRetrain());
     expect(job2.result).toMatchObject({ version: 1, activated: true });
 
     collector = await kafka.collect([t.forecasts], `tw-collector-${s}`);

@@ -1,28 +1,37 @@
 /**
- * End-to-end benchmark of the stream-worker on the local stack (docs/architecture.md, Data path).
+ * End-to-end benchmark of the stream-worker (docs/hot-path.md; docs/architecture.md, Data path).
  *
  *   npm run bench:e2e            (after npm run build; starts Kafka + Redis containers itself
- *                                 unless STREAMCELL_BENCH_KAFKA_BROKERS / _REDIS_URL are set)
+ *                                 unless STREAMCELL_BENCH_KAFKA_BROKERS and
+ *                                 STREAMCELL_BENCH_REDIS_URL point at an existing stack)
  *
- * Measures, in one run, and prints one JSON line per result on stdout:
+ * Measures, in one run, and prints one JSON line per result on stdout (each with the 1-minute
+ * load average, as the machine may be shared):
  *   engine       incremental stepping (1 step per event per key) vs recomputing a 64-event
  *                window per event, engine only (@app/lstm RecurrentModel, same kernel);
  *   throughput   events/s through the worker (`node dist/apps/stream-worker/src/main.js`) vs a
  *                kafkajs pass-through (consume, produce the same messages acks=all, commit; no
- *                state, no model) over the same pre-filled topic; target ratio ≥ 0.6;
- *   latency      p50/p99 event-to-prediction latency at half the worker's measured max rate;
+ *                state, no model) over the same pre-filled topic, overall and steady (first to
+ *                last output); target ratio ≥ 0.8;
+ *   latency      p50/p99/max from an event's send time to its output being read, of the worker
+ *                and of the pass-through at 10 %, 50 % and 90 % of the worker's measured max
+ *                rate, with the ratio worker ÷ pass-through;
+ *   stage_breakdown  at 50 %: the worker's own streamcell_batch_stage_seconds and
+ *                streamcell_event_to_emit_seconds over that run (two /metrics scrapes);
  *   state_bytes_per_key  the worker's records: payload bytes per key (the subject of the target
  *                1.25 · (2·H·4)), sampled MEMORY USAGE per key and the used_memory delta over
  *                the run per key, with what Redis adds shown apart;
- *   state_layout the same keys written directly with each record layout (format 1 with the
- *                16-input rewarm ring the worker used to keep for every model, format 1 without,
- *                format 2, format 2 with the ring, format 2 without TTL), each in an empty
- *                database: the before/after comparison within one run.
+ *   state_layout the same keys written directly with each record layout, each in an empty
+ *                database;
+ *   key_curve    events/s and Redis used_memory per key at 1e3, 1e4, 1e5 and 1e6 distinct keys
+ *                (two events per key, at least 40,000 events; the 1e6 point one event per key).
  * Progress goes to stderr. Env: BENCH_EVENTS (default 40000), BENCH_KEYS (2000), BENCH_UNITS
- * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (20), BENCH_REWARM_STEPS (worker's
- * REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default reset;
- * rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack).
+ * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (15, per rate and side),
+ * BENCH_CURVE_KEYS (1000,10000,100000,1000000; empty skips the curve), BENCH_REWARM_STEPS
+ * (worker's REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default
+ * reset; rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack).
  */
+import { loadavg } from 'os';
 import { performance } from 'perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { RecurrentModel, randomRecurrentModelSpec, seededRandom } from '@app/lstm';
@@ -38,7 +47,8 @@ import { sleep, uniqueSuffix, waitFor } from '../../test/support/e2e-env';
 import { TestRegistry, type ForecasterDef } from '../../test/support/model-fixtures';
 import { partitionFor, TestKafka, type OutMessage } from '../../test/support/test-kafka';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from '../../test/support/worker-process';
-import { acquireBenchStack } from './bench-stack';
+import { acquireBenchStack, type BenchStack } from './bench-stack';
+import { histogramDelta, parseHistogram, summarizeMs } from './prom-histogram';
 import {
   measureLayouts,
   memoryInfo,
@@ -54,12 +64,81 @@ const UNITS = Number(process.env.BENCH_UNITS ?? 64);
 // fewer, the worker's single produce call per partition batch exceeds the broker's
 // message.max.bytes and the partition stalls (reported; see the issue note).
 const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 16);
-const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const REWARM_STEPS = process.env.BENCH_REWARM_STEPS ?? '16';
 const POLICY = (process.env.BENCH_POLICY ?? 'reset') as 'reset' | 'rewarm' | 'keep';
 /** The worker's idle TTL default (7 days): the bench keeps it, so expires entries count. */
 const TTL_MS = 7 * 24 * 3600 * 1000;
 const WINDOW = 64;
+/** Rates of the latency runs, as fractions of the worker's measured max rate. */
+const LATENCY_FRACTIONS = [0.1, 0.5, 0.9];
+const STAGES = ['fetch_wait', 'decode', 'state_load', 'step', 'produce', 'state_write', 'commit'] as const;
+/** Distinct keys of the key-count curve (BENCH_CURVE_KEYS, comma-separated; empty skips it). */
+const CURVE_KEYS = (process.env.BENCH_CURVE_KEYS ?? '1000,10000,100000,1000000')
+  .split(',')
+  .filter((x) => x.trim() !== '')
+  .map(Number);
+/** Events of a curve point: two per key (at least 40,000); from 1e6 keys on, one per key. */
+const curveEvents = (keys: number): number => (keys >= 1_000_000 ? keys : Math.max(40_000, 2 * keys));
+
+/** Latency figures of one run. */
+interface LatencyFigures {
+  readonly events: number;
+  readonly achievedRate: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Sends sensor events at `rate` for `seconds` in 50 ms ticks (ts = send time); returns how many. */
+async function produceAtRate(
+  kafka: TestKafka,
+  topic: string,
+  prefix: string,
+  firstIndex: number,
+  rate: number,
+  seconds: number,
+): Promise<number> {
+  const tickMs = 50;
+  let sent = 0;
+  const startWall = Date.now();
+  while (Date.now() - startWall < seconds * 1000) {
+    // Catch up to the schedule (rate × elapsed), however long the last send took.
+    const n = Math.floor((rate * (Date.now() - startWall)) / 1000) - sent;
+    if (n > 0) {
+      const now = Date.now();
+      await kafka.produce(
+        topic,
+        benchEvents(prefix, n, firstIndex + sent, () => now),
+        5000,
+      );
+      sent += n;
+    }
+    await sleep(Math.max(0, tickMs - ((Date.now() - startWall) % tickMs)));
+  }
+  return sent;
+}
+
+/** Event ts (send time) → the collector reading the output record, per output. */
+function latencyFigures(
+  outs: readonly { value: Buffer | null; receivedAt: number }[],
+  sent: number,
+): LatencyFigures {
+  const lat = outs
+    .map((m) => {
+      const body = JSON.parse(m.value!.toString('utf8')) as { ts: number | string };
+      const sentAt = typeof body.ts === 'number' ? body.ts : Date.parse(body.ts);
+      return m.receivedAt - sentAt;
+    })
+    .sort((a, b) => a - b);
+  return {
+    events: sent,
+    achievedRate: Math.round(sent / LATENCY_SECONDS),
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    maxMs: lat[lat.length - 1],
+  };
+}
 
 function emit(result: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ bench: 'e2e', at: new Date().toISOString(), ...result })}\n`);
@@ -149,14 +228,19 @@ function benchEvents(
   return out;
 }
 
-/** kafkajs pass-through: consume, produce the same messages (acks all) per batch, commit. */
-async function passThrough(
-  brokers: string,
-  inTopic: string,
-  outTopic: string,
-  group: string,
-  total: number,
-): Promise<{ ms: number; spanMs: number }> {
+/** A running kafkajs pass-through: how many events it copied, when, and how to stop it. */
+interface PassThrough {
+  readonly copied: () => number;
+  readonly firstAt: () => number;
+  readonly lastAt: () => number;
+  stop(): Promise<void>;
+}
+
+/**
+ * kafkajs pass-through: consume, produce the same messages (acks all, idempotent) per partition
+ * batch, commit — what any kafkajs consume-transform-produce service does, without state or model.
+ */
+async function startPassThrough(brokers: string, inTopic: string, outTopic: string, group: string): Promise<PassThrough> {
   const kafka = new Kafka({ clientId: group, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
@@ -165,7 +249,7 @@ async function passThrough(
   let done = 0;
   let first = 0;
   let last = 0;
-  const t0 = performance.now();
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -194,11 +278,32 @@ async function passThrough(
       done += batch.messages.length;
     },
   });
-  await waitFor('pass-through to copy every event', () => done >= total, 600_000, 20);
+  await joined;
+  return {
+    copied: () => done,
+    firstAt: () => first,
+    lastAt: () => last,
+    stop: async () => {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}
+
+/** The pass-through over a pre-filled topic: wall time to copy `total` events, and first-to-last batch span. */
+async function passThrough(
+  brokers: string,
+  inTopic: string,
+  outTopic: string,
+  group: string,
+  total: number,
+): Promise<{ ms: number; spanMs: number }> {
+  const t0 = performance.now();
+  const pt = await startPassThrough(brokers, inTopic, outTopic, group);
+  await waitFor('pass-through to copy every event', () => pt.copied() >= total, 600_000, 20);
   const ms = performance.now() - t0;
-  await consumer.disconnect();
-  await producer.disconnect();
-  return { ms, spanMs: last - first };
+  await pt.stop();
+  return { ms, spanMs: pt.lastAt() - pt.firstAt() };
 }
 
 const percentileOf = (xs: number[], p: number): number =>
@@ -305,6 +410,103 @@ async function stateBytes(
       withinTarget: r.recordBytes <= target,
       overheadMemoryUsage: r.memoryUsageAvg - r.recordBytes,
       overheadUsedMemory: r.usedMemoryPerKey - r.recordBytes,
+    });
+  }
+}
+
+/** Counts the records of a topic and the span of their timestamps, keeping nothing else. */
+async function outputSpan(
+  kafka: TestKafka,
+  topic: string,
+  group: string,
+): Promise<{ count: () => number; spanMs: () => number; stop: () => Promise<void> }> {
+  const consumer = kafka.kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let count = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        const ts = Number(m.timestamp);
+        if (ts < first) first = ts;
+        if (ts > last) last = ts;
+      }
+      count += batch.messages.length;
+    },
+  });
+  await joined;
+  return { count: () => count, spanMs: () => last - first, stop: () => consumer.disconnect() };
+}
+
+/**
+ * Throughput and Redis memory against the number of distinct keys (H = UNITS): for each point a
+ * fresh topic is pre-filled, a fresh worker drains it (rate from its first to its last prediction,
+ * read from its /metrics), and used_memory is compared before and after.
+ */
+async function keyCurve(
+  stack: BenchStack,
+  kafka: TestKafka,
+  probe: RedisLike,
+  model: string,
+  classifier: string,
+  s: string,
+  workers: WorkerProcess[],
+): Promise<void> {
+  for (const keys of CURVE_KEYS) {
+    const events = curveEvents(keys);
+    const t = suiteTopics(`bench-${s}-k${keys}`);
+    await kafka.createSuiteTopics(t, { sensor: PARTITIONS, forecasts: 2 });
+    progress(`key curve: ${keys} keys, ${events} events`);
+    const prefix = `k${keys}-${s}`;
+    const base = Date.parse('2026-11-27T00:00:00Z');
+    for (let i = 0; i < events; i += 100_000) {
+      const msgs: OutMessage[] = [];
+      for (let j = i; j < Math.min(events, i + 100_000); j++) {
+        const key = `${prefix}-${j % keys}`;
+        msgs.push({
+          key,
+          value: JSON.stringify({ sensorId: key, ts: base + Math.floor(j / keys) * 1000, value: 20 + (j % 97) / 10 }),
+          partition: partitionFor(key, PARTITIONS),
+        });
+      }
+      await kafka.produce(t.sensor, msgs, 5000);
+    }
+    const memBefore = await memoryInfo(probe);
+    const worker = new WorkerProcess(
+      `bench-${s}-k${keys}-worker`,
+      workerEnv(stack, {
+        KAFKA_GROUP_ID: `bench-${s}-k${keys}-worker`,
+        ...topicEnv(t),
+        FORECAST_MODEL: model,
+        CLASSIFY_MODEL: classifier,
+        REWARM_STEPS,
+      }),
+    );
+    workers.push(worker);
+    const span = await outputSpan(kafka, t.forecasts, `bench-${s}-k${keys}-span`);
+    worker.start();
+    await worker.ready(120_000);
+    const load0 = loadavg()[0];
+    await waitFor(`the worker to predict ${events} events of ${keys} keys`, () => span.count() >= events, 1_200_000, 250);
+    await span.stop();
+    await worker.stop('SIGTERM');
+    const memAfter = await memoryInfo(probe);
+    const seconds = span.spanMs() / 1000;
+    emit({
+      metric: 'key_curve',
+      keys,
+      units: UNITS,
+      events,
+      eventsPerKey: events / keys,
+      eventsPerSec: Math.round(events / Math.max(0.001, seconds)),
+      drainSeconds: Number(seconds.toFixed(1)),
+      usedMemoryPerKey: Math.round((memAfter.used - memBefore.used) / keys),
+      loadAvg1m: Number(((load0 + loadavg()[0]) / 2).toFixed(2)),
+      note: 'events/s over the span of the predictions\' record timestamps (first to last); used_memory delta over the point divided by its keys',
     });
   }
 }
@@ -429,68 +631,87 @@ async function main(): Promise<void> {
       workerEventsPerSec: Math.round(workerRate),
       workerSteadyEventsPerSec: Math.round((EVENTS / Math.max(1, spanMs)) * 1000),
       ratio: Number((workerRate / passRate).toFixed(3)),
-      target: 0.6,
+      steadyRatio: Number((((EVENTS / Math.max(1, spanMs)) * 1000) / ((EVENTS / Math.max(1, pass.spanMs)) * 1000)).toFixed(3)),
+      target: 0.8,
       workerBootMs: readyMs,
       workerStartToReadyMs: Math.round(tReady - t0),
       dlq: collector.count(t.dlq),
+      loadAvg1m: Number(loadavg()[0].toFixed(2)),
     });
 
-    progress(
-      `latency run at half the worker rate (${Math.round(workerRate / 2)} events/s) for ${LATENCY_SECONDS}s`,
-    );
-    const rate = Math.max(10, workerRate / 2);
-    const tickMs = 50;
-    let sent = 0;
-    const startWall = Date.now();
-    const latencyFrom = collector.count(t.forecasts);
-    while (Date.now() - startWall < LATENCY_SECONDS * 1000) {
-      // Catch up to the schedule (rate × elapsed), however long the last send took.
-      const n = Math.floor((rate * (Date.now() - startWall)) / 1000) - sent;
-      if (n > 0) {
-        const now = Date.now();
-        // ts = send time, so a prediction's own ts gives its event's send time.
-        await kafka.produce(
-          t.sensor,
-          benchEvents(`bench-${s}`, n, EVENTS + sent, () => now),
-          5000,
-        );
-        sent += n;
-      }
-      await sleep(Math.max(0, tickMs - ((Date.now() - startWall) % tickMs)));
-    }
-    await waitFor(
-      'predictions of the latency run',
-      () => collector.distinctSources(t.forecasts) >= EVENTS + sent,
-      300_000,
-      20,
-    );
-    const lat = collector
-      .messages(t.forecasts)
-      .slice(latencyFrom)
-      .map((m) => {
-        const body = JSON.parse(m.value!.toString('utf8')) as { ts: number | string };
-        // The worker may echo ts as an ISO string; both forms carry the send time in ms.
-        const sentAt = typeof body.ts === 'number' ? body.ts : Date.parse(body.ts);
-        return { received: m.receivedAt - sentAt, produced: m.timestamp - sentAt };
+    // Latency at fractions of the worker's measured max rate, the worker and the pass-through
+    // each alone on the machine in turn (same rates, same producer, same collector).
+    const liveIn = `bench-${s}.live-in`;
+    const liveOut = `bench-${s}.live-out`;
+    await kafka.createTopics([
+      { topic: liveIn, partitions: PARTITIONS },
+      { topic: liveOut, partitions: 2 },
+    ]);
+    const live = await startPassThrough(stack.brokers, liveIn, liveOut, `bench-${s}-live`);
+    const liveCollector = await kafka.collect([liveOut], `bench-${s}-live-collector`);
+    let sentSoFar = EVENTS;
+    const timedRun = async (
+      topic: string,
+      rate: number,
+      out: { count: () => number; messages: () => readonly { value: Buffer | null; receivedAt: number; timestamp: number }[] },
+    ): Promise<LatencyFigures> => {
+      const from = out.count();
+      const sent = await produceAtRate(kafka, topic, `bench-${s}`, sentSoFar, rate, LATENCY_SECONDS);
+      sentSoFar += sent;
+      await waitFor(`${sent} outputs of the ${topic} run`, () => out.count() - from >= sent, 300_000, 20);
+      return latencyFigures(out.messages().slice(from, from + sent), sent);
+    };
+    for (const fraction of LATENCY_FRACTIONS) {
+      const rate = Math.max(10, workerRate * fraction);
+      progress(`latency at ${Math.round(fraction * 100)} % of the worker's max rate: ${Math.round(rate)} events/s for ${LATENCY_SECONDS} s each`);
+      const before = await worker.http('/metrics');
+      const load0 = loadavg()[0];
+      const w = await timedRun(t.sensor, rate, {
+        count: () => collector.count(t.forecasts),
+        messages: () => collector.messages(t.forecasts),
       });
-    const rec = lat.map((l) => l.received).sort((a, b) => a - b);
-    const prod = lat.map((l) => l.produced).sort((a, b) => a - b);
-    emit({
-      metric: 'latency',
-      targetRate: Math.round(rate),
-      achievedRate: Math.round(sent / LATENCY_SECONDS),
-      events: sent,
-      p50Ms: percentile(rec, 50),
-      p99Ms: percentile(rec, 99),
-      maxMs: rec[rec.length - 1],
-      producedP50Ms: percentile(prod, 50),
-      producedP99Ms: percentile(prod, 99),
-      note: 'received = consumer of the predictions topic saw it; produced = the prediction record timestamp (worker send time)',
-    });
+      const after = await worker.http('/metrics');
+      const p = await timedRun(liveIn, rate, {
+        count: () => liveCollector.count(liveOut),
+        messages: () => liveCollector.messages(liveOut),
+      });
+      emit({
+        metric: 'latency',
+        fractionOfMaxRate: fraction,
+        targetRate: Math.round(rate),
+        worker: w,
+        passThrough: p,
+        ratioP50: Number((w.p50Ms / Math.max(1, p.p50Ms)).toFixed(2)),
+        ratioP99: Number((w.p99Ms / Math.max(1, p.p99Ms)).toFixed(2)),
+        loadAvg1m: Number(load0.toFixed(2)),
+        note: 'ms from the event ts (send time) to the collector reading the output; the pass-through copies the same events',
+      });
+      if (fraction === 0.5) {
+        const stages = histogramDelta(
+          parseHistogram(before.body, 'streamcell_batch_stage_seconds', 'stage'),
+          parseHistogram(after.body, 'streamcell_batch_stage_seconds', 'stage'),
+        );
+        const e2e = histogramDelta(
+          parseHistogram(before.body, 'streamcell_event_to_emit_seconds'),
+          parseHistogram(after.body, 'streamcell_event_to_emit_seconds'),
+        ).get('');
+        emit({
+          metric: 'stage_breakdown',
+          fractionOfMaxRate: fraction,
+          targetRate: Math.round(rate),
+          stages: Object.fromEntries(STAGES.map((st) => [st, stages.has(st) ? summarizeMs(stages.get(st)!) : null])),
+          eventToEmit: e2e ? summarizeMs(e2e) : null,
+          loadAvg1m: Number(loadavg()[0].toFixed(2)),
+          note: 'from the worker\'s own /metrics (streamcell_batch_stage_seconds, streamcell_event_to_emit_seconds) over the 50 % run: per unit of work; p50/p99 are bucket upper bounds',
+        });
+      }
+    }
+    await live.stop();
 
     const exit = await worker.stop('SIGTERM');
     progress(`worker stopped: ${JSON.stringify(exit)}`);
     await stateBytes(probe, stack.redisUrl, model, `bench-${s}`, memBefore);
+    await keyCurve(stack, kafka, probe, model, `bench-${s}-cl`, s, workers);
   } finally {
     for (const w of workers) await w.dispose();
     await kafka.disconnect();

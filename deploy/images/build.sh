@@ -4,12 +4,13 @@
 # The app image is rebuilt whenever its content (dist/, production node_modules, wasm) changes.
 #
 #   npm run images                 # all images
-#   deploy/images/build.sh kafka   # some of: base kafka redis app
+#   deploy/images/build.sh kafka   # some of: base kafka redis prometheus app
 #
 # Env (image names are configuration; a name outside streamcell/ is taken as provided
 # by a registry and is not built here):
 #   BASE_IMAGE  (streamcell/base:bookworm)   KAFKA_IMAGE (streamcell/kafka:4)
 #   REDIS_IMAGE (streamcell/redis:7)         APP_IMAGE   (streamcell/app:dev)
+#   PROMETHEUS_IMAGE (streamcell/prometheus:2)
 #   DEBIAN_MIRROR  mirror for debootstrap (default: the first Debian URI in /etc/apt sources)
 #   FORCE_REBUILD=1  rebuild even when a tag exists
 set -euo pipefail
@@ -20,6 +21,7 @@ BASE_IMAGE="${BASE_IMAGE:-streamcell/base:bookworm}"
 KAFKA_IMAGE="${KAFKA_IMAGE:-streamcell/kafka:4}"
 REDIS_IMAGE="${REDIS_IMAGE:-streamcell/redis:7}"
 APP_IMAGE="${APP_IMAGE:-streamcell/app:dev}"
+PROMETHEUS_IMAGE="${PROMETHEUS_IMAGE:-streamcell/prometheus:2}"
 IMAGES_DIR="$SC_ROOT/deploy/images"
 RECIPE_LABEL=io.streamcell.recipe
 CONTENT_LABEL=io.streamcell.content
@@ -81,15 +83,22 @@ build_base() {
   sc_log "base: built $BASE_IMAGE"
 }
 
-build_redis() {
-  if ! ours "$REDIS_IMAGE"; then sc_log "redis: using provided $REDIS_IMAGE"; return; fi
-  local recipe; recipe="$(sc_hash_paths deploy/images/redis)"
-  if up_to_date "$REDIS_IMAGE" "$recipe"; then sc_log "redis: $REDIS_IMAGE present, reused"; return; fi
-  sc_log "redis: building $REDIS_IMAGE"
+# An image built from its recipe directory deploy/images/<name> alone (Debian packages on the base).
+build_from_recipe() {
+  local name="$1" image="$2"
+  if ! ours "$image"; then sc_log "$name: using provided $image"; return; fi
+  local recipe; recipe="$(sc_hash_paths "deploy/images/$name")"
+  if up_to_date "$image" "$recipe"; then sc_log "$name: $image present, reused"; return; fi
+  sc_log "$name: building $image"
   sc_docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$RECIPE_LABEL=$recipe" \
-    -t "$REDIS_IMAGE" "$IMAGES_DIR/redis" >/dev/null
-  sc_log "redis: built $REDIS_IMAGE"
+    -t "$image" "$IMAGES_DIR/$name" >/dev/null
+  sc_log "$name: built $image"
 }
+
+build_redis() { build_from_recipe redis "$REDIS_IMAGE"; }
+
+# Debian's prometheus package (server and promtool).
+build_prometheus() { build_from_recipe prometheus "$PROMETHEUS_IMAGE"; }
 
 build_kafka() {
   if ! ours "$KAFKA_IMAGE"; then sc_log "kafka: using provided $KAFKA_IMAGE"; return; fi
@@ -149,7 +158,7 @@ build_app() {
 
 main() {
   local targets=("$@")
-  [ "${#targets[@]}" -gt 0 ] || targets=(base redis kafka app)
+  [ "${#targets[@]}" -gt 0 ] || targets=(base redis kafka prometheus app)
   sc_docker info >/dev/null 2>&1 || sc_die "no Docker engine answers; run scripts/docker-engine.sh"
   local t t0
   for t in "${targets[@]}"; do
@@ -158,8 +167,9 @@ main() {
       base) build_base ;;
       redis) build_base; build_redis ;;
       kafka) build_base; build_kafka ;;
+      prometheus) build_base; build_prometheus ;;
       app) build_base; build_app ;;
-      *) sc_die "unknown image '$t' (base, redis, kafka, app)" ;;
+      *) sc_die "unknown image '$t' (base, redis, kafka, prometheus, app)" ;;
     esac
     sc_log "$t: $(( $(date +%s) - t0 ))s"
   done

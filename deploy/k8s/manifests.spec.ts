@@ -43,13 +43,26 @@ function containerEnv(deployment: K8sObject): Record<string, string> {
   const c = deployment.spec.template.spec.containers[0];
   const out: Record<string, string> = {};
   for (const from of c.envFrom ?? []) Object.assign(out, byKind('ConfigMap', from.configMapRef.name).data);
-  for (const e of c.env ?? []) out[e.name] = e.value ?? (e.valueFrom?.secretKeyRef ? 'secret-from-kubernetes-0123' : '');
+  for (const e of c.env ?? [])
+    out[e.name] = e.value ?? (e.valueFrom?.secretKeyRef ? 'secret-from-kubernetes-0123' : '');
   return out;
 }
 
 const apps = [
-  { name: 'stream-worker', spec: WORKER_ENV, load: loadWorkerConfig, portVar: 'HTTP_PORT', probes: ['/health', '/health/ready'] },
-  { name: 'trainer', spec: TRAINER_ENV, load: loadTrainerConfig, portVar: 'TRAINER_PORT', probes: ['/health'] },
+  {
+    name: 'stream-worker',
+    spec: WORKER_ENV,
+    load: loadWorkerConfig,
+    portVar: 'HTTP_PORT',
+    probes: ['/health', '/health/ready'],
+  },
+  {
+    name: 'trainer',
+    spec: TRAINER_ENV,
+    load: loadTrainerConfig,
+    portVar: 'TRAINER_PORT',
+    probes: ['/health'],
+  },
 ] as const;
 
 describe('deploy/k8s/base', () => {
@@ -88,14 +101,18 @@ describe('deploy/k8s/base', () => {
   it('gives a stopping worker more time than its 10 s drain, and keeps workers available', () => {
     const d = byKind('Deployment', 'stream-worker');
     expect(d.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(10);
-    expect(byKind('PodDisruptionBudget', 'stream-worker').spec.selector.matchLabels).toEqual(d.spec.selector.matchLabels);
+    expect(byKind('PodDisruptionBudget', 'stream-worker').spec.selector.matchLabels).toEqual(
+      d.spec.selector.matchLabels,
+    );
   });
 
   it('points the local overlay at its own Kafka and Redis', () => {
     const overlay = readFileSync(join(__dirname, 'overlays', 'local', 'kustomization.yaml'), 'utf8');
     const local = load(join(__dirname, 'overlays', 'local'));
     const kafka = local.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'kafka');
-    const advertised = kafka?.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'KAFKA_ADVERTISED_HOST');
+    const advertised = kafka?.spec.template.spec.containers[0].env.find(
+      (e: { name: string }) => e.name === 'KAFKA_ADVERTISED_HOST',
+    );
     expect(overlay).toContain(`value: ${advertised.value}:9092`);
     expect(local.some((o) => o.kind === 'StatefulSet' && o.metadata.name === 'redis')).toBe(true);
     expect(overlay).toContain('value: redis://redis-0.redis:6379');

@@ -10,6 +10,7 @@ import type { GenericContainer as GenericContainerType, Wait as WaitType } from 
 export const E2E_IMAGES = {
   kafka: process.env.KAFKA_IMAGE ?? 'streamcell/kafka:4',
   redis: process.env.REDIS_IMAGE ?? 'streamcell/redis:7',
+  prometheus: process.env.PROMETHEUS_IMAGE ?? 'streamcell/prometheus:2',
 };
 
 /** Topics the global setup creates: the contract topics with several partitions, models compacted. */

@@ -6,17 +6,19 @@
  *         --seed N --window N --horizon N --embedding-dim N --vocab-size N --maxlen N]
  *        [--activate if-better|always|never] [--out DIR]
  *   node dist/apps/trainer/src/cli.js list [--model NAME]
- *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N] [--activate]
+ *   node dist/apps/trainer/src/cli.js import --model NAME --dir DIR [--task T --labels a,b --maxlen N
+ *         --padding pre|post --text-mode window|stream --window N --scaler '{"mean":[..],"scale":[..]}'] [--activate]
  *   node dist/apps/trainer/src/cli.js activate --model NAME --version V [--policy reset|rewarm|keep]
  *
  * Env: REDIS_URL and REDIS_CLUSTER (registry), KAFKA_BROKERS and MODELS_TOPIC (activation events),
  * validated with the trainer's declarations (a bad value exits 2 naming the variable).
  * `train --out DIR` without REDIS_URL trains fully offline and only writes the files.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EnvValidationError, env, redisEnvProblems, validateEnv } from '@app/config';
+import { EnvValidationError, KAFKA_SASL_ENV, env, kafkaSasl, kafkaSaslProblems, redisEnvProblems, validateEnv } from '@app/config';
+import { kafkaJsSasl } from '@app/kafka';
 import { createRedisClient, type RedisLike } from '@app/state';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
@@ -26,6 +28,7 @@ import { JobStore } from './jobs/job-store';
 import { InvalidRequestError } from './services/invalid-request.error';
 import { trainInProcess } from './services/jobs.service';
 import { ModelsService } from './services/models.service';
+import { readImportDir } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
 import type { ActivateMode } from './training/train-job';
 import type { TrainParams } from './training/train-params';
@@ -44,12 +47,13 @@ const CLI_ENV = {
   REDIS_CLUSTER: TRAINER_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: TRAINER_ENV.REDIS_SENTINEL_MASTER,
   KAFKA_BROKERS: env.optional(TRAINER_ENV.KAFKA_BROKERS),
+  ...KAFKA_SASL_ENV,
   MODELS_TOPIC: TRAINER_ENV.MODELS_TOPIC,
 } as const;
 
 function cliEnv() {
   try {
-    return validateEnv(CLI_ENV, process.env, redisEnvProblems);
+    return validateEnv(CLI_ENV, process.env, (v) => [...redisEnvProblems(v), ...kafkaSaslProblems(v)]);
   } catch (e) {
     throw e instanceof EnvValidationError ? new UsageError(e.message) : e;
   }
@@ -78,7 +82,7 @@ async function connect(needPublish: boolean): Promise<Conn> {
       redis.disconnect();
       throw new UsageError('KAFKA_BROKERS is required to activate (workers learn about activations from the models topic)');
     }
-    const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: 'streamcell-trainer-cli', brokers, logLevel: logLevel.NOTHING, ...kafkaJsSasl(kafkaSasl(e)) });
     const topic = e.MODELS_TOPIC;
     await ensureModelsTopic(kafka.admin(), topic);
     producer = kafka.producer();
@@ -194,12 +198,23 @@ async function importCmd(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, dir: { type: 'string' }, task: { type: 'string' }, labels: { type: 'string' },
       maxlen: { type: 'string' }, window: { type: 'string' }, activate: { type: 'boolean', default: false }, policy: { type: 'string' },
+      padding: { type: 'string' }, 'text-mode': { type: 'string' }, scaler: { type: 'string' },
     },
   });
   if (!o.model || !o.dir) throw new UsageError('--model and --dir are required');
-  const files = new Map<string, Buffer>();
-  for (const name of await readdir(o.dir)) if (/\.(json|bin)$/.test(name)) files.set(name, await readFile(join(o.dir, name)));
   if (o.policy && !['reset', 'rewarm', 'keep'].includes(o.policy)) throw new UsageError('--policy must be reset, rewarm or keep');
+  if (o.padding !== undefined && o.padding !== 'pre' && o.padding !== 'post') throw new UsageError('--padding must be pre or post');
+  const mode = o['text-mode'];
+  if (mode !== undefined && mode !== 'window' && mode !== 'stream') throw new UsageError('--text-mode must be window or stream');
+  let scaler: { mean: number[]; scale: number[] } | undefined;
+  if (o.scaler !== undefined) {
+    try {
+      scaler = JSON.parse(o.scaler) as { mean: number[]; scale: number[] };
+    } catch {
+      throw new UsageError('--scaler must be JSON {"mean":[...],"scale":[...]}');
+    }
+  }
+  const files = await readImportDir(o.dir);
   const conn = await connect(o.activate);
   try {
     // The admin API's import: the artifact checks and the model's task (a model keeps one).
@@ -208,6 +223,9 @@ async function importCmd(argv: string[]): Promise<void> {
       ...(o.labels ? { labels: o.labels.split(',') } : {}),
       ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
       ...(o.window ? { window: num(o.window, 'window')! } : {}),
+      ...(o.padding ? { padding: o.padding } : {}),
+      ...(mode ? { mode } : {}),
+      ...(scaler ? { scaler } : {}),
       ...(o.policy ? { policy: o.policy as SwapPolicy } : {}),
       path: resolve(o.dir),
       activate: o.activate,

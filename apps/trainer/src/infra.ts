@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { createRedisClient, type RedisLike } from '@app/state';
 import { probeDependencies, probeRedis } from '@app/config';
 import {
@@ -31,7 +32,7 @@ export async function ensureModelsTopic(admin: Admin, topic: string): Promise<vo
 
 /** The trainer's Kafka client settings (also what the boot probe uses). */
 function kafkaClientConfig(config: TrainerConfig): KafkaClientConfig {
-  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error', retry: { retries: 3 } };
+  return { brokers: config.kafkaBrokers, clientId: config.kafkaClientId, sasl: config.kafkaSasl, logLevel: 'error', retry: { retries: 3 } };
 }
 
 /**
@@ -61,6 +62,14 @@ export async function connectInfra(config: TrainerConfig, probeTimeoutMs = confi
     maxRetriesPerRequest: 3,
     cluster: config.redisCluster,
     sentinelMaster: config.redisSentinelMaster,
+  });
+  // Connection errors while Redis is away: one line per 10 s instead of ioredis' "Unhandled
+  // error event" per retry; commands fail on their own and their callers answer 503 or retry.
+  let lastErrorLog = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - lastErrorLog < 10_000) return;
+    lastErrorLog = Date.now();
+    new Logger('redis').warn(`Redis connection error: ${err.message}`);
   });
   const kafka = createKafkaClient(kafkaClientConfig(config));
   const producer = kafka.producer({ allowAutoTopicCreation: false });

@@ -38,6 +38,8 @@ export {
 } from './env-schema';
 /** Variables shared by every app. */
 export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, redisEnvProblems, type SharedEnv } from './shared-env';
+/** Kafka SASL login variables (all or none) and the login they describe. */
+export { KAFKA_SASL_ENV, KAFKA_SASL_MECHANISMS, kafkaSasl, kafkaSaslProblems, type KafkaSasl } from './shared-env';
 /** Checks that documentation tables of environment variables agree with a spec. */
 export { parseEnvTables, envDocProblems, type EnvDocRow } from './env-docs';
 /** Redis boot probe. */

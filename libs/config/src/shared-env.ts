@@ -7,6 +7,40 @@ export const KAFKA_ENV = {
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell'),
 } as const;
 
+/** Kafka SASL mechanisms the apps log in with (kafkajs names). */
+export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/** Kafka login (e.g. a Strimzi KafkaUser): all three variables, or none for no authentication. */
+export const KAFKA_SASL_ENV = {
+  KAFKA_SASL_MECHANISM: env.optional(env.oneOf(KAFKA_SASL_MECHANISMS, 'SASL mechanism of the Kafka login (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)')),
+  KAFKA_SASL_USERNAME: env.optional(env.string('Kafka SASL user name')),
+  KAFKA_SASL_PASSWORD: env.secret('Kafka SASL password'),
+} as const;
+
+/** A Kafka SASL login, as kafkajs takes it. */
+export interface KafkaSasl {
+  readonly mechanism: (typeof KAFKA_SASL_MECHANISMS)[number];
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Cross-variable rule of {@link KAFKA_SASL_ENV}: the three variables come together. */
+export function kafkaSaslProblems(v: EnvValues<typeof KAFKA_SASL_ENV>): EnvProblem[] {
+  const names = Object.keys(KAFKA_SASL_ENV) as (keyof typeof KAFKA_SASL_ENV)[];
+  const set = names.filter((n) => v[n] !== undefined);
+  if (set.length === 0 || set.length === names.length) return [];
+  return names
+    .filter((n) => v[n] === undefined)
+    .map((variable) => ({ variable, message: `is required with ${set.join(' and ')} (a Kafka SASL login needs all three)` }));
+}
+
+/** The login of valid {@link KAFKA_SASL_ENV} values, or null without one. */
+export function kafkaSasl(v: EnvValues<typeof KAFKA_SASL_ENV>): KafkaSasl | null {
+  return v.KAFKA_SASL_MECHANISM && v.KAFKA_SASL_USERNAME && v.KAFKA_SASL_PASSWORD
+    ? { mechanism: v.KAFKA_SASL_MECHANISM, username: v.KAFKA_SASL_USERNAME, password: v.KAFKA_SASL_PASSWORD }
+    : null;
+}
+
 /** Redis variables every app reads. */
 export const REDIS_ENV = {
   REDIS_URL: env.redisUrl('Redis URL, redis://[user:pass@]host:port[/db]'),

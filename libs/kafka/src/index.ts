@@ -12,9 +12,10 @@ export {
   type KafkaLogLevel,
   type KafkaLogSink,
   type KafkaRetryConfig,
+  type KafkaSaslLogin,
 } from './kafka-config';
 /** Client factory and log mapping. */
-export { createKafkaClient, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
+export { createKafkaClient, kafkaJsSasl, kafkaLogCreator, toKafkaJsLogLevel } from './kafka-client';
 /** Idempotent topic creation. */
 export { ensureTopics, type TopicSpec, type TopicBootstrapResult } from './topic-bootstrap';
 /** One-call multi-topic idempotent producer. */
@@ -25,13 +26,19 @@ export {
   type BatchProducerOptions,
   type OutgoingMessage,
 } from './batch-producer';
-/** Commit-after-handler partition batch consumer. */
+/** Commit-after-handler consumer: the partition batches of one fetch as one unit of work. */
 export {
   BatchConsumer,
   type BatchConsumerOptions,
   type BatchHandler,
   type BatchContext,
+  type ConsumerStage,
+  type FailedBatch,
   type PartitionBatch,
+  type PartitionProgress,
+  type StuckPartition,
+  type UnitHandler,
+  type UnitOutcome,
 } from './batch-consumer';
 /** Re-running a consumer after a crash kafkajs does not restart itself. */
 export { restartOnCrash, type CrashRestartOptions } from './crash-restart';

@@ -1,5 +1,11 @@
-import { Kafka, logLevel as KafkaJsLogLevel, type LogEntry, type logCreator } from 'kafkajs';
-import { KAFKA_CLIENT_DEFAULTS, type KafkaClientConfig, type KafkaLogLevel, type KafkaLogSink } from './kafka-config';
+import { Kafka, logLevel as KafkaJsLogLevel, type LogEntry, type SASLOptions, type logCreator } from 'kafkajs';
+import {
+  KAFKA_CLIENT_DEFAULTS,
+  type KafkaClientConfig,
+  type KafkaLogLevel,
+  type KafkaLogSink,
+  type KafkaSaslLogin,
+} from './kafka-config';
 
 const LEVELS: Record<KafkaLogLevel, KafkaJsLogLevel> = {
   nothing: KafkaJsLogLevel.NOTHING,
@@ -74,5 +80,13 @@ export function createKafkaClient(config: KafkaClientConfig): Kafka {
     },
     logLevel: toKafkaJsLogLevel(config.logLevel ?? KAFKA_CLIENT_DEFAULTS.logLevel),
     logCreator: kafkaLogCreator(config.logger ?? consoleSink),
+    ...kafkaJsSasl(config.sasl),
   });
+}
+
+/** The `sasl` option of a kafkajs client for a login (none for null or absent). */
+export function kafkaJsSasl(login: KafkaSaslLogin | null | undefined): { sasl?: SASLOptions } {
+  if (!login) return {};
+  const sasl: SASLOptions = { mechanism: login.mechanism, username: login.username, password: login.password };
+  return { sasl };
 }

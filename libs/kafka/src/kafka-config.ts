@@ -35,6 +35,15 @@ export interface KafkaClientConfig {
   readonly logLevel?: KafkaLogLevel;
   /** Where client logs go (default: console). */
   readonly logger?: KafkaLogSink;
+  /** SASL login (KAFKA_SASL_* of `@app/config`); none when absent or null. */
+  readonly sasl?: KafkaSaslLogin | null;
+}
+
+/** A SASL/PLAIN or SASL/SCRAM login. */
+export interface KafkaSaslLogin {
+  readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly username: string;
+  readonly password: string;
 }
 
 /** Defaults applied by {@link createKafkaClient}. */

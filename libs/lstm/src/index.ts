@@ -40,6 +40,9 @@ export {
   SIDECAR_SCHEMA_VERSION,
   MAX_SEQUENCE_TOKENS,
   MAX_WINDOW,
+  TEXT_MODES,
+  textModeOf,
+  type TextMode,
   type StreamcellSidecar,
   type SidecarDraft,
   type ForecastInputSpec,
@@ -108,6 +111,13 @@ export {
   type WasmKernelLoad,
   type CompiledWasmModule,
 } from './engine/wasm-stepper';
+/** Keras' pad_sequences reading of a text on the engine (pad states cached per model). */
+export {
+  TextWindow,
+  MAX_WINDOW_LENGTH,
+  type TextWindowOptions,
+  type TokenStepEngine,
+} from './engine/text-window';
 /** Seeded random model specs (tests, benchmarks). */
 export {
   randomRecurrentModelSpec,

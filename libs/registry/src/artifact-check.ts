@@ -64,3 +64,17 @@ export async function verifyArtifact(files: ReadonlyMap<string, Buffer>): Promis
     throw new InvalidArtifactError((err as Error).message);
   }
 }
+
+/**
+ * The text mode a classify artifact's sidecar declares (`input.mode`, absent = 'stream'), for the
+ * version's metadata; null for forecasters and sidecars that do not parse.
+ */
+export function sidecarTextMode(files: ReadonlyMap<string, Buffer>): 'window' | 'stream' | null {
+  try {
+    const s = JSON.parse(files.get(SIDECAR_FILE)?.toString('utf8') ?? 'null') as { task?: unknown; input?: { mode?: unknown } } | null;
+    if (s?.task !== 'classify') return null;
+    return s.input?.mode === 'window' ? 'window' : 'stream';
+  } catch {
+    return null;
+  }
+}

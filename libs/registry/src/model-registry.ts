@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { sha256Hex } from './checksum';
-import { SIDECAR_FILE, verifyArtifact } from './artifact-check';
+import { SIDECAR_FILE, sidecarTextMode, verifyArtifact } from './artifact-check';
 import { ChecksumMismatchError, InvalidArtifactError, ModelNotFoundError } from './registry-errors';
 import { RegistryKeys, assertModelName } from './registry-keys';
 import type { ModelEventPublisher } from './model-event-publisher';
@@ -77,7 +77,7 @@ export class ModelRegistry {
       infos[file] = { sha256: sha256Hex(data), bytes: data.length };
     }
     const version = await this.redis.incr(this.keys.seq(name));
-    const record: ModelVersionMeta = {
+    let record: ModelVersionMeta = {
       model: name,
       version,
       createdAt: meta.createdAt ?? this.now().toISOString(),
@@ -91,6 +91,8 @@ export class ModelRegistry {
       params: meta.params ?? {},
       files: infos,
     };
+    const textMode = sidecarTextMode(files);
+    if (textMode !== null) record = { ...record, textMode };
     const fileArgs: (string | Buffer)[] = [];
     for (const [file, data] of files) fileArgs.push(file, data);
     // Files first, metadata last, in one transaction: a version is visible only when complete.

@@ -57,6 +57,12 @@ export interface ModelVersionMeta {
   readonly params: Readonly<Record<string, unknown>>;
   /** Every artifact file of the version with its sha256 and size. */
   readonly files: Readonly<Record<string, StoredFileInfo>>;
+  /**
+   * classify: how workers read a key's text stream (the sidecar's `input.mode`): 'window' =
+   * Keras' pad_sequences + predict on the last maxlen tokens, 'stream' = one step per token over
+   * the whole stream. Absent for forecasters and for versions stored before modes existed.
+   */
+  readonly textMode?: 'window' | 'stream';
 }
 
 /** The active pointer of a model. */

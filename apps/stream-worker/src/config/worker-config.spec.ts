@@ -29,14 +29,37 @@ describe('loadWorkerConfig', () => {
       redisSentinelMaster: null,
       redisWaitReplicas: 0,
       redisWaitTimeoutMs: 1000,
+      batchLingerMs: 0,
+      stuckPartitionReadyMs: 60_000,
     });
+  });
+
+  it('reads the fetch linger and the stuck-partition readiness limit, naming a bad value', () => {
+    expect(loadWorkerConfig({ ...base, BATCH_LINGER_MS: '5ms', STUCK_PARTITION_READY_MS: '2m' })).toMatchObject({
+      batchLingerMs: 5,
+      stuckPartitionReadyMs: 120_000,
+    });
+    expect(() => loadWorkerConfig({ ...base, BATCH_LINGER_MS: '5s' })).toThrow(/BATCH_LINGER_MS/);
+    expect(() => loadWorkerConfig({ ...base, BATCH_LINGER_MS: 'soon' })).toThrow(/BATCH_LINGER_MS/);
+    expect(() => loadWorkerConfig({ ...base, STUCK_PARTITION_READY_MS: '10ms' })).toThrow(/STUCK_PARTITION_READY_MS/);
   });
 
   it('reads the Redis topology and replica acknowledgement, refusing contradictions by name', () => {
     const sentinels = 'redis://10.0.0.1:26379,redis://10.0.0.2:26379';
     expect(
-      loadWorkerConfig({ ...base, REDIS_URL: sentinels, REDIS_SENTINEL_MASTER: 'streamcell', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2s' }),
-    ).toMatchObject({ redisUrl: sentinels, redisSentinelMaster: 'streamcell', redisWaitReplicas: 1, redisWaitTimeoutMs: 2000 });
+      loadWorkerConfig({
+        ...base,
+        REDIS_URL: sentinels,
+        REDIS_SENTINEL_MASTER: 'streamcell',
+        REDIS_WAIT_REPLICAS: '1',
+        REDIS_WAIT_TIMEOUT_MS: '2s',
+      }),
+    ).toMatchObject({
+      redisUrl: sentinels,
+      redisSentinelMaster: 'streamcell',
+      redisWaitReplicas: 1,
+      redisWaitTimeoutMs: 2000,
+    });
     const problem = (env: Record<string, string>) => {
       try {
         loadWorkerConfig({ ...base, ...env });
@@ -45,10 +68,36 @@ describe('loadWorkerConfig', () => {
       }
       return 'accepted';
     };
-    expect(problem({ REDIS_CLUSTER: 'true', REDIS_SENTINEL_MASTER: 'm' })).toMatch(/REDIS_SENTINEL_MASTER.*REDIS_CLUSTER=true/);
+    expect(problem({ REDIS_CLUSTER: 'true', REDIS_SENTINEL_MASTER: 'm' })).toMatch(
+      /REDIS_SENTINEL_MASTER.*REDIS_CLUSTER=true/,
+    );
     expect(problem({ REDIS_SENTINEL_MASTER: 'bad name' })).toMatch(/REDIS_SENTINEL_MASTER/);
     expect(problem({ REDIS_WAIT_REPLICAS: '-1' })).toMatch(/REDIS_WAIT_REPLICAS/);
     expect(problem({ REDIS_WAIT_TIMEOUT_MS: '0' })).toMatch(/REDIS_WAIT_TIMEOUT_MS/);
+  });
+
+  it('reads a Kafka SASL login given whole, and names what is missing from a partial one', () => {
+    expect(loadWorkerConfig(base).kafkaSasl).toBeNull();
+    const login = {
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'streamcell-worker',
+      KAFKA_SASL_PASSWORD: 'pw-from-secret',
+    };
+    expect(loadWorkerConfig({ ...base, ...login }).kafkaSasl).toEqual({
+      mechanism: 'scram-sha-512',
+      username: 'streamcell-worker',
+      password: 'pw-from-secret',
+    });
+    expect(() => loadWorkerConfig({ ...base, KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' })).toThrow(
+      /KAFKA_SASL_MECHANISM: is required with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/,
+    );
+    expect(() => loadWorkerConfig({ ...base, ...login, KAFKA_SASL_MECHANISM: 'gssapi' })).toThrow(
+      /KAFKA_SASL_MECHANISM/,
+    );
+    // The password never appears in an error.
+    expect(() => loadWorkerConfig({ ...base, KAFKA_SASL_PASSWORD: 'pw-from-secret' })).toThrow(
+      /^(?![\s\S]*pw-from-secret)/,
+    );
   });
 
   it('bounds DLQ_MAX_BYTES so a dead letter fits under the broker default message.max.bytes', () => {
@@ -60,7 +109,13 @@ describe('loadWorkerConfig', () => {
   });
 
   it('accepts overrides (port 0, lateness -1, durations)', () => {
-    const c = loadWorkerConfig({ ...base, HTTP_PORT: '0', ALLOWED_LATENESS_MS: '-1', MAX_EVENT_GAP_MS: '5m', REWARM_STEPS: '0' });
+    const c = loadWorkerConfig({
+      ...base,
+      HTTP_PORT: '0',
+      ALLOWED_LATENESS_MS: '-1',
+      MAX_EVENT_GAP_MS: '5m',
+      REWARM_STEPS: '0',
+    });
     expect(c.httpPort).toBe(0);
     expect(c.allowedLatenessMs).toBe(-1);
     expect(c.maxEventGapMs).toBe(300_000);

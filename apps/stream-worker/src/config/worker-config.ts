@@ -1,7 +1,11 @@
 import {
   BOOT_ENV,
   EnvValidationError,
+  KAFKA_SASL_ENV,
   REDIS_ENV,
+  kafkaSasl,
+  kafkaSaslProblems,
+  type KafkaSasl,
   redisEnvProblems,
   env,
   parseDurationMs,
@@ -38,6 +42,7 @@ export const WORKER_ENV = {
     description: 'how long a batch waits for REDIS_WAIT_REPLICAS acknowledgements before it fails and is retried',
   } satisfies EnvVarSpec<number>,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-worker'),
+  ...KAFKA_SASL_ENV,
   KAFKA_GROUP_ID: env.string('consumer group of the workers', 'streamcell-worker'),
   SENSOR_TOPIC: env.topic('sensor readings in', DEFAULT_TOPICS.sensorReadings),
   TEXT_TOPIC: env.topic('text events in', DEFAULT_TOPICS.textEvents),
@@ -76,6 +81,26 @@ export const WORKER_ENV = {
     description:
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
+  BATCH_LINGER_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n > 1000) throw new Error(`"${raw}" is above 1000 ms`);
+      return n;
+    },
+    default: '0',
+    description:
+      'latency/throughput trade-off: how long a fetch may wait for more records before a unit of work starts. 0 = start as soon as any record is there (lowest latency); a few ms give fewer, larger units (more events per round trip) at the cost of up to that much latency',
+  } satisfies EnvVarSpec<number>,
+  STUCK_PARTITION_READY_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n < 1000) throw new Error(`"${raw}" must be at least 1s`);
+      return n;
+    },
+    default: '60s',
+    description:
+      '/health/ready fails while a partition\'s batch has kept failing for longer than this (streamcell_partition_stuck_seconds); partitions waiting for their topic model\'s first activation do not count',
+  } satisfies EnvVarSpec<number>,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
 } as const;
@@ -108,6 +133,8 @@ export interface WorkerConfig {
   readonly redisWaitReplicas: number;
   readonly redisWaitTimeoutMs: number;
   readonly kafkaClientId: string;
+  /** SASL login to Kafka, or null for none. */
+  readonly kafkaSasl: KafkaSasl | null;
   readonly kafkaGroupId: string;
   readonly sensorTopic: string;
   readonly textTopic: string;
@@ -129,13 +156,17 @@ export interface WorkerConfig {
   readonly logLevel: LogLevel;
   /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
   readonly bootProbeTimeoutMs: number;
+  /** BATCH_LINGER_MS: broker-side fetch wait for more records (0 = answer with the first record). */
+  readonly batchLingerMs: number;
+  /** A partition failing this long makes the worker not ready. */
+  readonly stuckPartitionReadyMs: number;
 }
 
 export { EnvValidationError as ConfigError };
 
 /** Parses and validates the environment; throws naming every bad variable. */
 export function loadWorkerConfig(source: Record<string, string | undefined> = process.env): WorkerConfig {
-  const e = validateEnv(WORKER_ENV, source, redisEnvProblems);
+  const e = validateEnv(WORKER_ENV, source, (v) => [...redisEnvProblems(v), ...kafkaSaslProblems(v)]);
   return {
     kafkaBrokers: e.KAFKA_BROKERS,
     redisUrl: e.REDIS_URL,
@@ -144,6 +175,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     redisWaitReplicas: e.REDIS_WAIT_REPLICAS,
     redisWaitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaSasl: kafkaSasl(e),
     kafkaGroupId: e.KAFKA_GROUP_ID,
     sensorTopic: e.SENSOR_TOPIC,
     textTopic: e.TEXT_TOPIC,
@@ -162,6 +194,8 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
     logLevel: e.LOG_LEVEL,
+    batchLingerMs: e.BATCH_LINGER_MS,
+    stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
   };
 }

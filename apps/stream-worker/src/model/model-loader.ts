@@ -1,4 +1,4 @@
-import { loadArtifact, RecurrentModel, StandardScaler, Tokenizer, type ForecastInputSpec, type ClassifyInputSpec } from '@app/lstm';
+import { loadArtifact, RecurrentModel, StandardScaler, TextWindow, Tokenizer, textModeOf, type ForecastInputSpec, type ClassifyInputSpec } from '@app/lstm';
 import type { ModelRegistry } from '@app/registry';
 import { paddedInitialState, type ServingModel, type SwapPolicy } from './serving-model';
 
@@ -70,6 +70,11 @@ export async function loadServingModel(
   if (binarySigmoid && labels.length !== 2) {
     throw new ModelLoadError(name, version, `a one-unit sigmoid head needs 2 labels [neg, pos], got ${labels.length}`);
   }
+  // Window mode caches the states after 0..maxlen pad tokens once per version.
+  const window =
+    textModeOf(input) === 'window'
+      ? new TextWindow(engine, { maxlen: input.maxTokens, padding: input.padding, maskZero: artifact.spec.embedding?.maskZero === true })
+      : null;
   return {
     ...base,
     task: {
@@ -77,7 +82,8 @@ export async function loadServingModel(
       tokenize: (text: string) => tokenizer.textToSequence(text),
       labels,
       binarySigmoid,
+      window,
     },
-    initialState: paddedInitialState(engine, input.paddingPrefix ?? 0),
+    initialState: window ? new Float32Array(engine.stateSize) : paddedInitialState(engine, input.paddingPrefix ?? 0),
   };
 }

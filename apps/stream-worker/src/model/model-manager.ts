@@ -1,7 +1,7 @@
 import { Subject, type Subscription, concatMap, from, map } from 'rxjs';
 import { sidecarChecksum, type ModelActivatedEvent } from '@app/contracts';
 import { RegistryError, SIDECAR_FILE, type ActivePointer, type ModelRegistry, type ModelSummary } from '@app/registry';
-import type { ModelSource } from '../pipeline/batch-processor';
+import type { ModelSource } from '../pipeline/ports';
 import type { ServingModel, SwapPolicy } from './serving-model';
 
 /** The registry calls the manager makes. */

@@ -52,6 +52,19 @@ export interface ClassifyTask {
   readonly labels: readonly string[];
   /** One sigmoid unit: scores are [1 − p, p]. */
   readonly binarySigmoid: boolean;
+  /**
+   * Text mode 'window' (sidecar `input.mode`): each message is scored on the key's last `maxlen`
+   * tokens as Keras' pad_sequences + predict reads them (@app/lstm TextWindow); absent or null:
+   * mode 'stream', one step per token over the whole stream.
+   */
+  readonly window?: WindowScorer | null;
+}
+
+/** The subset of `@app/lstm` TextWindow the worker uses. */
+export interface WindowScorer {
+  readonly maxlen: number;
+  /** Row r = tokens[offsets[r] .. offsets[r + 1]) → out[r × outputDim ..], Keras' output on the padded row. */
+  evaluate(rows: number, tokens: Int32Array, offsets: Int32Array, out: Float32Array): void;
 }
 
 /** One loaded, ready-to-serve model version. */

@@ -1,7 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DlqReason } from '@app/contracts';
-import type { ProcessorObserver } from '../pipeline/batch-processor';
+import { DLQ_REASONS, type DlqReason } from '@app/contracts';
+import type { PipelineStage, ProcessorObserver } from '../pipeline/ports';
 import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/model-manager';
+
+/**
+ * Kinds of {@link WorkerMetrics.retry}: batch failures the consumer retries with backoff, and
+ * `commit` for offset commits that failed (carried by the next unit's commit).
+ */
+export const RETRY_KINDS = ['kafka', 'redis', 'redis_replicas', 'model_not_ready', 'other', 'commit'] as const;
+
+/** The consumer's view of its partitions (libs/kafka BatchConsumer). */
+export interface PartitionSource {
+  stuckPartitions(): readonly { topic: string; partition: number; sinceMs: number }[];
+  partitionProgress(): readonly { topic: string; partition: number; committed: bigint; highWatermark: bigint }[];
+}
 
 /**
  * Prometheus metrics of the worker (own registry, served on /metrics). Implements the processor
@@ -10,6 +22,8 @@ import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/mod
  */
 export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   readonly registry = new Registry();
+  /** Consumer state read on each scrape (set by the runtime once the consumer exists). */
+  private partitions: PartitionSource | null = null;
   private readonly eventsInTotal: Counter<'topic'>;
   private readonly predictionsTotal: Counter<'topic'>;
   private readonly dlqTotal: Counter<'reason'>;
@@ -24,11 +38,17 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly modelLoadFailures: Counter<'model'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
+  private readonly stageHist: Histogram<'stage'>;
+  private readonly eventToEmit: Histogram;
+  private readonly stuckCount: Gauge;
+  private readonly stuckSeconds: Gauge<'topic' | 'partition'>;
   // Events choose model names: these carry no model label, so they cannot grow without bound.
   private readonly activationsIgnored: Counter<'reason'>;
   private readonly activationRetries: Counter;
   private readonly corruptStates: Counter;
   private readonly keysMoved: Counter;
+  private readiness: (() => Promise<{ ready: boolean; checks: Record<string, unknown> }>) | null = null;
+  private pendingReadiness: Promise<{ ready: boolean; checks: Record<string, unknown> } | null> | null = null;
 
   constructor() {
     const registers = [this.registry];
@@ -92,7 +112,10 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
     });
     this.lag = new Gauge({
       name: 'streamcell_consumer_lag',
-      help: 'High watermark minus the next offset after the last processed batch',
+      help: "High watermark at the last fetch minus the group's committed offset, per assigned partition",
+      collect: () => {
+        if (this.partitions) this.consumerLags(this.partitions.partitionProgress());
+      },
       labelNames: ['topic', 'partition'],
       registers,
     });
@@ -100,6 +123,33 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       name: 'streamcell_batch_retries_total',
       help: 'Batch attempts that failed and were retried (partition paused meanwhile)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.stageHist = new Histogram({
+      name: 'streamcell_batch_stage_seconds',
+      help: 'Wall time of each stage of a unit of work (the partition batches of one fetch): fetch_wait, decode, state_load, step, produce, state_write, commit',
+      labelNames: ['stage'],
+      buckets: [0.0001, 0.0003, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers,
+    });
+    this.eventToEmit = new Histogram({
+      name: 'streamcell_event_to_emit_seconds',
+      help: "From an event's own time (ts) to its prediction acknowledged by Kafka (includes the producer's clock offset and any backlog)",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.stuckCount = new Gauge({
+      name: 'streamcell_stuck_partitions',
+      help: 'Assigned partitions whose last batch attempt failed (retrying with backoff)',
+      collect: () => {
+        if (this.partitions) this.stuckPartitions(this.partitions.stuckPartitions(), Date.now());
+      },
+      registers,
+    });
+    this.stuckSeconds = new Gauge({
+      name: 'streamcell_partition_stuck_seconds',
+      help: 'Seconds since the first failure in a row of the batch of a stuck partition',
+      labelNames: ['topic', 'partition'],
       registers,
     });
     this.activationsIgnored = new Counter({
@@ -123,6 +173,56 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       help: 'Keys whose event arrived on another partition than the one their stored state came from',
       registers,
     });
+    // Known label values start at 0: increase()/rate() cannot see the first increment of a series
+    // that appears with it, so an alert on the first dead letter or retry would never fire.
+    for (const reason of DLQ_REASONS) this.dlqTotal.inc({ reason }, 0);
+    for (const kind of RETRY_KINDS) this.retriesTotal.inc({ kind }, 0);
+    // Both gauges are collected in the same scrape from one readiness evaluation.
+    const checkOk: Gauge<'check'> = new Gauge({
+      name: 'streamcell_worker_check_ok',
+      help: 'Readiness checks of /health/ready (kafka, redis, models): 1 passing, 0 failing',
+      labelNames: ['check'],
+      registers,
+      collect: async () => {
+        const r = await this.scrapeReadiness();
+        for (const [check, v] of Object.entries(r?.checks ?? {})) checkOk.set({ check }, (v as { ok?: boolean } | null)?.ok ? 1 : 0);
+      },
+    });
+    const ready: Gauge = new Gauge({
+      name: 'streamcell_worker_ready',
+      help: 'Whether /health/ready reports this worker ready (1) or not (0)',
+      registers,
+      collect: async () => ready.set((await this.scrapeReadiness())?.ready ? 1 : 0),
+    });
+  }
+
+  /** One readiness evaluation shared by the gauges of a scrape (null before start or on error). */
+  private scrapeReadiness(): Promise<{ ready: boolean; checks: Record<string, unknown> } | null> {
+    if (!this.readiness) return Promise.resolve(null);
+    this.pendingReadiness ??= this.readiness()
+      .catch(() => null)
+      .finally(() => (this.pendingReadiness = null));
+    return this.pendingReadiness;
+  }
+
+  /**
+   * Exports the readiness the health server reports as `streamcell_worker_ready` (1/0) and
+   * `streamcell_worker_check_ok{check}`, evaluated at scrape time (off the hot path).
+   */
+  watchReadiness(readiness: () => Promise<{ ready: boolean; checks: Record<string, unknown> }>): void {
+    this.readiness = readiness;
+  }
+
+  /** Starts the counters of this worker's models and topics at 0 (see the constructor). */
+  configured(c: { models: readonly string[]; inputTopics: readonly string[]; outputTopics: readonly string[] }): void {
+    for (const model of c.models) this.modelLoadFailures.inc({ model }, 0);
+    for (const topic of c.inputTopics) this.eventsInTotal.inc({ topic }, 0);
+    for (const topic of c.outputTopics) this.predictionsTotal.inc({ topic }, 0);
+  }
+
+  /** The group assigned partitions anew: lag of partitions this worker no longer owns must not linger. */
+  partitionsAssigned(): void {
+    this.lag.reset();
   }
 
   eventsIn(topic: string, n: number): void {
@@ -159,10 +259,31 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   batchDone(topic: string, seconds: number): void {
     this.batchSeconds.observe({ topic }, seconds);
   }
-  consumerLag(topic: string, partition: number, lag: number): void {
-    this.lag.set({ topic, partition: String(partition) }, lag);
+  /** Where the lag and stuck-partition gauges read from on each scrape. */
+  watchPartitions(source: PartitionSource): void {
+    this.partitions = source;
   }
-  retry(kind: string): void {
+  stageSeconds(stage: PipelineStage | 'fetch_wait' | 'commit', seconds: number): void {
+    this.stageHist.observe({ stage }, seconds);
+  }
+  emitted(eventTimesMs: readonly number[], emittedAtMs: number): void {
+    for (const t of eventTimesMs) this.eventToEmit.observe((emittedAtMs - t) / 1000);
+  }
+  /** Replaces the stuck-partition gauges (called on every scrape). */
+  stuckPartitions(stuck: readonly { topic: string; partition: number; sinceMs: number }[], nowMs: number): void {
+    this.stuckCount.set(stuck.length);
+    this.stuckSeconds.reset();
+    for (const p of stuck) this.stuckSeconds.set({ topic: p.topic, partition: String(p.partition) }, (nowMs - p.sinceMs) / 1000);
+  }
+  /** Replaces the lag gauges: high watermark minus the group's committed offset, per partition. */
+  consumerLags(parts: readonly { topic: string; partition: number; committed: bigint; highWatermark: bigint }[]): void {
+    this.lag.reset();
+    for (const p of parts) {
+      const lag = p.highWatermark > p.committed ? p.highWatermark - p.committed : 0n;
+      this.lag.set({ topic: p.topic, partition: String(p.partition) }, Number(lag));
+    }
+  }
+  retry(kind: (typeof RETRY_KINDS)[number]): void {
     this.retriesTotal.inc({ kind });
   }
   activationIgnored(_model: string, reason: ActivationIgnoredReason): void {

@@ -1,5 +1,5 @@
 /**
- * Pure, framework-free planning of one partition batch for one model.
+ * Pure, framework-free planning of one model's events of a unit of work (stage 3, plan).
  *
  * Input: the batch's valid events for one model (any key order, offsets ascending within a key)
  * plus what the loaded state records say about each key. Output: a time-major step schedule in
@@ -13,10 +13,12 @@
 
 /** One decoded, valid event as the planner sees it. */
 export interface PlannerEvent {
-  /** Caller's index for this event (position in its decoded batch). */
+  /** Caller's index for this event (unique within the plan). */
   readonly index: number;
   readonly key: string;
-  /** Source offset in the partition being planned. */
+  /** Source partition (every event of a key in one plan comes from the same partition). */
+  readonly partition: number;
+  /** Source offset in that partition. */
   readonly offset: bigint;
   /** Event time in epoch milliseconds. */
   readonly timeMs: number;
@@ -49,7 +51,6 @@ export interface KeyStart {
 
 /** Planner knobs (from the worker configuration). */
 export interface PlanOptions {
-  readonly partition: number;
   /** A gap in event time above this resets the key's state; 0 disables. */
   readonly maxGapMs: number;
   /** Events older than the key's last event time minus this are late; negative disables. */
@@ -116,10 +117,8 @@ export interface BatchPlan {
   readonly stepBatch: Int32Array;
   /** boundaries[b]: actions before step b (b = stepCount: after the last step). */
   readonly boundaries: readonly (readonly BoundaryAction[])[];
-  /** Number of head evaluations (one per applied event). */
+  /** Number of head evaluations (one per applied event, key by key in slot order). */
   readonly headCount: number;
-  /** Applied events in head-row order (key by key in slot order, offset order within a key). */
-  readonly events: readonly PlannedEvent[];
   readonly rejects: PlanRejects;
 }
 
@@ -136,9 +135,9 @@ interface MutableEvent {
 }
 
 /**
- * Plans one partition batch for one model.
+ * Plans one model's events of a unit of work (any number of partitions, each key from one).
  *
- * @param events valid events of the batch (offsets ascending within each key; other order free)
+ * @param events valid events (offsets ascending within each key; other order free)
  * @param starts per key: loaded history and how its row starts; keys missing here start fresh
  */
 export function planBatch(
@@ -173,7 +172,7 @@ export function planBatch(
     list.sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
     const start = starts.get(key) ?? { history: null, fresh: true, warmSteps: 0 };
     const history = start.history;
-    const appliedUpTo = history !== null && history.partition === options.partition ? history.offset : null;
+    const appliedUpTo = history !== null && history.partition === list[0].partition ? history.offset : null;
     let lastTimeMs: number | null = history !== null ? history.lastTimeMs : null;
     let fresh = start.fresh;
     let step = start.warmSteps;
@@ -233,7 +232,6 @@ export function planBatch(
   const boundaries: BoundaryAction[][] = [];
   for (let b = 0; b <= stepCount; b++) boundaries.push([]);
   const slots: KeySlot[] = [];
-  const ordered: PlannedEvent[] = [];
   let headRow = 0;
 
   drafts.forEach((d, slot) => {
@@ -245,7 +243,6 @@ export function planBatch(
       // flag and gap starts (and a flag on a fresh key is harmless but kept for uniformity).
       if (e.start === 'flag' || e.start === 'gap') boundaries[e.firstStep].push({ kind: 'reset', slot, event: e });
       boundaries[e.firstStep + e.steps].push({ kind: 'head', slot, row: e.headRow, event: e });
-      ordered.push(e);
     }
     slots.push({
       key: d.key,
@@ -264,20 +261,6 @@ export function planBatch(
     stepBatch,
     boundaries,
     headCount: headRow,
-    events: ordered,
     rejects: { skipped, late },
   };
-}
-
-/**
- * Per-step inputs of one slot: which event and which of its steps runs at key-local step t
- * (t >= warmSteps). Returns null for warm steps.
- */
-export function eventAtStep(slot: KeySlot, t: number): { event: PlannedEvent; within: number } | null {
-  if (t < slot.warmSteps) return null;
-  // Events are few per key; a linear scan keeps this allocation-free enough for the fill loop.
-  for (const e of slot.events) {
-    if (t < e.firstStep + e.steps) return { event: e, within: t - e.firstStep };
-  }
-  return null;
 }

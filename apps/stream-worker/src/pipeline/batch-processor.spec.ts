@@ -1,4 +1,5 @@
-import { BatchProcessor, ModelNotReadyError, type InputMessage } from './batch-processor';
+import { BatchProcessor } from './batch-processor';
+import { ModelNotReadyError, UnitSupersededError, type InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { decodeExtras } from './task-extras';
 import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
@@ -404,5 +405,146 @@ describe('BatchProcessor (model swap policies)', () => {
     JSON.parse(fallback.sink.all[0].value).forecast.forEach((v: number, j: number) =>
       expect(v).toBeCloseTo(ref[0].forecast[j], 9),
     );
+  });
+});
+
+describe('BatchProcessor units of work (the partition batches of one fetch)', () => {
+  /** Readings split over partitions by key, as a producer keyed by sensor id does. */
+  function byPartition(rs: Reading[], partitions: number): InputMessage[][] {
+    const out: InputMessage[][] = Array.from({ length: partitions }, () => []);
+    for (const r of rs) {
+      const p = Number(r.key.slice(2)) % partitions;
+      out[p].push(msg(out[p].length, r.key, { sensorId: r.key, ts: r.ts, value: r.value }));
+    }
+    return out;
+  }
+  const stateOf = (store: MemoryState) =>
+    JSON.stringify([...store.data.entries()].sort().map(([k, v]) => [k, Array.from(v.state), Array.from(v.extras), v.partition, String(v.offset)]));
+
+  it('runs every partition of a unit in one load, one produce and one write per model, bit-identical to one batch at a time', async () => {
+    const parts = byPartition(readings(12, 6, 21), 3);
+    const texts = [msg(0, 't1', { streamId: 't1', ts: 1, text: 'pump broken' }), msg(1, 't2', { streamId: 't2', ts: 1, text: 'fine' })];
+    const unitStore = new MemoryState();
+    const unitSink = new MemorySink();
+    const stages: string[] = [];
+    const emitted: number[] = [];
+    const p = new BatchProcessor(cfg, models(toyForecaster(), toyClassifier()), unitStore, unitSink, {
+      stageSeconds: (stage) => stages.push(stage),
+      emitted: (times) => emitted.push(times.length),
+    });
+    const half = (xs: InputMessage[]) => [xs.slice(0, 3), xs.slice(3)];
+    const first = parts.map((ms, i) => ({ topic: cfg.sensorTopic, partition: i, messages: half(ms)[0] }));
+    const second = parts.map((ms, i) => ({ topic: cfg.sensorTopic, partition: i, messages: half(ms)[1] }));
+    await p.processUnit([...first, { topic: cfg.textTopic, partition: 0, messages: texts }]);
+    const res = await p.processUnit(second);
+    expect(unitSink.batches.length).toBe(2);
+    // one load per model and unit: 2 models in the first unit, 1 in the second
+    expect(unitStore.loads).toBe(3);
+    expect(unitStore.writes).toBe(3);
+    expect(stages.slice(0, 5)).toEqual(['decode', 'state_load', 'step', 'produce', 'state_write']);
+    expect(emitted.reduce((a, b) => a + b, 0)).toBe(72 + 2);
+    expect(res).toMatchObject({ events: second.reduce((n, b) => n + b.messages.length, 0), skipped: 0, deadLetters: 0 });
+
+    const aloneStore = new MemoryState();
+    const aloneSink = new MemorySink();
+    const alone = new BatchProcessor(cfg, models(toyForecaster(), toyClassifier()), aloneStore, aloneSink);
+    for (const b of [...first, { topic: cfg.textTopic, partition: 0, messages: texts }, ...second]) await alone.process(b);
+    const values = (sink: MemorySink) => sink.all.map((o) => o.value).sort();
+    expect(values(unitSink)).toEqual(values(aloneSink));
+    expect(stateOf(unitStore)).toBe(stateOf(aloneStore));
+  });
+
+  it('puts the predictions of a unit in source order: partition by partition, offsets ascending', async () => {
+    const parts = byPartition(readings(6, 4, 5), 2);
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), new MemoryState(), sink);
+    await p.processUnit(parts.map((messages, partition) => ({ topic: cfg.sensorTopic, partition, messages })));
+    const sources = sink.all.map((o) => JSON.parse(o.value).source as { partition: number; offset: string });
+    const expected = parts.flatMap((ms, partition) => ms.map((m) => ({ topic: cfg.sensorTopic, partition, offset: m.offset })));
+    expect(sources).toEqual(expected);
+  });
+
+  it('leaves a batch whose topic model is not served waiting while the others of the unit flow', async () => {
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    const res = await p.processUnit([
+      { topic: cfg.textTopic, partition: 1, messages: [msg(0, 't1', { streamId: 't1', ts: 1, text: 'pump' })] },
+      { topic: cfg.sensorTopic, partition: 0, messages: [msg(0, 'a', { sensorId: 'a', ts: 1, value: 1 })] },
+    ]);
+    expect([...res.waiting.keys()]).toEqual([0]);
+    expect(res.waiting.get(0)).toBeInstanceOf(ModelNotReadyError);
+    expect(res).toMatchObject({ events: 1, predictions: 1 });
+    expect(sink.all.map((o) => o.topic)).toEqual([cfg.forecastTopic]);
+    expect([...store.data.keys()]).toEqual(['forecaster/a']);
+  });
+
+  it('runs a key a producer spread over two partitions of one unit in two rounds, as two units would', async () => {
+    const a = [msg(0, 'k', { sensorId: 'k', ts: 1000, value: 1 }), msg(1, 'k', { sensorId: 'k', ts: 2000, value: 2 })];
+    const b = [msg(0, 'k', { sensorId: 'k', ts: 3000, value: 3 }), msg(1, 'j', { sensorId: 'j', ts: 3000, value: 4 })];
+    const unitStore = new MemoryState();
+    const unitSink = new MemorySink();
+    await new BatchProcessor(cfg, models(toyForecaster()), unitStore, unitSink).processUnit([
+      { topic: cfg.sensorTopic, partition: 0, messages: a },
+      { topic: cfg.sensorTopic, partition: 1, messages: b },
+    ]);
+    // the second round reads the first's pending state; both go out in one producer call
+    expect(unitSink.batches.length).toBe(1);
+    expect(unitStore.writes).toBe(1);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    await seq.process({ topic: cfg.sensorTopic, partition: 0, messages: a });
+    await seq.process({ topic: cfg.sensorTopic, partition: 1, messages: b });
+    expect(unitSink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+    expect(stateOf(unitStore)).toBe(stateOf(seqStore));
+  });
+
+  it('prepares the next unit while the current one writes, from its pending states, bit-identical to one unit at a time', async () => {
+    const msgs = toMessages(readings(6, 8, 31));
+    const units = [msgs.slice(0, 16), msgs.slice(16, 32), msgs.slice(32)].map((messages) => [
+      { topic: cfg.sensorTopic, partition: 0, messages },
+    ]);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    for (const u of units) await seq.processUnit(u);
+
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    const prepared = [];
+    for (const u of units) prepared.push(await p.prepareUnit(u));
+    // three units prepared, nothing written yet; the second and third read the pending states
+    expect(sink.batches.length).toBe(0);
+    expect(store.loads).toBe(1);
+    await Promise.all(prepared.map((u) => u.write()));
+    expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+    expect(stateOf(store)).toBe(stateOf(seqStore));
+  });
+
+  it('supersedes the units prepared on a unit whose write failed; prepared again they give the same result', async () => {
+    const msgs = toMessages(readings(5, 6, 41));
+    const units = [msgs.slice(0, 15), msgs.slice(15)].map((messages) => [{ topic: cfg.sensorTopic, partition: 0, messages }]);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    for (const u of units) await seq.processUnit(u);
+
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+    const first = await p.prepareUnit(units[0]);
+    const second = await p.prepareUnit(units[1]);
+    store.failNextWrite = true;
+    await expect(first.write()).rejects.toThrow('redis down');
+    await expect(second.write()).rejects.toBeInstanceOf(UnitSupersededError);
+    // the first unit's predictions went out before its state write failed; the second's did not
+    expect(sink.batches.length).toBe(1);
+    expect(store.data.size).toBe(0);
+    // the consumer rewinds both; prepared again they read the store, not the discarded states
+    for (const u of units) await p.processUnit(u);
+    expect(sink.batches.slice(1).flat().map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+    expect(stateOf(store)).toBe(stateOf(seqStore));
   });
 });

@@ -1,5 +1,6 @@
 import { parseDlqRecord } from '@app/contracts';
-import { BatchProcessor, type InputMessage } from './batch-processor';
+import { BatchProcessor } from './batch-processor';
+import type { InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { ToyEngine, toyClassifier, toyForecaster } from './testing/toy-engine';
 import type { ServingModel, StepEngine } from '../model/serving-model';

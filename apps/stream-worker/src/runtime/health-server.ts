@@ -9,7 +9,8 @@ interface HealthLogger {
 /**
  * The worker's only HTTP surface, off the hot path: `/health` (liveness: the event loop
  * answers), `/health/ready` (Kafka group joined and its coordinator reached within the session
- * timeout, Redis answers, topic models loaded; 503 otherwise, with the checks as JSON) and `/metrics` (Prometheus text format).
+ * timeout, Redis answers, topic models loaded, no partition stuck past STUCK_PARTITION_READY_MS;
+ * 503 otherwise, with the checks as JSON) and `/metrics` (Prometheus text format).
  */
 export class HealthServer {
   private server: Server | null = null;

@@ -9,7 +9,9 @@ import {
   ensureTopics,
   probeKafka,
   restartOnCrash,
+  type UnitOutcome,
   type PartitionBatch as KafkaBatch,
+  type TopicSpec,
 } from '@app/kafka';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { probeDependencies, probeRedis, redactUrl } from '@app/config';
@@ -19,7 +21,8 @@ import { loadServingModel } from '../model/model-loader';
 import { ModelManager } from '../model/model-manager';
 import { WorkerLogger } from '../observability/worker-logger';
 import { WorkerMetrics } from '../observability/worker-metrics';
-import { BatchProcessor, ModelNotReadyError, type OutputRecord } from '../pipeline/batch-processor';
+import { BatchProcessor } from '../pipeline/batch-processor';
+import { ModelNotReadyError, UnitSupersededError, type OutputRecord } from '../pipeline/ports';
 import { HealthServer } from './health-server';
 import { StoreStatePort } from './state-port';
 
@@ -69,6 +72,7 @@ export class WorkerRuntime {
     const kafkaConfig = {
       brokers: cfg.kafkaBrokers,
       clientId: cfg.kafkaClientId,
+      sasl: cfg.kafkaSasl,
       logLevel: 'error' as const,
       logger: {
         error: (m: string) => log.warn(m),
@@ -104,14 +108,7 @@ export class WorkerRuntime {
     });
 
     this.kafka = createKafkaClient(kafkaConfig);
-    const bootstrap = await ensureTopics(this.kafka, [
-      { topic: cfg.sensorTopic, partitions: 6 },
-      { topic: cfg.textTopic, partitions: 6 },
-      { topic: cfg.forecastTopic, partitions: 6 },
-      { topic: cfg.classificationTopic, partitions: 6 },
-      { topic: cfg.dlqTopic, partitions: 1 },
-      { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
-    ]);
+    const bootstrap = await ensureTopics(this.kafka, workerTopics(cfg));
     if (bootstrap.created.length > 0) log.log('topics created', { topics: bootstrap.created });
 
     // Models: every active version now, activations from MODELS_TOPIC afterwards.
@@ -159,6 +156,7 @@ export class WorkerRuntime {
           this.metrics.corruptState();
           log.warn('stored state is not finite; the key starts afresh', { model, key });
         },
+        () => redis.status === 'ready',
       ),
       { sendBatch: async (records: readonly OutputRecord[]) => void (await producer.sendBatch(records)) },
       this.metrics,
@@ -166,6 +164,12 @@ export class WorkerRuntime {
     );
 
     this.health = new HealthServer(cfg.httpPort, this.metrics.registry, () => this.readiness(), log.child('http'));
+    this.metrics.watchReadiness(() => this.readiness());
+    this.metrics.configured({
+      models: [cfg.forecastModel, cfg.classifyModel],
+      inputTopics: [cfg.sensorTopic, cfg.textTopic],
+      outputTopics: [cfg.forecastTopic, cfg.classificationTopic],
+    });
     const port = await this.health.listen();
     log.log('http listening', { port, paths: ['/health', '/health/ready', '/metrics'] });
 
@@ -173,17 +177,22 @@ export class WorkerRuntime {
       groupId: cfg.kafkaGroupId,
       topics: [cfg.sensorTopic, cfg.textTopic],
       fromBeginning: true,
-      partitionsConsumedConcurrently: 4,
       retryDelayMs: 200,
       maxRetryDelayMs: 5000,
       consumerConfig: {
         sessionTimeout: SESSION_TIMEOUT_MS,
         rebalanceTimeout: 20_000,
         heartbeatInterval: 1_000,
-        maxWaitTimeInMs: 100,
+        ...fetchSettings(cfg.batchLingerMs),
         allowAutoTopicCreation: false,
       },
-      handler: (batch) => this.handle(processor, batch),
+      unitHandler: (batches) => this.handle(processor, batches),
+      onStage: (stage, seconds) => this.metrics.stageSeconds(stage, seconds),
+      isSuperseded: (error) => error instanceof UnitSupersededError,
+      onCommitError: (error) => {
+        this.metrics.retry('commit');
+        log.warn('offset commit failed; the next unit commits these offsets', { error: (error as Error).message });
+      },
       restart: {
         onRestart: (attempt, delayMs, cause) =>
           log.warn('consumer restarting after a crash', { attempt, delayMs, error: (cause as Error | undefined)?.message }),
@@ -205,12 +214,15 @@ export class WorkerRuntime {
         if (kind !== 'model_not_ready' || attempt === 1 || attempt % 20 === 0) {
           log.warn('batch failed; partition paused, retrying with backoff', fields);
         }
+        return kind;
       },
     });
+    this.metrics.watchPartitions(this.consumer);
     const c = this.consumer.consumer;
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        this.metrics.partitionsAssigned();
         this.lastGroupContact = Date.now();
         this.crashed = null;
         log.log('consumer group joined', {
@@ -271,32 +283,37 @@ export class WorkerRuntime {
     log.log('stopped');
   }
 
-  private async handle(processor: BatchProcessor, batch: KafkaBatch): Promise<void> {
+  /**
+   * One unit of work (the partition batches of one fetch): prepared now, written in order after
+   * the units before it. The consumer fetches and prepares the next unit meanwhile, and commits
+   * this one's offsets once `durable` resolves.
+   */
+  private async handle(processor: BatchProcessor, batches: readonly KafkaBatch[]): Promise<UnitOutcome> {
     const t0 = process.hrtime.bigint();
-    const res = await processor.process(batch);
-    this.batchDoneAt = Date.now();
-    this.totals.batches++;
-    this.totals.events += res.events;
-    this.totals.predictions += res.predictions;
-    this.totals.deadLetters += res.deadLetters;
-    this.totals.skipped += res.skipped;
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    this.metrics.batchDone(batch.topic, seconds);
-    const next = BigInt(batch.lastOffset) + 1n;
-    const hw = BigInt(batch.highWatermark);
-    this.metrics.consumerLag(batch.topic, batch.partition, Number(hw > next ? hw - next : 0n));
-    this.batchLog.debug('batch', {
-      topic: batch.topic,
-      partition: batch.partition,
-      size: res.events,
-      predictions: res.predictions,
-      dlq: res.deadLetters,
-      skipped: res.skipped,
-      ms: Math.round(seconds * 1000),
+    const unit = await processor.prepareUnit(batches);
+    const res = unit.result;
+    const durable = unit.write().then(() => {
+      this.batchDoneAt = Date.now();
+      this.totals.batches += batches.length - res.waiting.size;
+      this.totals.events += res.events;
+      this.totals.predictions += res.predictions;
+      this.totals.deadLetters += res.deadLetters;
+      this.totals.skipped += res.skipped;
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      for (const topic of new Set(batches.map((b) => b.topic))) this.metrics.batchDone(topic, seconds);
+      this.batchLog.debug('unit', {
+        partitions: batches.length,
+        waiting: res.waiting.size,
+        size: res.events,
+        predictions: res.predictions,
+        dlq: res.deadLetters,
+        skipped: res.skipped,
+        ms: Math.round(seconds * 1000),
+      });
     });
-    // Predictions and states are durable now; the BatchConsumer commits the next offset when this
-    // handler returns (not for a revoked partition: the replay's events are skipped by the state
-    // offsets), so a second commit round trip here would only add latency.
+    // Batches waiting for their topic's model are retried with backoff; the others are committed
+    // once durable (not for a revoked partition: the replay's events are skipped by the state offsets).
+    return { failed: [...res.waiting].map(([i, error]) => ({ batch: batches[i], error })), durable };
   }
 
   private async startModelEvents(): Promise<void> {
@@ -350,8 +367,15 @@ export class WorkerRuntime {
     // Redis answers but cannot keep state durably: the last write attempt fell short of
     // REDIS_WAIT_REPLICAS (a master without its replica) and no batch has completed since.
     const replicasOk = this.replicaShortfallAt <= this.batchDoneAt;
+    // A partition whose batch has kept failing past STUCK_PARTITION_READY_MS (a wait for a model's
+    // first activation is a valid deployment state, as above, and does not count).
+    const now = Date.now();
+    const stuck = (this.consumer?.stuckPartitions() ?? []).filter(
+      (p) => p.kind !== 'model_not_ready' && now - p.sinceMs > this.cfg.stuckPartitionReadyMs,
+    );
+    const partitionsOk = stuck.length === 0;
     return {
-      ready: kafkaOk && redisOk && replicasOk && modelsOk,
+      ready: kafkaOk && redisOk && replicasOk && modelsOk && partitionsOk,
       checks: {
         kafka: { ok: kafkaOk, joined: this.joined, crashed: this.crashed, sinceContactMs },
         redis: {
@@ -364,6 +388,17 @@ export class WorkerRuntime {
             : {}),
         },
         models: { ok: modelsOk, required, waitingForActivation: waiting, served: models },
+        partitions: {
+          ok: partitionsOk,
+          stuckLimitMs: this.cfg.stuckPartitionReadyMs,
+          stuck: stuck.map((p) => ({
+            topic: p.topic,
+            partition: p.partition,
+            attempts: p.attempts,
+            kind: p.kind,
+            stuckMs: now - p.sinceMs,
+          })),
+        },
       },
     };
   }
@@ -373,11 +408,35 @@ export class WorkerRuntime {
   }
 }
 
+/**
+ * kafkajs fetch settings for BATCH_LINGER_MS. 0: the broker answers a fetch as soon as one
+ * record is there (minBytes 1), and an idle fetch returns after 100 ms so that paused partitions
+ * and rebalances are noticed promptly. Otherwise the broker waits up to the linger for 1 MiB.
+ */
+export function fetchSettings(lingerMs: number): { minBytes: number; maxWaitTimeInMs: number } {
+  return lingerMs === 0 ? { minBytes: 1, maxWaitTimeInMs: 100 } : { minBytes: 1024 * 1024, maxWaitTimeInMs: lingerMs };
+}
+
+/**
+ * The topics the worker creates when they are missing, with their partition counts (operators
+ * that manage topics, e.g. the Strimzi overlay's KafkaTopics, declare the same).
+ */
+export function workerTopics(cfg: WorkerConfig): TopicSpec[] {
+  return [
+    { topic: cfg.sensorTopic, partitions: 6 },
+    { topic: cfg.textTopic, partitions: 6 },
+    { topic: cfg.forecastTopic, partitions: 6 },
+    { topic: cfg.classificationTopic, partitions: 6 },
+    { topic: cfg.dlqTopic, partitions: 1 },
+    { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+  ];
+}
+
 function timeout(ms: number): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), ms).unref());
 }
 
-function errorKind(error: unknown): string {
+function errorKind(error: unknown): 'kafka' | 'redis' | 'redis_replicas' | 'other' {
   const name = (error as Error | undefined)?.name ?? '';
   const msg = (error as Error | undefined)?.message ?? '';
   if (name.startsWith('KafkaJS')) return 'kafka';

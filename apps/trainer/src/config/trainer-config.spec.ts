@@ -24,6 +24,7 @@ describe('loadTrainerConfig', () => {
       redisSentinelMaster: null,
       kafkaBrokers: ['k1:9092', 'k2:9092'],
       kafkaClientId: 'streamcell-trainer',
+      kafkaSasl: null,
       logLevel: 'info',
       modelsTopic: 'streamcell.models',
       adminToken: 'a'.repeat(32),

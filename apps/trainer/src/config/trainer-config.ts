@@ -2,13 +2,17 @@ import { hostname } from 'node:os';
 import {
   BOOT_ENV,
   KAFKA_ENV,
+  KAFKA_SASL_ENV,
   REDIS_ENV,
   env,
+  kafkaSasl,
+  kafkaSaslProblems,
   parseTopicName,
   redisEnvProblems,
   validateEnv,
   type EnvValues,
   type EnvVarSpec,
+  type KafkaSasl,
   type LogLevel,
 } from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
@@ -40,6 +44,7 @@ function topicPatterns(description: string, def: string): EnvVarSpec<string[]> {
 export const TRAINER_ENV = {
   KAFKA_BROKERS: KAFKA_ENV.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-trainer'),
+  ...KAFKA_SASL_ENV,
   REDIS_URL: REDIS_ENV.REDIS_URL,
   REDIS_CLUSTER: REDIS_ENV.REDIS_CLUSTER,
   REDIS_SENTINEL_MASTER: REDIS_ENV.REDIS_SENTINEL_MASTER,
@@ -84,6 +89,8 @@ export interface TrainerConfig {
   readonly redisSentinelMaster: string | null;
   readonly kafkaBrokers: string[];
   readonly kafkaClientId: string;
+  /** SASL login to Kafka (also used by training processes), or null for none. */
+  readonly kafkaSasl: KafkaSasl | null;
   readonly modelsTopic: string;
   /** null only when ADMIN_AUTH_DISABLED=true. */
   readonly adminToken: string | null;
@@ -125,6 +132,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
         ]
       : []),
     ...redisEnvProblems(v),
+    ...kafkaSaslProblems(v),
   ]);
   return {
     port: e.TRAINER_PORT,
@@ -134,6 +142,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     redisSentinelMaster: e.REDIS_SENTINEL_MASTER ?? null,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaSasl: kafkaSasl(e),
     modelsTopic: e.MODELS_TOPIC,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
     dataDir: e.TRAINER_DATA_DIR ?? null,

@@ -51,9 +51,12 @@ export class HttpErrorsFilter implements ExceptionFilter {
         ? { statusCode: 503, error: 'Service Unavailable', message: `${dep} is unavailable; retry later` }
         : { statusCode: 500, error: 'Internal Server Error', message: 'internal error; quote the requestId when reporting it' };
     }
-    if (status >= 500) {
-      const cause = err instanceof Error ? (err.stack ?? err.message) : String(err);
-      this.log.error(`request ${requestId} ${req.method ?? ''} ${req.url ?? ''} -> ${status}: ${cause}`);
+    // A deliberate HttpException (a 503 from /health) says all there is; a dependency that is
+    // down is one line; anything else is a defect and gets its stack.
+    if (status >= 500 && !(err instanceof HttpException)) {
+      const line = `request ${requestId} ${req.method ?? ''} ${req.url ?? ''} -> ${status}`;
+      if (status === 503) this.log.warn(`${line}: ${(err as Error).message}`);
+      else this.log.error(`${line}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
     if (res.headersSent) {
       res.destroy();

@@ -12,7 +12,6 @@ import {
   Post,
   UploadedFiles,
   UseGuards,
-  type PipeTransform,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { ModelRegistry } from '@app/registry';
@@ -37,12 +36,14 @@ class TooManyJobsException extends HttpException {
   }
 }
 
-/** A version path parameter: a decimal integer >= 1 (no signs, hex, exponents or spaces). */
-class VersionPipe implements PipeTransform<string, number> {
-  transform(value: string): number {
-    if (!/^[1-9][0-9]{0,8}$/.test(value)) throw new BadRequestException([`version must be a decimal integer >= 1 (got ${JSON.stringify(value.slice(0, 32))})`]);
-    return Number(value);
-  }
+/**
+ * A version path parameter: a decimal integer >= 1 (no signs, hex, exponents or spaces). Parsed
+ * here from the raw string: the global ValidationPipe would turn a parameter typed `number` into
+ * Number(value), which reads `0x1` as 1.
+ */
+function parseVersion(raw: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new BadRequestException([`version must be a decimal integer >= 1 (got ${JSON.stringify(raw.slice(0, 32))})`]);
+  return Number(raw);
 }
 
 /** Models, versions, activation and retraining. */
@@ -109,13 +110,15 @@ export class ModelsController {
       files.set(file, Buffer.from(b64, 'base64'));
     }
     if (files.size === 0) throw new BadRequestException(['files must contain model.json, weights and a sidecar or tokenizer.json']);
-    const { task, labels, scaler, maxlen, window, policy, activate, note } = body;
+    const { task, labels, scaler, maxlen, window, padding, textMode, policy, activate, note } = body;
     const imported = await this.models.importVersion(name, files, {
       ...(task ? { task } : {}),
       ...(labels ? { labels } : {}),
       ...(maxlen ? { maxlen } : {}),
       ...(scaler ? { scaler } : {}),
       ...(window ? { window } : {}),
+      ...(padding ? { padding } : {}),
+      ...(textMode ? { mode: textMode } : {}),
       ...(policy ? { policy } : {}),
       ...(note ? { note } : {}),
       activate: activate === true,
@@ -126,8 +129,9 @@ export class ModelsController {
 
   @Post(':name/versions/:version/activate')
   @HttpCode(200)
-  async activate(@Param('name') name: string, @Param('version', VersionPipe) version: number, @Body() body: ActivateDto) {
+  async activate(@Param('name') name: string, @Param('version') rawVersion: string, @Body() body: ActivateDto) {
     ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
     const pointer = await this.registry.activate(name, version, body?.policy);
     this.metrics.activations.inc();
     return { model: name, active: pointer };

@@ -7,6 +7,12 @@ import { bearerProblem } from './bearer-auth.guard';
 export const MAX_JSON_DEPTH = 16;
 /** Body limit of the routes that take no data (activate, cancel). */
 export const SMALL_BODY_BYTES = 64 * 1024;
+/**
+ * A refused request whose declared body is at most this many bytes is read to its end
+ * and dropped, so the connection stays usable and a client still sending sees the answer; larger
+ * or undeclared (chunked) ones get `Connection: close`.
+ */
+const DRAIN_BYTES = 4 * 1024 * 1024;
 /** Multipart import: most file parts, form fields, and bytes of one form field. */
 export const MULTIPART_LIMITS = { files: 64, fields: 32, fieldSize: 1024 * 1024 } as const;
 
@@ -52,15 +58,15 @@ export function requestIdOf(req: TrainerRequest): string {
 
 function routeBody(method: string | undefined, path: string, maxUploadBytes: number): RouteBody | null {
   if (method !== 'POST') return null;
-  if (/^\/v1\/models\/[^/]+\/retrain\/?$/.test(path)) return { limit: maxUploadBytes, limitName: 'TRAINER_MAX_UPLOAD_BYTES', multipart: null };
-  if (/^\/v1\/models\/[^/]+\/versions\/?$/.test(path)) {
+  if (/^\/v1\/models\/[^/]+\/retrain\/?$/i.test(path)) return { limit: maxUploadBytes, limitName: 'TRAINER_MAX_UPLOAD_BYTES', multipart: null };
+  if (/^\/v1\/models\/[^/]+\/versions\/?$/i.test(path)) {
     return {
       limit: maxUploadBytes,
       limitName: 'TRAINER_MAX_UPLOAD_BYTES',
-      multipart: { task: 'string', labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
+      multipart: { task: 'string', labels: 'list', maxlen: 'int', padding: 'string', textMode: 'string', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
     };
   }
-  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/.test(path)) {
+  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   }
   return null;
@@ -237,8 +243,10 @@ function readMultipart(req: TrainerRequest, route: RouteBody, fields: Readonly<R
   });
 }
 
-function send(req: TrainerRequest, res: ServerResponse, err: BodyRefused, close: boolean): void {
+function send(req: TrainerRequest, res: ServerResponse, err: BodyRefused, unread: boolean): void {
   if (res.headersSent) return;
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const close = unread && !(Number.isFinite(declared) && declared <= DRAIN_BYTES);
   const reason: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 413: 'Payload Too Large', 415: 'Unsupported Media Type' };
   const payload = JSON.stringify({ statusCode: err.status, error: reason[err.status] ?? 'Error', message: err.message, ...err.extra, requestId: requestIdOf(req) });
   res.statusCode = err.status;
@@ -248,8 +256,8 @@ function send(req: TrainerRequest, res: ServerResponse, err: BodyRefused, close:
     // The rest of the body is not read: the connection cannot be reused.
     res.setHeader('connection', 'close');
     res.end(payload, () => setTimeout(() => req.socket.destroy(), 1000).unref());
-    req.resume();
   } else res.end(payload);
+  if (unread) req.resume();
 }
 
 /**

@@ -106,6 +106,7 @@ export class RetrainDto {
   @ApiPropertyOptional({ default: 32, description: 'classify: embedding size' }) @IsOptional() @IsInt() @Min(1) @Max(1024) embeddingDim?: number;
   @ApiPropertyOptional({ default: 1000, description: 'classify: num_words' }) @IsOptional() @IsInt() @Min(3) @Max(1000000) vocabSize?: number;
   @ApiPropertyOptional({ default: 0, description: 'classify: padded length (0 = longest, max 100)' }) @IsOptional() @IsInt() @Min(0) @Max(10000) maxlen?: number;
+  @ApiPropertyOptional({ enum: ['window', 'stream'], description: "classify: how the worker reads a key's stream (default: that of the trainer-trained version it replaces, else 'stream')" }) @IsOptional() @IsIn(['window', 'stream']) textMode?: 'window' | 'stream';
 
   @ApiPropertyOptional({ enum: ['if-better', 'always', 'never'], default: 'if-better' })
   @IsOptional()
@@ -177,6 +178,16 @@ export class ImportVersionDto {
   @Min(1)
   @Max(10_000)
   maxlen?: number;
+
+  @ApiPropertyOptional({ enum: ['pre', 'post'], description: "classify: pad_sequences padding of the training rows (default 'pre')" })
+  @IsOptional()
+  @IsIn(['pre', 'post'])
+  padding?: 'pre' | 'post';
+
+  @ApiPropertyOptional({ enum: ['window', 'stream'], description: "classify: how the worker reads a key's stream (default 'window')" })
+  @IsOptional()
+  @IsIn(['window', 'stream'])
+  textMode?: 'window' | 'stream';
 
   @ApiPropertyOptional({ type: () => ScalerDto, description: 'forecast: scaler {mean:[], scale:[]} (multipart: JSON)' })
   @IsOptional()

@@ -18,6 +18,9 @@ export class TrainerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'streamcell_trainer_' });
+    // Outcomes start at 0, so increase() sees the first failed job (a series born at 1 shows none).
+    for (const task of ['forecast', 'classify'] as const)
+      for (const status of ['succeeded', 'failed', 'cancelled'] as const) this.jobs.inc({ status, task }, 0);
   }
 
   onEpoch(job: JobRecord): void {

@@ -285,6 +285,7 @@ export class JobRunner {
       redisCluster: this.config.redisCluster,
       redisSentinelMaster: this.config.redisSentinelMaster,
       brokers: this.config.kafkaBrokers,
+      kafkaSasl: this.config.kafkaSasl,
       dataDir: this.config.dataDir,
       maxDataBytes: this.config.maxDataBytes,
       forecastBackend: this.config.forecastBackend,
@@ -343,12 +344,14 @@ export class JobRunner {
     } catch (err) {
       this.log.warn(`metrics hook failed for job ${rec.id}: ${(err as Error).message}`);
     }
+    // Served from memory until it is saved: get() must not depend on Redis meanwhile.
+    this.unsaved.set(rec.id, rec);
     try {
       await this.store.save(rec);
       await this.store.unlock(rec.model, rec.id);
+      this.unsaved.delete(rec.id);
     } catch (err) {
       this.log.warn(`job ${rec.id} ended ${status} but its record could not be saved (${(err as Error).message}); retrying every ${FINAL_SAVE_RETRY_MS} ms`);
-      this.unsaved.set(rec.id, rec);
       this.scheduleUnsaved();
     }
   }

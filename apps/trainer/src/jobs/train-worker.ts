@@ -3,6 +3,8 @@
  * the parent over IPC: receives one `start`, sends `phase` / `epoch` / `done` / `failed` /
  * `cancelled`.
  */
+import { setPriority } from 'node:os';
+import type { KafkaSaslLogin } from '@app/kafka';
 import { createRedisClient } from '@app/state';
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
 import { initTrainingBackend } from '../training/tf-backend';
@@ -17,6 +19,7 @@ export interface WorkerStart {
   readonly redisCluster: boolean;
   readonly redisSentinelMaster: string | null;
   readonly brokers: string[];
+  readonly kafkaSasl: KafkaSaslLogin | null;
   /** TRAINER_DATA_DIR: file sources are read only inside it (null: refused). */
   readonly dataDir: string | null;
   /** TRAINER_MAX_DATA_BYTES. */
@@ -46,6 +49,8 @@ async function run(msg: WorkerStart): Promise<void> {
     cluster: msg.redisCluster,
     sentinelMaster: msg.redisSentinelMaster,
   });
+  // Connection errors surface as failed commands (the job fails naming them); not once per retry.
+  redis.on('error', () => undefined);
   try {
     // The child only stores the version; activation (and its event) is the parent's.
     const registry = new ModelRegistry(redis, new InMemoryModelEventPublisher());
@@ -54,6 +59,7 @@ async function run(msg: WorkerStart): Promise<void> {
     const result = await runTrainJob(msg.spec, {
       registry,
       brokers: msg.brokers,
+      kafkaSasl: msg.kafkaSasl,
       limits: { dataDir: msg.dataDir, maxDataBytes: msg.maxDataBytes },
       onPhase: (phase, detail) => void send({ type: 'phase', phase, ...(detail ? { detail } : {}) }),
       onEpoch: (progress) => void send({ type: 'epoch', progress }),
@@ -75,7 +81,19 @@ async function run(msg: WorkerStart): Promise<void> {
   }
 }
 
+/**
+ * Niceness of a training process: training takes whole cores for minutes, and the trainer's
+ * HTTP process (on the same cores) must keep answering /health and the admin API meanwhile.
+ */
+export const TRAINING_NICENESS = 10;
+
 if (process.env.STREAMCELL_TRAIN_WORKER === '1' && process.send) {
+  try {
+    // The main thread, where the training runs (on Linux, niceness is per thread).
+    setPriority(TRAINING_NICENESS);
+  } catch {
+    // Not permitted here: train at normal priority.
+  }
   process.once('message', (m: WorkerStart) => {
     if (m?.type === 'start') {
       void run(m).then(() => process.exit(0));

@@ -114,7 +114,7 @@ export async function trainClassifier(
     name: meta.name,
     version: meta.versionLabel,
     // mask_zero: pre-padding leaves the state at zero, so a stream needs no padding prefix.
-    input: { maxTokens: maxlen, paddingPrefix: 0, padding: 'pre' as const },
+    input: { maxTokens: maxlen, paddingPrefix: 0, padding: 'pre' as const, mode: p.textMode },
     tokenizer: tokenizer.toKerasJson(),
     labels,
     parent: meta.parent,

@@ -237,9 +237,8 @@ export function parseDatasetFile(
 
 /** A file row's id as the message key it would have been (none: `key_missing`). */
 function keyOf(id: unknown): Buffer | null {
-  // A non-string id is refused by the schema (schema_violation) before the key is compared.
-  if (typeof id === 'string') return id === '' ? null : Buffer.from(id);
-  return id === undefined || id === null ? null : Buffer.from(JSON.stringify(id));
+  if (id === undefined || id === null || id === '') return null;
+  return Buffer.from(typeof id === 'string' || typeof id === 'number' || typeof id === 'boolean' ? String(id) : JSON.stringify(id));
 }
 
 /** A JSONL line's object, or why it is none (the decoders' reasons). */

@@ -1,4 +1,5 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { kafkaJsSasl, type KafkaSaslLogin } from '@app/kafka';
 
 /** A bounded slice of a topic: by offsets per partition, or by time (either end optional). */
 export interface KafkaRange {
@@ -67,20 +68,26 @@ async function offsetsAt(admin: Admin, topic: string, t: number | undefined, fal
   return out;
 }
 
+/** Where a training job reads Kafka: the brokers and the app's SASL login (null for none). */
+export interface KafkaAccess {
+  readonly brokers: string[];
+  readonly sasl: KafkaSaslLogin | null;
+}
+
 /**
  * Reads a bounded range of a topic's history with a consumer group of its own
  * (`groupId`, never committing), so the stream-workers' group and offsets are untouched.
  * The end is fixed when the read starts; the group is deleted afterwards.
  */
 export async function readKafkaRange(
-  brokers: string[],
+  access: KafkaAccess,
   range: KafkaRange,
   groupId: string,
   onMessage: (m: RangeMessage) => void,
   timeoutMs = 120_000,
   budget?: DataBudget,
 ): Promise<ResolvedRange> {
-  const kafka = new Kafka({ clientId: groupId, brokers, logLevel: logLevel.ERROR });
+  const kafka = new Kafka({ clientId: groupId, brokers: access.brokers, logLevel: logLevel.ERROR, ...kafkaJsSasl(access.sasl) });
   const admin = kafka.admin();
   await admin.connect();
   try {

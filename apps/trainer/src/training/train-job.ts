@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import type { KafkaSaslLogin } from '@app/kafka';
 import type { DlqReason } from '@app/contracts';
 import { readDataFile } from './data-file';
 import type { DataRange, ModelRegistry, ModelTask, SwapPolicy } from '@app/registry';
@@ -14,7 +15,7 @@ import {
   type TextExample,
 } from './dataset';
 import { evaluateForecaster, trainForecaster, type ForecastHoldoutExample } from './forecaster-trainer';
-import { DataBudget, readKafkaRange, type KafkaRange } from './kafka-range-reader';
+import { DataBudget, readKafkaRange, type KafkaAccess, type KafkaRange } from './kafka-range-reader';
 import { isBetter } from './metrics';
 import { filesToModel, readSidecar } from './tf-artifact';
 import { withDefaults, type EpochProgress, type TrainParams } from './train-params';
@@ -56,10 +57,15 @@ export interface TrainJobResult {
 /** Phases reported besides epochs. */
 export type JobPhase = 'reading' | 'training' | 'evaluating' | 'saving';
 
+/** Consumer groups of training reads start with this (then the job id); they are deleted after the read. */
+export const TRAINING_GROUP_PREFIX = 'streamcell-trainer-job-';
+
 /** Collaborators of a job: the registry (for the baseline and the new version) and Kafka brokers. */
 export interface TrainJobDeps {
   readonly registry: ModelRegistry;
   readonly brokers: string[];
+  /** SASL login to Kafka (null or absent: none). */
+  readonly kafkaSasl?: KafkaSaslLogin | null;
   readonly onPhase: (phase: JobPhase, detail?: string) => void;
   readonly onEpoch: (e: EpochProgress) => void;
   /**
@@ -91,10 +97,10 @@ const keyBytes = (key: string | null): Buffer | null => (key === null ? null : B
  */
 export async function loadDataset(
   spec: TrainJobSpec,
-  brokers: string[],
+  kafka: KafkaAccess,
   limits?: DataLimits,
 ): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
-  const loaded = await readDataset(spec, brokers, limits);
+  const loaded = await readDataset(spec, kafka, limits);
   const n = loaded.dataset.task === 'forecast' ? loaded.dataset.readings.length : loaded.dataset.examples.length;
   if (n === 0 && loaded.rejected.total > 0) {
     throw new Error(`no usable record in the selected data: ${loaded.rejected.total} rejected (${loaded.rejected.summary()})`);
@@ -104,7 +110,7 @@ export async function loadDataset(
 
 async function readDataset(
   spec: TrainJobSpec,
-  brokers: string[],
+  kafka: KafkaAccess,
   limits?: DataLimits,
 ): Promise<{ dataset: Dataset; dataRange: DataRange; rejected: RejectedRecords }> {
   const src = spec.source;
@@ -121,10 +127,10 @@ async function readDataset(
       rejected,
     };
   }
-  const group = `streamcell-trainer-job-${spec.jobId}`;
+  const group = `${TRAINING_GROUP_PREFIX}${spec.jobId}`;
   if (spec.task === 'forecast') {
     const collector = new SensorReadingCollector(spec.model);
-    const resolved = await readKafkaRange(brokers, src, group, (m) => collector.add(keyBytes(m.key), m.value), undefined, budget);
+    const resolved = await readKafkaRange(kafka, src, group, (m) => collector.add(keyBytes(m.key), m.value), undefined, budget);
     return {
       dataset: { task: 'forecast', readings: collector.readings },
       dataRange: { kind: 'kafka', topic: src.topic, ...rangeTimes(src), ...resolved, examples: collector.readings.length },
@@ -138,9 +144,9 @@ async function readDataset(
   const labelled = streams.labelled;
   const labels = new Map<string, string>();
   const labelsTopic = src.labelsTopic;
-  const resolved = await readKafkaRange(brokers, src, group, (m) => streams.add(keyBytes(m.key), m.value), undefined, budget);
+  const resolved = await readKafkaRange(kafka, src, group, (m) => streams.add(keyBytes(m.key), m.value), undefined, budget);
   if (labelsTopic) {
-    await readKafkaRange(brokers, { topic: labelsTopic }, `${group}-labels`, (m) => {
+    await readKafkaRange(kafka, { topic: labelsTopic }, `${group}-labels`, (m) => {
       const o = parseLabelMessage(m.value);
       if (!o) return;
       const label = labelOf(o.label);
@@ -195,7 +201,7 @@ function rangeTimes(r: KafkaRange): { fromTime?: string; toTime?: string } {
 export async function runTrainJob(spec: TrainJobSpec, deps: TrainJobDeps): Promise<TrainJobResult> {
   const params: TrainParams = withDefaults(spec.params);
   deps.onPhase('reading');
-  const { dataset, dataRange, rejected } = await loadDataset(spec, deps.brokers, deps.limits);
+  const { dataset, dataRange, rejected } = await loadDataset(spec, { brokers: deps.brokers, sasl: deps.kafkaSasl ?? null }, deps.limits);
   const n = dataset.task === 'forecast' ? dataset.readings.length : dataset.examples.length;
   const before = await deps.registry.getModel(spec.model);
   const artifactMeta = {

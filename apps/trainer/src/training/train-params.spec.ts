@@ -13,6 +13,13 @@ describe('recordedParams', () => {
   it('round-trips every parameter the trainer records', () => {
     const p = withDefaults({ hiddenUnits: 50, maxlen: 40 });
     expect(recordedParams({ ...p })).toEqual(p);
-    expect(Object.keys(p).sort()).toEqual([...TRAIN_PARAM_KEYS].sort());
+    expect(Object.keys(p).sort()).toEqual([...TRAIN_PARAM_KEYS, 'textMode'].sort());
+  });
+
+  it("carries the text mode of the replaced version ('window' or 'stream'; anything else is ignored)", () => {
+    expect(recordedParams({ textMode: 'window', epochs: 3 })).toEqual({ textMode: 'window', epochs: 3 });
+    expect(recordedParams({ textMode: 'stream' })).toEqual({ textMode: 'stream' });
+    expect(recordedParams({ textMode: 'sliding' })).toEqual({});
+    expect(withDefaults({}).textMode).toBe('stream');
   });
 });

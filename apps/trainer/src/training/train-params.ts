@@ -1,3 +1,5 @@
+import type { TextMode } from '@app/lstm';
+
 /** Hyper-parameters of one training run (defaults in {@link withDefaults}). */
 export interface TrainParams {
   readonly hiddenUnits: number;
@@ -18,6 +20,8 @@ export interface TrainParams {
   readonly vocabSize: number;
   /** classify: padded sequence length; 0 = longest training sequence, capped at 100. */
   readonly maxlen: number;
+  /** classify: how the worker reads a key's text stream (sidecar `input.mode`; default 'stream'). */
+  readonly textMode: TextMode;
 }
 
 /** Fills absent parameters with defaults. */
@@ -35,10 +39,11 @@ export function withDefaults(p: Partial<TrainParams>): TrainParams {
     embeddingDim: p.embeddingDim ?? 32,
     vocabSize: p.vocabSize ?? 1000,
     maxlen: p.maxlen ?? 0,
+    textMode: p.textMode ?? 'stream',
   };
 }
 
-/** Every key of {@link TrainParams} (all numbers). */
+/** Every numeric key of {@link TrainParams}. */
 export const TRAIN_PARAM_KEYS = [
   'hiddenUnits',
   'layers',
@@ -59,12 +64,13 @@ export const TRAIN_PARAM_KEYS = [
  * {@link TrainParams}: the keys that are there and finite numbers; anything else is ignored.
  */
 export function recordedParams(params: Readonly<Record<string, unknown>> | undefined): Partial<TrainParams> {
-  const out: Partial<Record<keyof TrainParams, number>> = {};
+  const out: Partial<Record<(typeof TRAIN_PARAM_KEYS)[number], number>> = {};
   for (const k of TRAIN_PARAM_KEYS) {
     const v = params?.[k];
     if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
   }
-  return out;
+  const mode = params?.textMode;
+  return mode === 'window' || mode === 'stream' ? { ...out, textMode: mode } : out;
 }
 
 /** One epoch's progress report. */

@@ -113,7 +113,7 @@ export function weightPaths(modelJson: LayersModelJson): string[] {
 /**
  * Decodes weight files into float32 weights. float32 is copied as is; uint8/uint16 quantized
  * weights are dequantized (`q·scale + min`); float16 quantized weights are widened. Any other
- * dtype is refused.
+ * dtype is refused, and so is a NaN or infinite value (naming the weight and the index).
  */
 export function decodeWeights(
   modelJson: LayersModelJson,
@@ -138,7 +138,6 @@ export function decodeWeights(
         offset += size * bytesPer;
         continue;
       }
-      const values = new Float32Array(size);
       const need = (bytesPer: number) => {
         if (offset + size * bytesPer > data.byteLength) {
           throw new Error(
@@ -146,6 +145,10 @@ export function decodeWeights(
           );
         }
       };
+      // Checked before allocating: a manifest shape must not allocate more than the files hold.
+      const early = !q ? (w.dtype === 'float32' ? 4 : 0) : q.dtype === 'uint8' ? 1 : q.dtype === 'uint16' || q.dtype === 'float16' ? 2 : 0;
+      if (early > 0) need(early);
+      const values = new Float32Array(size);
       if (q) {
         if (w.dtype !== 'float32' && q.original_dtype !== 'float32') {
           throw new Error(
@@ -180,6 +183,12 @@ export function decodeWeights(
         need(4);
         for (let i = 0; i < size; i++) values[i] = view.getFloat32(offset + 4 * i, true);
         offset += size * 4;
+      }
+      for (let i = 0; i < size; i++) {
+        // A NaN or infinite weight makes every output of every key NaN from its first event on.
+        if (!Number.isFinite(values[i])) {
+          throw new Error(`weights: ${w.name}: value #${i} is ${values[i]} (NaN and infinite weights are refused)`);
+        }
       }
       out.push({ name: w.name, shape: [...w.shape], values });
     }

@@ -40,6 +40,25 @@ export interface ClassifyInputSpec {
   readonly paddingPrefix: number;
   /** Padding used in training ('pre' is the Keras default). */
   readonly padding: 'pre' | 'post';
+  /**
+   * How a key's text stream is read (absent: 'stream').
+   * - 'window': after each message the score is the model's output on
+   *   `pad_sequences([last maxTokens tokens of the stream so far], maxTokens, padding)`, what
+   *   Keras' `model.predict` gives for the classic fixed-length recipe (imports default to it).
+   * - 'stream': one step per token over the whole stream, after `paddingPrefix` pad tokens: what
+   *   the same layers without a fixed input length give on `[0] * paddingPrefix + every token`.
+   */
+  readonly mode?: TextMode;
+}
+
+/** How a text model reads a key's stream (see {@link ClassifyInputSpec.mode}). */
+export type TextMode = 'window' | 'stream';
+/** The text modes, in documentation order. */
+export const TEXT_MODES: readonly TextMode[] = ['window', 'stream'];
+
+/** The mode of a text sidecar's input (absent: 'stream', the reading of sidecars written before modes). */
+export function textModeOf(input: ClassifyInputSpec): TextMode {
+  return input.mode ?? 'stream';
 }
 
 /** `streamcell.json`: everything besides the weights that serving a model version needs. */
@@ -168,6 +187,8 @@ export function parseSidecar(source: unknown): StreamcellSidecar {
     if (typeof pp !== 'number' || !Number.isInteger(pp) || pp < 0 || pp > MAX_SEQUENCE_TOKENS)
       fail('input.paddingPrefix', `must be a non-negative integer up to ${MAX_SEQUENCE_TOKENS}`);
     if (input.padding !== 'pre' && input.padding !== 'post') fail('input.padding', "must be 'pre' or 'post'");
+    if (input.mode !== undefined && !TEXT_MODES.includes(input.mode as TextMode))
+      fail('input.mode', "must be 'window' or 'stream'");
     if (s.tokenizer === undefined || s.tokenizer === null) fail('tokenizer', 'is required for task classify');
     try {
       Tokenizer.fromKerasJson(s.tokenizer as KerasTokenizerJson);

@@ -1,5 +1,5 @@
 import type { StateRecord } from '@app/state';
-import type { OutputRecord, ProcessorConfig, StatePort, StateWrite } from '../batch-processor';
+import type { OutputRecord, ProcessorConfig, StatePort, StateWrite } from '../ports';
 
 /** Processor settings of the unit specs: the contract topic names, small input limits. */
 export const processorConfig: ProcessorConfig = {
