@@ -41,6 +41,7 @@ describe('operator console in Chromium', () => {
   const forecaster = `con-pump-${s}`;
   const classifier = `con-text-${s}`;
   const sensor = `con-boiler-${s}`;
+  const lateText = `con-${s}.late-text`;
   const others = [0, 1, 2].map((i) => `con-pump-${i}-${s}`);
   const kafka = new TestKafka(stack.brokers, `con-${s}`);
   const v1: ForecasterDef = { task: 'forecast', seed: 31, units: 12, features: 1, includeTimeDelta: false, horizon: 4, mean: [20], std: [5] };
@@ -105,7 +106,8 @@ describe('operator console in Chromium', () => {
       WORKER_METRICS_URLS: `http://127.0.0.1:${worker.httpPort}`,
       WORKER_GROUP_ID: `con-${s}`,
       SENSOR_TOPIC: t.sensor,
-      TEXT_TOPIC: t.text,
+      // Created only by the last case: the console must pick up a topic that appears later.
+      TEXT_TOPIC: lateText,
       FORECAST_TOPIC: t.forecasts,
       CLASSIFICATION_TOPIC: t.classes,
       DLQ_TOPIC: t.dlq,
@@ -161,7 +163,7 @@ describe('operator console in Chromium', () => {
     await waitFor('the chart to show readings', async () => (await chartPoints()) >= 5, 60_000);
     const before = await chartPoints();
     await waitFor('the chart to grow as readings are produced', async () => (await chartPoints()) >= before + 5, 60_000);
-    expect(await page.textContent('#live-info')).toContain('model v1');
+    await waitFor('forecasts of v1 on the chart', async () => ((await page.textContent('#live-info')) ?? '').includes('model v1'), 30_000);
     // The forecast horizon is drawn: the uPlot legend lists it with a value on hover-less charts.
     expect(await page.locator('#chart .u-legend').textContent()).toContain('horizon');
     await shot('live');
@@ -235,5 +237,15 @@ describe('operator console in Chromium', () => {
       expect(BigInt(lag)).toBe(BigInt(end) - BigInt(shown));
     }
     await shot('fleet');
+  });
+
+  it('a topic created after the console started is followed once it exists', async () => {
+    await kafka.createTopics([{ topic: lateText, partitions: 1 }]);
+    const stream = `con-ticket-${s}`;
+    await kafka.produce(lateText, [{ key: stream, value: JSON.stringify({ streamId: stream, ts: Date.now(), text: 'created later <b>bold</b>' }) }]);
+    await page.click('#nav a[href="#/live"]');
+    await page.locator('#messages tr', { hasText: 'created later <b>bold</b>' }).waitFor({ timeout: 60_000 });
+    await page.fill('#key-search', 'ticket');
+    await page.locator(`#keys li[data-key="${stream}"]`).waitFor({ timeout: 10_000 });
   });
 });

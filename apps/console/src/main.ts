@@ -8,7 +8,7 @@ runBoot('console', async () => {
   const config = loadConsoleConfig();
   const root = createLogger(config.logLevel);
   await probeDependencies(
-    [{ name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'error' }, ms) }],
+    [{ name: 'Kafka', variable: 'KAFKA_BROKERS', probe: (ms) => probeKafka({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, sasl: config.kafkaSasl, logLevel: 'error' }, ms) }],
     config.bootProbeTimeoutMs,
   );
   const { createConsoleApp } = await import('./console-app');

@@ -1,4 +1,16 @@
-import { BOOT_ENV, KAFKA_ENV, env, validateEnv, type EnvVarSpec, type EnvValues, type LogLevel } from '@app/config';
+import {
+  BOOT_ENV,
+  KAFKA_ENV,
+  KAFKA_SASL_ENV,
+  env,
+  kafkaSasl,
+  kafkaSaslProblems,
+  validateEnv,
+  type EnvVarSpec,
+  type EnvValues,
+  type KafkaSasl,
+  type LogLevel,
+} from '@app/config';
 import { DEFAULT_TOPICS } from '@app/contracts';
 
 /** A finite number in [min, max] (the anomaly threshold is a z-score, so a decimal). */
@@ -45,6 +57,7 @@ function urlList(description: string): EnvVarSpec<string[]> & { readonly optiona
 export const CONSOLE_ENV = {
   KAFKA_BROKERS: KAFKA_ENV.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: env.string('Kafka client id', 'streamcell-console'),
+  ...KAFKA_SASL_ENV,
   CONSOLE_GROUP_PREFIX: env.string('prefix of the console consumer group (a unique suffix is added per process)', 'streamcell-console'),
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
@@ -76,6 +89,8 @@ export interface ConsoleConfig {
   readonly host: string;
   readonly kafkaBrokers: string[];
   readonly kafkaClientId: string;
+  /** SASL login to Kafka, or null for none. */
+  readonly kafkaSasl: KafkaSasl | null;
   readonly groupPrefix: string;
   readonly bootProbeTimeoutMs: number;
   readonly logLevel: LogLevel;
@@ -100,12 +115,13 @@ export interface ConsoleConfig {
 
 /** Parses the console's environment; throws `EnvValidationError` naming every bad variable. */
 export function loadConsoleConfig(source: Record<string, string | undefined> = process.env): ConsoleConfig {
-  const e = validateEnv(CONSOLE_ENV, source);
+  const e = validateEnv(CONSOLE_ENV, source, kafkaSaslProblems);
   return {
     port: e.CONSOLE_PORT,
     host: e.CONSOLE_HOST,
     kafkaBrokers: e.KAFKA_BROKERS,
     kafkaClientId: e.KAFKA_CLIENT_ID,
+    kafkaSasl: kafkaSasl(e),
     groupPrefix: e.CONSOLE_GROUP_PREFIX,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
     logLevel: e.LOG_LEVEL,

@@ -57,7 +57,7 @@ export class TopicTail {
     private readonly config: ConsoleConfig,
     private readonly hub: LiveHub,
   ) {
-    this.kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, logLevel: 'warn', logger: this.log });
+    this.kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: config.kafkaClientId, sasl: config.kafkaSasl, logLevel: 'warn', logger: this.log });
     this.groupId = `${config.groupPrefix}-${hostname()}-${randomBytes(4).toString('hex')}`;
   }
 

@@ -171,7 +171,15 @@ export const livePage: Page = (root, { stream }) => {
       markers.map((m) => h('span', { class: 'badge', 'data-marker': m.to }, m.from === null ? `v${m.to} from ${clock(m.ts)}` : `v${m.from} → v${m.to} at ${clock(m.ts)}`)),
     );
     const last = points[points.length - 1];
-    fill(info, last ? `${readings} readings · last ${clock(last.ts)} value ${num(last.value, 3)} · score ${num(last.anomalyScore, 2)} · model v${last.modelVersion ?? '?'} · flagged ${points.filter((p) => p.flagged).length}` : 'waiting for readings…');
+    // The newest reading's forecast may still be on its way: show the latest one that arrived.
+    let scored: SeriesPoint | undefined;
+    for (let i = points.length - 1; i >= 0 && !scored; i--) if (points[i].modelVersion !== null) scored = points[i];
+    fill(
+      info,
+      last
+        ? `${readings} readings · last ${clock(last.ts)} value ${num(last.value, 3)} · score ${num(scored?.anomalyScore, 2)} · model v${scored?.modelVersion ?? '?'} · flagged ${points.filter((p) => p.flagged).length}`
+        : 'waiting for readings…',
+    );
     const { main, scores } = chartData();
     if (!plot) {
       const sync = uPlot.sync('live');
