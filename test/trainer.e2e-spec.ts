@@ -198,7 +198,7 @@ describe('trainer admin API', () => {
     }
     // In the range, but what the worker would dead-letter (a ts without a time zone, a body id
     // other than the key) or route to another model: not trained on, counted by reason.
-    const inRange = String(t0 + 30 * 60_000);
+    const inRange = String(t0 + 119 * 60_000);
     messages.push(
       { partition: 0, key: 'pump-1', value: JSON.stringify({ sensorId: 'pump-1', ts: '2026-11-27T10:00:00', value: 1e6 }), timestamp: inRange },
       { partition: 1, key: 'pump-2', value: JSON.stringify({ sensorId: 'pump-9', ts: t0, value: 1e6 }), timestamp: inRange },
