@@ -501,6 +501,21 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
     const many = await fetch(`${trainer.base}/v1/models/m/versions`, { method: 'POST', headers: auth, body: parts });
     expect(many.status).toBe(413);
     expect(((await many.json()) as { message: string }).message).toBe('more than 64 file parts');
+    // Multipart fields: unknown ones and unconvertible values are refused by name, as in JSON.
+    for (const [field, value, message] of [
+      ['bogus', '1', /property bogus should not exist/],
+      ['maxlen', '0x10', /maxlen must be an integer/],
+      ['activate', 'yes', /activate must be a boolean/],
+      ['scaler', '[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]', /form field scaler nests deeper than 16 levels/],
+    ] as const) {
+      const f = new FormData();
+      f.append('files', new Blob(['{}']), 'model.json');
+      f.append(field, value);
+      const r = await fetch(`${trainer.base}/v1/models/m/versions`, { method: 'POST', headers: auth, body: f });
+      const b = (await r.json()) as { message: string | string[]; requestId: string };
+      expect([field, r.status]).toEqual([field, 400]);
+      expect([field, [b.message].flat().join(' ')]).toEqual([field, expect.stringMatching(message)]);
+    }
     expect(trainer.running).toBe(true);
   });
 

@@ -148,11 +148,14 @@ describe.each([
     const all = collector.json<{ modelVersion: number | string; model: string }>(t.forecasts);
     expect(all.every((f) => f.model === forecaster)).toBe(true);
 
-    // The worker's key state is in this Redis (or Cluster), written by version 2 last.
+    // The worker's key state is in this Redis (or Cluster), written by version 2 last. A batch's
+    // predictions are produced before its state write, so the forecasts can be seen first.
     const client = createRedisClient(redis.url, { cluster: redis.cluster });
     try {
-      const records = await new StateStore(client).loadMany(forecaster, [0, 1, 2].map((k) => `tw-${k}-${s}`));
-      for (const r of records) expect(r?.modelVersion).toBe('2');
+      const store = new StateStore(client);
+      const stateVersions = async () => (await store.loadMany(forecaster, [0, 1, 2].map((k) => `tw-${k}-${s}`))).map((r) => r?.modelVersion);
+      await waitFor('states written by version 2', async () => (await stateVersions()).every((v) => v === '2'), 30_000);
+      expect(await stateVersions()).toEqual(['2', '2', '2']);
     } finally {
       await client.quit();
     }

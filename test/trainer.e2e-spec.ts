@@ -196,16 +196,17 @@ describe('trainer admin API', () => {
         });
       }
     }
-    // Readings outside the time range must not be used.
-    messages.push({ partition: 0, key: 'late', value: JSON.stringify({ sensorId: 'late', ts: Date.now(), value: 1e6 }), timestamp: String(Date.now()) });
     // In the range, but what the worker would dead-letter (a ts without a time zone, a body id
     // other than the key) or route to another model: not trained on, counted by reason.
-    const inRange = String(t0 + 30 * 60_000);
+    const inRange = String(t0 + 119 * 60_000);
     messages.push(
       { partition: 0, key: 'pump-1', value: JSON.stringify({ sensorId: 'pump-1', ts: '2026-11-27T10:00:00', value: 1e6 }), timestamp: inRange },
       { partition: 1, key: 'pump-2', value: JSON.stringify({ sensorId: 'pump-9', ts: t0, value: 1e6 }), timestamp: inRange },
       { partition: 0, key: 'pump-3', value: JSON.stringify({ sensorId: 'pump-3', ts: t0, value: 1e6, model: `other-${run}` }), timestamp: inRange },
     );
+    // Readings outside the time range must not be used. Last in its partition: a range by time
+    // ends at the first offset at or after toTime, so records after this one are out of range too.
+    messages.push({ partition: 0, key: 'late', value: JSON.stringify({ sensorId: 'late', ts: Date.now(), value: 1e6 }), timestamp: String(Date.now()) });
     await producer.send({ topic: sensorTopic, messages });
 
     const body = {

@@ -168,10 +168,10 @@ describe('deploy/k8s/overlays/strimzi', () => {
   });
 
   it('grants each user exactly what its app reads and writes', () => {
-    const topic = (name: string, op: 'Read' | 'Write') => [
-      `topic:${name}:literal:${op}`,
-      `topic:${name}:literal:Describe`,
-    ];
+    const topic = (name: string, op: 'Read' | 'Write') =>
+      name.endsWith('*')
+        ? [`topic:${name.slice(0, -1)}:prefix:${op}`, `topic:${name.slice(0, -1)}:prefix:Describe`]
+        : [`topic:${name}:literal:${op}`, `topic:${name}:literal:Describe`];
     const expected = {
       // Inputs in the worker group; model activations in per-process groups "<group>.models.…";
       // predictions and dead letters out.
@@ -184,11 +184,11 @@ describe('deploy/k8s/overlays/strimzi', () => {
         ...topic(w.dlqTopic, 'Write'),
         `group:${w.kafkaGroupId}:prefix:Read`,
       ],
-      // Activations out; training reads of the input topics in throw-away groups it deletes.
+      // Activations out; training reads of the topics it may train from (TRAINER_SOURCE_TOPICS),
+      // in throw-away groups it deletes.
       [t.kafkaSasl!.username]: [
         ...topic(t.modelsTopic, 'Write'),
-        ...topic(w.sensorTopic, 'Read'),
-        ...topic(w.textTopic, 'Read'),
+        ...t.sourceTopics.flatMap((name) => topic(name, 'Read')),
         `group:${TRAINING_GROUP_PREFIX}:prefix:Read`,
         `group:${TRAINING_GROUP_PREFIX}:prefix:Delete`,
       ],

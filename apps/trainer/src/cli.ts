@@ -19,14 +19,18 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EnvValidationError, KAFKA_SASL_ENV, env, kafkaSasl, kafkaSaslProblems, redisEnvProblems, validateEnv } from '@app/config';
 import { kafkaJsSasl } from '@app/kafka';
-import { createRedisClient } from '@app/state';
+import { createRedisClient, type RedisLike } from '@app/state';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { InMemoryModelEventPublisher, KafkaModelEventPublisher, ModelRegistry, type ModelEventPublisher, type SwapPolicy } from '@app/registry';
 import { TRAINER_ENV } from './config/trainer-config';
 import { ensureModelsTopic } from './infra';
-import { prepareImport, readImportDir } from './training/import-artifact';
+import { JobStore } from './jobs/job-store';
+import { InvalidRequestError } from './services/invalid-request.error';
+import { trainInProcess } from './services/jobs.service';
+import { ModelsService } from './services/models.service';
+import { readImportDir } from './training/import-artifact';
 import { initTrainingBackend } from './training/tf-backend';
-import { runTrainJob, type ActivateMode } from './training/train-job';
+import type { ActivateMode } from './training/train-job';
 import type { TrainParams } from './training/train-params';
 import { trainClassifier } from './training/classifier-trainer';
 import { trainForecaster } from './training/forecaster-trainer';
@@ -57,6 +61,7 @@ function cliEnv() {
 
 interface Conn {
   registry: ModelRegistry;
+  redis: RedisLike;
   close(): Promise<void>;
   canPublish: boolean;
 }
@@ -86,6 +91,7 @@ async function connect(needPublish: boolean): Promise<Conn> {
   }
   return {
     registry: new ModelRegistry(redis, publisher),
+    redis,
     canPublish: needPublish,
     async close() {
       await producer?.disconnect();
@@ -144,17 +150,20 @@ async function train(argv: string[]): Promise<void> {
   if (!o.model) throw new UsageError('--model is required');
   const conn = await connect(o.activate !== 'never');
   try {
-    const result = await runTrainJob(
+    // The admin API's rules: the model's task, the parent version's parameters where these
+    // options set none, and the model lock (no second job for the model meanwhile).
+    const result = await trainInProcess(
+      conn.registry,
+      new JobStore(conn.redis),
+      o.model,
       {
-        jobId: `cli-${Date.now()}`,
-        model: o.model,
+        ...params,
         task: o.task,
         source: { kind: 'file', path: resolve(o.file) },
-        params,
         activate: o.activate as ActivateMode,
         ...(o.policy ? { policy: o.policy as SwapPolicy } : {}),
       },
-      { registry: conn.registry, brokers: [], onPhase: (p, d) => console.error(`${p}${d ? `: ${d}` : ''}`), onEpoch },
+      { brokers: [], onPhase: (p, d) => console.error(`${p}${d ? `: ${d}` : ''}`), onEpoch },
     );
     let active = null;
     if (result.shouldActivate) active = await conn.registry.activate(o.model, result.version);
@@ -193,6 +202,7 @@ async function importCmd(argv: string[]): Promise<void> {
     },
   });
   if (!o.model || !o.dir) throw new UsageError('--model and --dir are required');
+  if (o.policy && !['reset', 'rewarm', 'keep'].includes(o.policy)) throw new UsageError('--policy must be reset, rewarm or keep');
   if (o.padding !== undefined && o.padding !== 'pre' && o.padding !== 'post') throw new UsageError('--padding must be pre or post');
   const mode = o['text-mode'];
   if (mode !== undefined && mode !== 'window' && mode !== 'stream') throw new UsageError('--text-mode must be window or stream');
@@ -205,26 +215,22 @@ async function importCmd(argv: string[]): Promise<void> {
     }
   }
   const files = await readImportDir(o.dir);
-  const prepared = await prepareImport(files, {
-    name: o.model,
-    ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),
-    ...(o.labels ? { labels: o.labels.split(',') } : {}),
-    ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
-    ...(o.window ? { window: num(o.window, 'window')! } : {}),
-    ...(o.padding ? { padding: o.padding } : {}),
-    ...(mode ? { mode } : {}),
-    ...(scaler ? { scaler } : {}),
-  });
   const conn = await connect(o.activate);
   try {
-    const version = await conn.registry.createVersion(o.model, prepared.files, {
-      task: prepared.task,
-      dataRange: { kind: 'import', path: resolve(o.dir) },
-      source: 'imported',
+    // The admin API's import: the artifact checks and the model's task (a model keeps one).
+    const imported = await new ModelsService(conn.registry).importVersion(o.model, files, {
+      ...(o.task === 'forecast' || o.task === 'classify' ? { task: o.task } : {}),
+      ...(o.labels ? { labels: o.labels.split(',') } : {}),
+      ...(o.maxlen ? { maxlen: num(o.maxlen, 'maxlen')! } : {}),
+      ...(o.window ? { window: num(o.window, 'window')! } : {}),
+      ...(o.padding ? { padding: o.padding } : {}),
+      ...(mode ? { mode } : {}),
+      ...(scaler ? { scaler } : {}),
       ...(o.policy ? { policy: o.policy as SwapPolicy } : {}),
+      path: resolve(o.dir),
+      activate: o.activate,
     });
-    const active = o.activate ? await conn.registry.activate(o.model, version) : null;
-    console.log(JSON.stringify({ model: o.model, version, task: prepared.task, active }));
+    console.log(JSON.stringify(imported));
   } finally {
     await conn.close();
   }
@@ -262,7 +268,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: Error) => {
-    console.error(err instanceof UsageError ? err.message : `error: ${err.message}`);
-    process.exit(err instanceof UsageError ? 2 : 1);
+    const usage = err instanceof UsageError || err instanceof InvalidRequestError;
+    console.error(usage ? err.message : `error: ${err.message}`);
+    process.exit(usage ? 2 : 1);
   },
 );

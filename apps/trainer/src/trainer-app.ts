@@ -7,7 +7,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { createLogger, nestLogger, type Logger } from '@app/config';
 import type { TrainerConfig } from './config/trainer-config';
 import { HttpErrorsFilter } from './http/http-errors.filter';
-import { requestBodyMiddleware } from './http/request-body';
+import { requestBodyMiddleware, requestIdOf } from './http/request-body';
 import { connectInfra, type TrainerInfra } from './infra';
 import { TrainerModule } from './trainer.module';
 
@@ -46,7 +46,13 @@ export async function createTrainerApp(
     imports: [
       TrainerModule.forRoot(config, connected, { closeInfra: !infra }),
       LoggerModule.forRoot({
-        pinoHttp: { logger, quietReqLogger: true, autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') } },
+        pinoHttp: {
+          logger,
+          quietReqLogger: true,
+          // The request log's id is the one the client gets back (X-Request-Id, error bodies).
+          genReqId: (req) => requestIdOf(req),
+          autoLogging: { ignore: (req) => QUIET_PATHS.test(req.url ?? '') },
+        },
       }),
     ],
   };

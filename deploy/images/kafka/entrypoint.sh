@@ -9,6 +9,23 @@
 #   KAFKA_HEAP_OPTS, KAFKA_OPTS (JVM options).
 set -euo pipefail
 
+# A random cluster id: 16 random bytes, base64url without padding (a Kafka Uuid). Kafka's tools
+# read an argument that begins with '-' as an option (its own random-uuid never draws one); the
+# first character carries only the first byte's top six bits, so one that would be '-' or '_' is
+# replaced by a letter: still 16 bytes, never a leading '-'.
+draw_cluster_id() {
+  local id
+  id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  case "$id" in [-_]*) id="A${id:1}" ;; esac
+  printf '%s\n' "$id"
+}
+
+# `kafka-entrypoint --draw-cluster-ids N` prints N ids as the entrypoint draws them (image tests).
+if [ "${1:-}" = "--draw-cluster-ids" ]; then
+  for _ in $(seq 1 "${2:-1}"); do draw_cluster_id; done
+  exit 0
+fi
+
 KAFKA_HOME=/opt/kafka
 CONF=/opt/kafka/config/server.properties
 PORT="${KAFKA_PORT:-9092}"
@@ -64,11 +81,7 @@ if [ ! -f "$data_dir/meta.properties" ]; then
     case "$CLUSTER_ID" in -*) echo "kafka-entrypoint: CLUSTER_ID must not begin with '-' (got '$CLUSTER_ID')" >&2; exit 2 ;; esac
     cid="$CLUSTER_ID"
   else
-    # 16 random bytes, base64url without padding (a Kafka Uuid). The first character carries only
-    # the first byte's top six bits: one that would be '-' or '_' is replaced by a letter, so the
-    # id is still 16 bytes and never begins with '-'.
-    cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-    case "$cid" in [-_]*) cid="A${cid:1}" ;; esac
+    cid="$(draw_cluster_id)"
   fi
   java -Xmx256m -XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile="${KAFKA_HOME}/config/log4j2.xml" \
     -cp "$CP" kafka.tools.StorageTool format "--cluster-id=$cid" -c "$CONF" --ignore-formatted

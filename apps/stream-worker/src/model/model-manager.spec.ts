@@ -145,6 +145,21 @@ describe('ModelManager', () => {
     manager.close();
   });
 
+  it('reports the activation it is retrying as pending, and a forged event does not cancel the retry', async () => {
+    const { manager, active, state } = setup({ forecaster: pointer(1) });
+    await manager.loadAllActive(['forecaster']);
+    state.brokenNames.add('forecaster');
+    active.forecaster = pointer(2, 'reset', 2);
+    manager.activations.next(ev(2, 2, 'reset'));
+    await until(() => manager.pendingVersion('forecaster') === '2', 'v2 pending');
+    manager.activations.next(ev(7, 50, 'keep')); // forged: ignored, supersedes nothing
+    await tick(30);
+    state.brokenNames.delete('forecaster');
+    await until(() => manager.get('forecaster')?.version === 2, 'v2 loaded by a retry');
+    expect(manager.pendingVersion('forecaster')).toBeNull();
+    manager.close();
+  });
+
   it('retries while the registry is unreachable, and stops retrying once a newer activation arrives', async () => {
     const { manager, active, state, loads } = setup({ forecaster: pointer(1) });
     await manager.loadAllActive(['forecaster']);

@@ -97,7 +97,11 @@ export class ModelManager implements ModelSource {
   private loading: Promise<void> = Promise.resolve();
   /** Per model, the sequence number of the latest activation event received. */
   private readonly received = new Map<string, number>();
+  /** Per model, the sequence number of the latest activation that matched the registry. */
+  private readonly verified = new Map<string, number>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
+  /** Per model, a verified activation whose load failed and is retried. */
+  private readonly pending = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -125,6 +129,11 @@ export class ModelManager implements ModelSource {
 
   get(name: string): ServingModel | undefined {
     return this.served.get(name);
+  }
+
+  pendingVersion(name: string): string | null {
+    const v = this.pending.get(name);
+    return v === undefined ? null : String(v);
   }
 
   /** Names and versions currently served. */
@@ -215,7 +224,7 @@ export class ModelManager implements ModelSource {
   }
 
   private async applyActivation(a: Activation): Promise<void> {
-    const done = this.tryActivation(a.ev).then((ok) => {
+    const done = this.tryActivation(a).then((ok) => {
       if (!ok) this.scheduleRetry(a);
     });
     this.loading = done;
@@ -229,7 +238,8 @@ export class ModelManager implements ModelSource {
    * fleet back nor, with a high epoch, block later activations. False when it should be tried
    * again (the registry or the load failed).
    */
-  private async tryActivation(ev: ModelActivatedEvent): Promise<boolean> {
+  private async tryActivation(a: Activation): Promise<boolean> {
+    const ev = a.ev;
     const version = Number(ev.version);
     const epoch = ev.epoch ?? -1;
     const seenEpoch = this.epochs.get(ev.model) ?? -1;
@@ -259,7 +269,12 @@ export class ModelManager implements ModelSource {
       this.logger.warn('model activation: registry unavailable; will retry', { model: ev.model, version, error: (e as Error).message });
       return false;
     }
-    return (await this.install(ev.model, pointer!)) === null;
+    // Only a verified activation supersedes the retries of an earlier one.
+    this.verified.set(ev.model, a.seq);
+    const failure = await this.install(ev.model, pointer!);
+    if (failure === null) return true;
+    this.pending.set(ev.model, pointer!.version);
+    return false;
   }
 
   /** Null when the event describes the active pointer; else why not. */
@@ -294,8 +309,10 @@ export class ModelManager implements ModelSource {
     });
     const timer = setTimeout(() => {
       this.retryTimers.delete(timer);
-      // A newer activation of the model arrived meanwhile: it supersedes this one.
-      if (this.closed || this.received.get(a.ev.model) !== a.seq) return;
+      // A newer verified activation of the model arrived meanwhile: it supersedes this one (a
+      // retry after a registry failure was never verified, and goes on until it is).
+      const latest = this.verified.get(a.ev.model);
+      if (this.closed || (latest !== undefined && latest > a.seq)) return;
       this.retries.next({ ...a, attempt: a.attempt + 1 });
     }, delay);
     timer.unref();
@@ -312,6 +329,7 @@ export class ModelManager implements ModelSource {
     try {
       const model = await this.loader(name, pointer.version, pointer.policy);
       this.served.set(name, model);
+      this.pending.delete(name);
       this.negative.delete(name);
       if (pointer.epoch >= 0) this.epochs.set(name, Math.max(this.epochs.get(name) ?? -1, pointer.epoch));
       this.observer.versionServed?.(name, pointer.version);

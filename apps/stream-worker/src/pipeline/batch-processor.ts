@@ -15,6 +15,7 @@ import {
   type ProcessorObserver,
   type StatePort,
   type StateWrite,
+  ModelNotReadyError,
   UnitSupersededError,
 } from './ports';
 import { firstNonFiniteEvents } from './finite-guard';
@@ -191,6 +192,12 @@ export class BatchProcessor {
     if (groups.length > 0) this.observer.stageSeconds?.('state_load', (performance.now() - tLoad) / 1000);
     // A unit that failed to write while this one loaded may have given it some of its states.
     if (generation !== this.generation) throw new UnitSupersededError();
+    groups.forEach((g, gi) => {
+      const pending = this.models.pendingVersion?.(g.name) ?? null;
+      if (pending !== null && loaded[gi].some((r) => r !== null && r.modelVersion === pending)) {
+        throw new ModelNotReadyError(g.name, `v${pending} is active and holds keys of this unit, but is not loaded here yet`);
+      }
+    });
 
     const tStep = performance.now();
     groups.forEach((g, gi) => {

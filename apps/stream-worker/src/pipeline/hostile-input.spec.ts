@@ -1,6 +1,6 @@
 import { parseDlqRecord } from '@app/contracts';
 import { BatchProcessor } from './batch-processor';
-import type { InputMessage } from './ports';
+import { ModelNotReadyError, type InputMessage } from './ports';
 import { MemorySink, MemoryState, processorConfig as cfg } from './testing/memory-ports';
 import { ToyEngine, toyClassifier, toyForecaster } from './testing/toy-engine';
 import type { ServingModel, StepEngine } from '../model/serving-model';
@@ -212,5 +212,42 @@ describe('BatchProcessor: dead letters fit the topic', () => {
     expect(env.reason).toBe('payload_too_large');
     expect(env.valueBytes).toBe(Buffer.byteLength(big));
     expect(forecastsOf(sink, 'k')).toHaveLength(1);
+  });
+});
+
+describe('BatchProcessor: an activation verified but not loaded here yet', () => {
+  it('waits (retries the batch) for keys another worker already moved to it, instead of swapping them back', async () => {
+    const store = new MemoryState();
+    const v2 = toyForecaster(2);
+    const sink = new MemorySink();
+    const t0 = 1_700_000_000_000;
+    // Another worker served v2 and stored key "moved" with it.
+    await new BatchProcessor(cfg, models(v2), store, sink).process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(0, 'moved', t0, 21)] });
+    const stored = store.data.get('forecaster/moved');
+    let pending: string | null = '2';
+    const v1Source = { ...models(toyForecaster(1)), pendingVersion: () => pending };
+    const p = new BatchProcessor(cfg, v1Source, store, sink);
+    const batch = { topic: cfg.sensorTopic, partition: 0, messages: [reading(1, 'moved', t0 + 1000, 22), reading(2, 'other', t0, 20)] };
+    await expect(p.process(batch)).rejects.toBeInstanceOf(ModelNotReadyError);
+    expect(store.data.get('forecaster/moved')).toBe(stored);
+    pending = null; // e.g. a newer activation replaced it: the served version's policy applies
+    await p.process(batch);
+    expect(store.data.get('forecaster/moved')!.modelVersion).toBe('1');
+  });
+});
+
+describe('BatchProcessor: a key spread over partitions', () => {
+  it('reports keys whose stored state came from another partition (metric hook and a warning)', async () => {
+    const store = new MemoryState();
+    const sink = new MemorySink();
+    const moved: number[] = [];
+    const warnings: string[] = [];
+    const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink, { keyPartitionMoved: (n) => moved.push(n) }, { log: () => undefined, warn: (m) => warnings.push(m) });
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(0, 'spread', 1, 21), reading(1, 'stays', 1, 21)] });
+    expect(moved).toEqual([]);
+    await p.process({ topic: cfg.sensorTopic, partition: 3, messages: [reading(0, 'spread', 2, 22)] });
+    await p.process({ topic: cfg.sensorTopic, partition: 0, messages: [reading(2, 'stays', 2, 22)] });
+    expect(moved).toEqual([1]);
+    expect(warnings.filter((w) => w.includes('spread (state from partition 0)'))).toHaveLength(1);
   });
 });

@@ -60,6 +60,12 @@ export interface ModelSource {
   get(name: string): ServingModel | undefined;
   /** Tries to load models events name that are not served yet (e.g. from the registry). */
   resolve?(names: readonly string[]): Promise<void>;
+  /**
+   * The version label of an activation of `name` that is verified but not loaded here yet (its
+   * load failed and is being retried), or null. Keys another worker already moved to it wait
+   * for it rather than being swapped back and forth.
+   */
+  pendingVersion?(name: string): string | null;
 }
 
 /** Timed stages of a unit of work (the pipeline's; fetch_wait and commit are the consumer's). */
@@ -111,8 +117,11 @@ export interface ProcessorConfig {
 
 /** A batch needs a model that has no active version: retry later, drop nothing. */
 export class ModelNotReadyError extends Error {
-  constructor(readonly model: string) {
-    super(`model '${model}' has no active version loaded yet`);
+  constructor(
+    readonly model: string,
+    why = 'has no active version loaded yet',
+  ) {
+    super(`model '${model}' ${why}`);
     this.name = 'ModelNotReadyError';
   }
 }

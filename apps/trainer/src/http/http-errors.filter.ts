@@ -1,6 +1,7 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { RegistryError } from '@app/registry';
+import { InvalidRequestError } from '../services/invalid-request.error';
 import { requestIdOf, type TrainerRequest } from './request-body';
 
 /** A dependency (Redis, Kafka) failed while serving the request: 503, the client may retry. */
@@ -14,8 +15,8 @@ function dependencyDown(err: unknown): string | null {
 }
 
 /**
- * The one exception filter of the trainer: HTTP exceptions keep their status and body, registry
- * errors map to 400/404, a dependency that is down gives 503, anything else 500. Every answer
+ * The one exception filter of the trainer: HTTP exceptions keep their status and body, the
+ * services' InvalidRequestError maps to 400, registry errors to 400/404, a dependency that is down gives 503, anything else 500. Every answer
  * carries the request id (also in `X-Request-Id`); 5xx are logged with it and the cause, so a
  * client's report can be matched with the log.
  */
@@ -36,6 +37,10 @@ export class HttpErrorsFilter implements ExceptionFilter {
       body = typeof r === 'string' ? { statusCode: status, message: r } : { ...(r as Record<string, unknown>) };
       const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds;
       if (retryAfter !== undefined && !res.headersSent) res.setHeader('retry-after', String(retryAfter));
+    } else if (err instanceof InvalidRequestError) {
+      // The services' refusals, shaped as the validation pipe's 400s (message: the field's problems).
+      status = 400;
+      body = { message: [err.message], error: 'Bad Request', statusCode: 400 };
     } else if (err instanceof RegistryError) {
       status = err.code === 'not_found' ? 404 : 400;
       body = { statusCode: status, error: err.code, message: err.message };

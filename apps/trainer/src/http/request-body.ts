@@ -24,6 +24,7 @@ interface RouteBody {
   readonly limit: number;
   /** The variable (or constant) that sets `limit`, named in 413s. */
   readonly limitName: string;
+  /** Multipart allowed: the form fields that are converted from text (the rest stay text). */
   readonly multipart: Readonly<Record<string, FieldKind>> | null;
 }
 
@@ -63,7 +64,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
     return {
       limit: maxUploadBytes,
       limitName: 'TRAINER_MAX_UPLOAD_BYTES',
-      multipart: { task: 'string', labels: 'list', maxlen: 'int', padding: 'string', textMode: 'string', scaler: 'json', window: 'int', policy: 'string', activate: 'bool', note: 'string' },
+      multipart: { labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', activate: 'bool' },
     };
   }
   if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
@@ -219,10 +220,9 @@ function readMultipart(req: TrainerRequest, route: RouteBody, fields: Readonly<R
     bb.on('field', (name, value, info) => {
       if (failed) return;
       if (info.valueTruncated) return fail(new BodyRefused(413, `form field ${name} is over ${MULTIPART_LIMITS.fieldSize} bytes`, { limit: 'fieldSize', max: MULTIPART_LIMITS.fieldSize }));
-      const kind = fields[name];
-      if (!kind) return fail(new BodyRefused(400, `form field ${name} is not accepted (fields: ${Object.keys(fields).join(', ')}; files go in file parts)`));
+      // Fields without a conversion stay text; the route's validation refuses unknown ones by name.
       try {
-        body[name] = coerceField(kind, value, name);
+        body[name] = coerceField(fields[name] ?? 'string', value, name);
       } catch (err) {
         fail(err as BodyRefused);
       }

@@ -40,6 +40,22 @@ export class JobActivatingError extends Error {
   }
 }
 
+/**
+ * What a retrain of `model` inherits: the active (else latest) version's recorded parameters,
+ * when the trainer made that version for `task`; otherwise none (the defaults apply).
+ */
+export async function inheritedParams(
+  registry: ModelRegistry,
+  model: string,
+  task: TrainJobSpec['task'],
+): Promise<{ version: number | null; params: Partial<TrainParams> }> {
+  const details = await registry.getModel(model);
+  const versions = details?.versions ?? [];
+  const meta = versions.find((v) => v.version === details?.active?.version) ?? versions[versions.length - 1];
+  if (!meta || meta.task !== task || meta.source !== 'trained') return { version: null, params: {} };
+  return { version: meta.version, params: recordedParams(meta.params) };
+}
+
 /** Hooks for metrics. */
 export interface JobRunnerHooks {
   onFinished?(job: JobRecord): void;
@@ -117,15 +133,6 @@ export class JobRunner {
     return n;
   }
 
-  /** The active (else latest) version's recorded parameters, when the trainer made it for `task`. */
-  private async parentParams(model: string, task: TrainJobSpec['task']): Promise<{ version: number | null; params: Partial<TrainParams> }> {
-    const details = await this.registry.getModel(model);
-    const versions = details?.versions ?? [];
-    const meta = versions.find((v) => v.version === details?.active?.version) ?? versions[versions.length - 1];
-    if (!meta || meta.task !== task || meta.source !== 'trained') return { version: null, params: {} };
-    return { version: meta.version, params: recordedParams(meta.params) };
-  }
-
   /** Jobs running in this process. */
   get runningCount(): number {
     return this.local.size;
@@ -149,7 +156,7 @@ export class JobRunner {
     const id = randomUUID();
     // A retrain repeats the recipe of the version it replaces, on new data: what the request
     // leaves out comes from that version's recorded parameters, then from the defaults.
-    const from = await this.parentParams(spec.model, spec.task);
+    const from = await inheritedParams(this.registry, spec.model, spec.task);
     if (!(await this.store.tryLock(spec.model, id, LEASE_MS))) {
       throw new JobConflictError(spec.model, await this.store.lockHolder(spec.model));
     }

@@ -1,13 +1,14 @@
+import { DEFAULT_TOPICS } from '@app/contracts';
 import type { StateRecord } from '@app/state';
 import type { OutputRecord, ProcessorConfig, StatePort, StateWrite } from '../ports';
 
 /** Processor settings of the unit specs: the contract topic names, small input limits. */
 export const processorConfig: ProcessorConfig = {
-  sensorTopic: 'sensor.readings',
-  textTopic: 'text.events',
-  forecastTopic: 'predictions.forecasts',
-  classificationTopic: 'predictions.classifications',
-  dlqTopic: 'streamcell.dlq',
+  sensorTopic: DEFAULT_TOPICS.sensorReadings,
+  textTopic: DEFAULT_TOPICS.textEvents,
+  forecastTopic: DEFAULT_TOPICS.forecasts,
+  classificationTopic: DEFAULT_TOPICS.classifications,
+  dlqTopic: DEFAULT_TOPICS.dlq,
   forecastModel: 'forecaster',
   classifyModel: 'classifier',
   maxGapMs: 0,
