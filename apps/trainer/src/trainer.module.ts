@@ -5,6 +5,7 @@ import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
 import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
 import { ModelsController } from './http/models.controller';
+import { StateController } from './http/state.controller';
 import { TrainerMetrics } from './http/trainer-metrics';
 import type { TrainerInfra } from './infra';
 import { JobRunner } from './jobs/job-runner';
@@ -40,7 +41,7 @@ export class TrainerModule {
           useFactory: () => ({ redis: infra.redis, publisher: new KafkaModelEventPublisher(infra.producer, config.modelsTopic) }),
         }),
       ],
-      controllers: [ModelsController, JobsController, HealthController],
+      controllers: [ModelsController, StateController, JobsController, HealthController],
       providers: [
         { provide: TRAINER_CONFIG, useValue: config },
         { provide: TRAINER_INFRA, useValue: infra },
