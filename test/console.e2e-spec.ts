@@ -202,12 +202,14 @@ describe('operator console in Chromium', () => {
     const epochs = 40;
     await page.click('#nav a[href="#/models"]');
     await page.click(`#retrain-open-${forecaster}`);
-    await page.fill('#retrain-topic', t.sensor);
-    await page.fill('#retrain-epochs', String(epochs));
-    await page.fill('#retrain-hiddenUnits', '16');
-    await page.fill('#retrain-window', '8');
-    await page.selectOption('#retrain-activate', 'never');
-    await page.click('#retrain-submit');
+    // The registry is shared by the run's suites: every model has a retrain form; use this one's.
+    const form = `#retrain-${forecaster}`;
+    await page.fill(`${form} [name="topic"]`, t.sensor);
+    await page.fill(`${form} [name="epochs"]`, String(epochs));
+    await page.fill(`${form} [name="hiddenUnits"]`, '16');
+    await page.fill(`${form} [name="window"]`, '8');
+    await page.selectOption(`${form} [name="activate"]`, 'never');
+    await page.click(`${form} button[type="submit"]`);
     await page.waitForURL(/#\/jobs\/.+/);
     await page.locator('#loss-chart[data-status="succeeded"]').waitFor({ timeout: 180_000 });
     const counts = (await page.evaluate<string[]>('window.epochCounts')).map(Number);

@@ -79,26 +79,28 @@ export const modelsPage: Page = (root, ctx) => {
     const task = base?.task ?? 'forecast';
     const inherited = base?.params ?? {};
     const inputs = new Map<string, HTMLInputElement>();
+    // Every model's card has its own (hidden) form: element ids carry the model's name.
+    const fieldId = (field: string): string => `retrain-${m.name}--${field}`;
     const grid = h('div', { class: 'form-grid' });
     for (const p of PARAMS[task]) {
       const v = inherited[p];
-      const input = h('input', { type: 'number', step: 'any', name: p, id: `retrain-${p}`, value: v === undefined ? '' : String(v as number), placeholder: 'default' });
+      const input = h('input', { type: 'number', step: 'any', name: p, id: fieldId(p), value: v === undefined ? '' : String(v as number), placeholder: 'default' });
       inputs.set(p, input);
-      grid.append(h('label', { for: `retrain-${p}` }, p), input, h('span', { class: 'from' }, v === undefined ? 'default' : `from v${base.version}`));
+      grid.append(h('label', { for: fieldId(p) }, p), input, h('span', { class: 'from' }, v === undefined ? 'default' : `from v${base.version}`));
     }
-    const topic = h('input', { type: 'text', id: 'retrain-topic', value: base?.dataRange?.topic ?? '' });
-    const labelsTopic = h('input', { type: 'text', id: 'retrain-labels-topic', value: base?.dataRange?.labelsTopic ?? '' });
-    grid.append(h('label', {}, 'source topic'), topic, h('span', { class: 'from' }, base?.dataRange?.topic ? `from v${base.version}` : ''));
-    if (task === 'classify') grid.append(h('label', {}, 'labels topic'), labelsTopic, h('span', { class: 'from' }, ''));
-    const activate = h('select', { id: 'retrain-activate' }, ...['if-better', 'always', 'never'].map((a) => h('option', { value: a }, a)));
-    grid.append(h('label', {}, 'activate'), activate, h('span', {}));
+    const topic = h('input', { type: 'text', name: 'topic', id: fieldId('topic'), value: base?.dataRange?.topic ?? '' });
+    const labelsTopic = h('input', { type: 'text', name: 'labelsTopic', id: fieldId('labelsTopic'), value: base?.dataRange?.labelsTopic ?? '' });
+    grid.append(h('label', { for: fieldId('topic') }, 'source topic'), topic, h('span', { class: 'from' }, base?.dataRange?.topic ? `from v${base.version}` : ''));
+    if (task === 'classify') grid.append(h('label', { for: fieldId('labelsTopic') }, 'labels topic'), labelsTopic, h('span', { class: 'from' }, ''));
+    const activate = h('select', { name: 'activate', id: fieldId('activate') }, ...['if-better', 'always', 'never'].map((a) => h('option', { value: a }, a)));
+    grid.append(h('label', { for: fieldId('activate') }, 'activate'), activate, h('span', {}));
     const error = h('div', { class: 'error' });
     const form = h(
       'form',
       { class: 'card', id: `retrain-${m.name}` },
       h('h3', {}, `Retrain ${m.name}`, base ? h('span', { class: 'muted' }, ` — parameters inherited from v${base.version}; change a field to override it`) : null),
       grid,
-      h('p', {}, h('button', { class: 'primary', type: 'submit', id: 'retrain-submit' }, 'Start retrain')),
+      h('p', {}, h('button', { class: 'primary', type: 'submit' }, 'Start retrain')),
       error,
     );
     form.addEventListener('submit', (ev) => {
