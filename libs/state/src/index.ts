@@ -10,8 +10,6 @@ export {
   NO_OFFSET,
   NO_PARTITION,
   toOffset,
-  isAlreadyApplied,
-  pushInputRow,
   type InputRing,
   type StateRecord,
 } from './state-record';

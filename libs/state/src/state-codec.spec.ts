@@ -8,7 +8,7 @@ import {
   STATE_FORMAT_VERSION,
   STATE_HEADER_BYTES,
 } from './state-codec';
-import { isAlreadyApplied, NO_OFFSET, NO_PARTITION, pushInputRow, type StateRecord } from './state-record';
+import { NO_OFFSET, NO_PARTITION, type StateRecord } from './state-record';
 
 function randomFloats(n: number, seed: number): Float32Array {
   const f = new Float32Array(n);
@@ -254,31 +254,5 @@ describe('state codec', () => {
 
   it('crc32 matches the IEEE check value', () => {
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
-  });
-});
-
-describe('state record helpers', () => {
-  it('isAlreadyApplied compares offsets within the same partition only', () => {
-    const r = sample({ partition: 2, offset: 100n });
-    expect(isAlreadyApplied(r, 2, '100')).toBe(true);
-    expect(isAlreadyApplied(r, 2, '99')).toBe(true);
-    expect(isAlreadyApplied(r, 2, '101')).toBe(false);
-    expect(isAlreadyApplied(r, 3, '5')).toBe(false);
-    expect(isAlreadyApplied(null, 2, '1')).toBe(false);
-    expect(isAlreadyApplied(sample({ partition: NO_PARTITION, offset: NO_OFFSET }), -1, '0')).toBe(false);
-  });
-
-  it('pushInputRow keeps the newest rows, oldest first, bounded by capacity', () => {
-    let ring = pushInputRow(null, [1, 2], 3);
-    ring = pushInputRow(ring, [3, 4], 3);
-    ring = pushInputRow(ring, [5, 6], 3);
-    const before = ring;
-    ring = pushInputRow(ring, [7, 8], 3);
-    expect(ring).toMatchObject({ count: 3, dim: 2 });
-    expect(Array.from(ring!.rows)).toEqual([3, 4, 5, 6, 7, 8]);
-    expect(Array.from(before!.rows)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(pushInputRow(ring, [1, 2, 3], 3)).toMatchObject({ count: 1, dim: 3 });
-    expect(pushInputRow(ring, [1, 2], 0)).toBeNull();
-    expect(pushInputRow(null, [9, 9], 1)).toMatchObject({ count: 1 });
   });
 });

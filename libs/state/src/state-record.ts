@@ -43,36 +43,3 @@ export const NO_OFFSET = -1n;
 export function toOffset(offset: string | bigint | number): bigint {
   return typeof offset === 'bigint' ? offset : BigInt(offset);
 }
-
-/**
- * True when the event at (partition, offset) is already reflected in `record`: same partition
- * and an offset at or below the last applied one. The worker skips such events on replay, which
- * is what makes state transitions exactly-once.
- */
-export function isAlreadyApplied(
-  record: StateRecord | null | undefined,
-  partition: number,
-  offset: string | bigint,
-): boolean {
-  if (!record || record.partition !== partition || record.partition === NO_PARTITION) return false;
-  return toOffset(offset) <= record.offset;
-}
-
-/**
- * Appends one input row to a ring of at most `capacity` rows, dropping the oldest; returns a new
- * ring (the old one is not modified). A row of a different width starts a fresh ring; capacity
- * 0 gives null (no ring kept).
- */
-export function pushInputRow(
-  ring: InputRing | null,
-  row: ArrayLike<number>,
-  capacity: number,
-): InputRing | null {
-  if (capacity <= 0) return null;
-  const dim = row.length;
-  const keep = ring && ring.dim === dim ? Math.min(ring.count, capacity - 1) : 0;
-  const rows = new Float32Array((keep + 1) * dim);
-  if (keep > 0 && ring) rows.set(ring.rows.subarray((ring.count - keep) * dim, ring.count * dim));
-  rows.set(row, keep * dim);
-  return { count: keep + 1, dim, rows };
-}

@@ -81,6 +81,19 @@ describe('ModelManager', () => {
     manager.close();
   });
 
+  it('settled() waits for every queued activation, not only the one being applied', async () => {
+    const { manager, active } = setup({ forecaster: pointer(1), classifier: pointer(1) });
+    await manager.loadAllActive(['forecaster', 'classifier']);
+    active.forecaster = pointer(2, 'rewarm', 2);
+    active.classifier = pointer(2, 'rewarm', 2);
+    manager.activations.next(ev(2, 2));
+    manager.activations.next(ev(2, 2, 'rewarm', 'classifier'));
+    await manager.settled(); // no tick first: the second activation is still queued here
+    expect(manager.get('forecaster')?.version).toBe(2);
+    expect(manager.get('classifier')?.version).toBe(2);
+    manager.close();
+  });
+
   it('swaps on an activation matching the registry, ignores stale or repeated ones', async () => {
     const { manager, loads, active } = setup({ forecaster: pointer(1) });
     await manager.loadAllActive(['forecaster']);

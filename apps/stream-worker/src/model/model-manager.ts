@@ -1,4 +1,4 @@
-import { Subject, type Subscription, concatMap, from, map } from 'rxjs';
+import { Subject, type Subscription, concatMap, from, map, tap } from 'rxjs';
 import { sidecarChecksum, type ModelActivatedEvent } from '@app/contracts';
 import { RegistryError, SIDECAR_FILE, type ActivePointer, type ModelRegistry, type ModelSummary } from '@app/registry';
 import type { ModelSource } from '../pipeline/ports';
@@ -94,7 +94,9 @@ export class ModelManager implements ModelSource {
   private readonly retries = new Subject<Activation>();
   private readonly subscription: Subscription;
   private readonly retrySubscription: Subscription;
-  private loading: Promise<void> = Promise.resolve();
+  /** Activations queued or being applied, and who waits for that to reach 0 ({@link settled}). */
+  private queued = 0;
+  private drainWaiters: (() => void)[] = [];
   /** Per model, the sequence number of the latest activation event received. */
   private readonly received = new Map<string, number>();
   /** Per model, the sequence number of the latest activation that matched the registry. */
@@ -113,7 +115,10 @@ export class ModelManager implements ModelSource {
   ) {
     const queue = new Subject<Activation>();
     this.subscription = queue
-      .pipe(concatMap((a) => from(this.applyActivation(a))))
+      .pipe(
+        tap(() => this.queued++),
+        concatMap((a) => from(this.applyActivation(a))),
+      )
       .subscribe({ error: (e: unknown) => this.logger.error('model activation stream failed', { error: String(e) }) });
     this.activations
       .pipe(
@@ -209,9 +214,13 @@ export class ModelManager implements ModelSource {
     this.negative.set(name, now + NEGATIVE_TTL_MS);
   }
 
-  /** Resolves once every activation received so far has been applied. */
+  /**
+   * Resolves once every activation received so far has been applied (or, when it failed, its
+   * retry scheduled): the queue of activations is empty.
+   */
   async settled(): Promise<void> {
-    await this.loading;
+    if (this.queued === 0) return;
+    await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
   close(): void {
@@ -224,11 +233,11 @@ export class ModelManager implements ModelSource {
   }
 
   private async applyActivation(a: Activation): Promise<void> {
-    const done = this.tryActivation(a).then((ok) => {
-      if (!ok) this.scheduleRetry(a);
-    });
-    this.loading = done;
-    await done;
+    try {
+      if (!(await this.tryActivation(a))) this.scheduleRetry(a);
+    } finally {
+      if (--this.queued === 0) for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
   }
 
   /**
