@@ -25,6 +25,7 @@ import { TestKafka, type Collector, type OutMessage } from './support/test-kafka
 import { TestRegistry, referenceForecasts, scaleFeatures, type SeededModel } from './support/model-fixtures';
 import { suiteTopics, topicEnv, WorkerProcess } from './support/worker-process';
 import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/dual-run';
+import { assignOffsets } from './support/event-streams';
 
 const PARTITIONS = 2;
 const MAX_TEXT_LENGTH = 300;
@@ -314,13 +315,7 @@ describe('hostile input: crafted and mutated messages never stall, poison or cra
     goods.push(...plan.filter((x): x is Good => !('expect' in x)));
 
     // Offsets follow production order per (topic, partition): fresh topics, one idempotent producer.
-    const next = new Map<string, bigint>();
-    for (const x of plan) {
-      const id = `${x.topic}/${x.partition}`;
-      const o = next.get(id) ?? 0n;
-      x.offset = o.toString();
-      next.set(id, o + 1n);
-    }
+    const next = assignOffsets(plan, (x) => `${x.topic}/${x.partition}`);
 
     worker = new WorkerProcess(`hostile-${s}`, {
       KAFKA_BROKERS: stack.brokers,

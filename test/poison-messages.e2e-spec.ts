@@ -18,7 +18,7 @@ import {
   type SeededModel,
 } from './support/model-fixtures';
 import { suiteTopics, topicEnv, WorkerProcess } from './support/worker-process';
-import { eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
+import { assignOffsets, eventTimeMs, sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
 import { DUAL_CLASSIFIER, DUAL_FORECASTER } from './support/dual-run';
 
 /** Reasons an input message alone can earn (`model_error` needs a served model that fails; unit-tested). */
@@ -198,13 +198,7 @@ describe('poison messages: every DLQ reason, partitions keep flowing', () => {
       }
     }
     // Offsets follow production order per (topic, partition): fresh topics, one idempotent producer.
-    const next = new Map<string, bigint>();
-    for (const p of plan) {
-      const id = `${p.topic}/${p.msg.partition}`;
-      const o = next.get(id) ?? 0n;
-      p.offset = o.toString();
-      next.set(id, o + 1n);
-    }
+    const next = assignOffsets(plan, (p) => `${p.topic}/${p.msg.partition}`);
 
     worker = new WorkerProcess(`poison-${s}`, {
       KAFKA_BROKERS: stack.brokers,

@@ -122,3 +122,19 @@ export function eventTimeMs(body: Record<string, unknown>): number {
   const ts = body.ts;
   return typeof ts === 'number' ? ts : Date.parse(String(ts));
 }
+
+/**
+ * Gives each planned message the offset it will get: production order per (topic, partition),
+ * which holds for fresh topics written by one idempotent producer in plan order. Returns each
+ * partition's next offset (its end offset once the plan is produced).
+ */
+export function assignOffsets<T extends { offset?: string }>(plan: readonly T[], partitionOf: (m: T) => string): Map<string, bigint> {
+  const next = new Map<string, bigint>();
+  for (const m of plan) {
+    const id = partitionOf(m);
+    const o = next.get(id) ?? 0n;
+    m.offset = o.toString();
+    next.set(id, o + 1n);
+  }
+  return next;
+}
