@@ -67,7 +67,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
       multipart: { labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', activate: 'bool' },
     };
   }
-  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
+  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/(activate|shadow|promote)\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   }
   return null;
