@@ -381,6 +381,14 @@ export class ModelManager implements ModelSource {
       this.shadowPending.delete(name);
       this.observer.shadowServed?.(name, pointer.version);
       this.logger.log('model shadow version stepped', { model: name, version: pointer.version, active: this.served.get(name)?.version ?? null });
+      const active = this.served.get(name);
+      const width = (m: ServingModel): number | null => (m.task.kind === 'forecast' ? m.task.valueCount : null);
+      if (active && (active.task.kind !== model.task.kind || width(active) !== width(model))) {
+        this.logger.warn('the shadow version reads other inputs than the active one (task or value count): it is not stepped', {
+          model: name,
+          version: pointer.version,
+        });
+      }
       return null;
     } catch (e) {
       // The active version goes on serving; the shadow's keys restart where they missed events.

@@ -40,10 +40,20 @@ export function shadowGroupsOf(
   const out: ShadowGroup[] = [];
   for (const g of groups) {
     const shadow = models.shadow?.(g.name);
-    if (!shadow || shadow.version === g.model.version || shadow.task.kind !== g.model.task.kind) continue;
+    if (!shadow || shadow.version === g.model.version || !sameInput(shadow, g.model)) continue;
     out.push({ name: g.name, namespace: shadowStateModel(g.name, shadow.version), model: shadow, events: g.events, keys: g.keys });
   }
   return out;
+}
+
+/**
+ * A shadow reads the events the active version's decoder validated: same task and, for
+ * forecasters, the same number of values per reading. Another shadow is not stepped (the model
+ * manager logs it when it loads).
+ */
+function sameInput(shadow: ServingModel, active: ServingModel): boolean {
+  if (shadow.task.kind === 'forecast') return active.task.kind === 'forecast' && active.task.valueCount === shadow.task.valueCount;
+  return active.task.kind === 'classify';
 }
 
 /** What stepping a shadow group gives. */
