@@ -71,7 +71,6 @@ export type PolicyActionKind =
   | 'policy_deleted'
   | 'paused'
   | 'resumed'
-  | 'drift_detected'
   | 'retrain_started'
   | 'retrain_failed'
   | 'shadowed'

@@ -4,6 +4,8 @@ import {
   NO_EVENTS,
   actionFailed,
   decide,
+  decisionAction,
+  holdoutError,
   retrainStarted,
   snapshotError,
   type JobObservation,
@@ -158,6 +160,24 @@ describe('loop decisions', () => {
     expect(step.decision).toMatchObject({ kind: 'note', action: 'skipped', version: 4 });
     expect((step.decision as { reason: string }).reason).toMatch(/auto-promotion is off/);
     expect(decide(off, step.state, obsOf(6, { version: 3, holdout: null, live: snap(11, 1) }, { version: 4, live: snap(11, 0.5) })).decision.kind).toBe('none');
+  });
+
+  it('reads the holdout error of forecasters and classifiers from their recorded metrics', () => {
+    expect(holdoutError('forecast', { mae: 0.3, rmse: 0.4 }, 'mae')).toBe(0.3);
+    expect(holdoutError('forecast', { mae: 0.3, rmse: 0.4 }, 'rmse')).toBe(0.4);
+    expect(holdoutError('classify', { accuracy: 0.9, f1: 0.8 }, 'mae')).toBeCloseTo(0.1, 12);
+    expect(holdoutError('forecast', {}, 'mae')).toBeNull();
+    expect(holdoutError('classify', { f1: 0.8 }, 'rmse')).toBeNull();
+  });
+
+  it('turns each carried-out decision into its action log entry', () => {
+    expect(decisionAction({ kind: 'none' }, 'policy:t1')).toBeNull();
+    const evidence = { ratio: 2 };
+    expect(decisionAction({ kind: 'retrain', reason: 'drift', evidence }, 'policy:t1', 'job-1')).toEqual({ action: 'retrain_started', by: 'policy:t1', reason: 'drift', jobId: 'job-1', evidence });
+    expect(decisionAction({ kind: 'shadow', version: 4, jobId: 'job-1', replaces: 3, reason: 'r' }, 'policy:t1')).toEqual({ action: 'shadowed', by: 'policy:t1', reason: 'r', version: 4, jobId: 'job-1', evidence: { replaces: 3 } });
+    expect(decisionAction({ kind: 'promote', version: 4, reason: 'won', evidence }, 'p')).toEqual({ action: 'promoted', by: 'p', reason: 'won', version: 4, evidence });
+    expect(decisionAction({ kind: 'reject', version: 4, reason: 'lost', evidence }, 'p')).toEqual({ action: 'rejected', by: 'p', reason: 'lost', version: 4, evidence });
+    expect(decisionAction({ kind: 'note', action: 'retrain_failed', jobId: 'job-2', reason: 'boom' }, 'p')).toEqual({ action: 'retrain_failed', by: 'p', reason: 'boom', jobId: 'job-2' });
   });
 
   it('drops a judgement when an operator removes the shadow, and cools down after a failed action', () => {

@@ -1,4 +1,4 @@
-import type { ModelPolicySpec } from '@app/registry';
+import type { ModelPolicySpec, NewPolicyAction } from '@app/registry';
 
 /**
  * The control loop's decisions as pure functions (docs/closed-loop.md): from the model's policy,
@@ -329,4 +329,42 @@ export function retrainStarted(state: LoopState, jobId: string): LoopState {
  */
 export function actionFailed(policy: LoopPolicy, state: LoopState, now: number): LoopState {
   return cooledDown(state, policy, now);
+}
+
+/**
+ * The holdout error a version's live error is compared with, from its recorded holdout metrics:
+ * forecasters' `mae` or `rmse`, classifiers' error rate (1 − `accuracy`, for either metric, as
+ * their live error is the rate of wrong labels); null when the version recorded none (imports).
+ */
+export function holdoutError(task: 'forecast' | 'classify', metrics: Readonly<Record<string, number>>, metric: 'mae' | 'rmse'): number | null {
+  const v = task === 'classify' ? (metrics.accuracy === undefined ? undefined : 1 - metrics.accuracy) : metrics[metric];
+  return v !== undefined && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * The action log entry of a decision the runner carried out (`by`: the loop's name; `jobId`: the
+ * retrain it started); null for `none`.
+ */
+export function decisionAction(decision: LoopDecision, by: string, jobId?: string): NewPolicyAction | null {
+  switch (decision.kind) {
+    case 'none':
+      return null;
+    case 'retrain':
+      return { action: 'retrain_started', by, reason: decision.reason, ...(jobId !== undefined ? { jobId } : {}), evidence: decision.evidence };
+    case 'shadow':
+      return { action: 'shadowed', by, reason: decision.reason, version: decision.version, jobId: decision.jobId, evidence: { replaces: decision.replaces } };
+    case 'promote':
+      return { action: 'promoted', by, reason: decision.reason, version: decision.version, evidence: decision.evidence };
+    case 'reject':
+      return { action: 'rejected', by, reason: decision.reason, version: decision.version, evidence: decision.evidence };
+    case 'note':
+      return {
+        action: decision.action,
+        by,
+        reason: decision.reason,
+        ...(decision.version !== undefined ? { version: decision.version } : {}),
+        ...(decision.jobId !== undefined ? { jobId: decision.jobId } : {}),
+        ...(decision.evidence !== undefined ? { evidence: decision.evidence } : {}),
+      };
+  }
 }
