@@ -112,6 +112,7 @@ export class BatchProcessor {
       predicted: new Map(),
       rejections: [],
       skipped: 0,
+      shadowSkipped: 0,
       pending: new Map(),
       replaced: new Map(),
     };
@@ -155,7 +156,7 @@ export class BatchProcessor {
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
-      if (acc.skipped > 0) await this.store.confirmDurable?.();
+      if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
     } catch (err) {
       // Units prepared on top of this one's states must not be written: they are prepared again.
       this.generation++;
@@ -247,6 +248,7 @@ export class BatchProcessor {
     shadows.forEach((sg, si) => {
       const stepped = stepShadow(this.cfg, batches, sg, shadowLoaded[si], loaded[groups.findIndex((g) => g.name === sg.name)], this.logger);
       acc.outputs.push(...stepped.outputs);
+      acc.shadowSkipped += stepped.skipped;
       this.stageWrites(acc, sg.namespace, stepped.writes);
       this.observer.shadowStepped?.(sg.name, stepped.events, stepped.restarts);
     });
@@ -297,6 +299,8 @@ interface UnitOutputs {
   readonly predicted: Map<string, number>;
   readonly rejections: Rejection[];
   skipped: number;
+  /** Events the unit's shadows had applied already (not counted as the unit's skipped events). */
+  shadowSkipped: number;
   /** Pending records this unit published for the units prepared after it. */
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */

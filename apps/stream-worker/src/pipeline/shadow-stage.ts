@@ -66,6 +66,8 @@ export interface SteppedShadow {
   readonly events: number;
   /** Keys restarted from the initial state because the shadow missed some of their events. */
   readonly restarts: number;
+  /** Events the shadow had applied already (a replay): committing past them needs their writes durable. */
+  readonly skipped: number;
 }
 
 /**
@@ -109,10 +111,11 @@ export function stepShadow(
     plan = planOf(plannerEvents);
     out = runGroupPlan(sg.model, plan, prepared, sg.events, {});
   }
-  if (out === null) return { writes: [], outputs: [], events: 0, restarts };
+  const skipped = plan.rejects.skipped.length;
+  if (out === null) return { writes: [], outputs: [], events: 0, restarts, skipped };
   const topic = cfg.shadowTopic ?? '';
   const enc = encodeGroup({ ...cfg, forecastTopic: topic, classificationTopic: topic }, batches, sg.model, plan, prepared, sg.events, out);
-  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts };
+  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts, skipped };
 }
 
 /**
