@@ -19,6 +19,7 @@ import {
   UnitSupersededError,
 } from './ports';
 import { firstNonFiniteEvents } from './finite-guard';
+import { AccuracyTally } from './forecast-scoring';
 import { runPlan, type StepOutput } from './step-stage';
 import { windowScores } from './window-scores';
 import { writeUnit } from './write-stage';
@@ -115,6 +116,7 @@ export class BatchProcessor {
       skipped: 0,
       pending: new Map(),
       replaced: new Map(),
+      accuracy: new Map(),
     };
     try {
       for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
@@ -153,7 +155,10 @@ export class BatchProcessor {
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
     let emittedAtMs: number;
     try {
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer));
+      const accuracy = new Map(
+        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, partitions: a.tally.partitions() }]]),
+      );
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped > 0) await this.store.confirmDurable?.();
@@ -255,6 +260,11 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
+      if (enc.accuracy !== null && !enc.accuracy.empty) {
+        let a = acc.accuracy.get(g.name);
+        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, tally: new AccuracyTally() }));
+        a.tally.merge(enc.accuracy);
+      }
       acc.eventTimesMs.push(...enc.eventTimesMs);
       let byKey = acc.writes.get(g.name);
       if (byKey === undefined) acc.writes.set(g.name, (byKey = new Map()));
@@ -306,6 +316,8 @@ interface UnitOutputs {
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
+  /** Forecast errors scored, by model (docs/accuracy.md), written before the states. */
+  readonly accuracy: Map<string, { readonly version: string; readonly tally: AccuracyTally }>;
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;

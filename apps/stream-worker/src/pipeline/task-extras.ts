@@ -11,6 +11,10 @@ import type { InputRing } from '@app/state';
  *   lastForecast0, residualCount, residualMean, residualM2; 10 words) and still decode.
  *   Folding hasForecast into the count is exact: residuals are only counted once a forecast
  *   exists, so "no forecast yet" always has a count of 0.
+ *   When forecasts still wait for readings to be scored against (live accuracy,
+ *   docs/accuracy.md), a fifth float64 holds their count n and n whole forecasts follow (oldest
+ *   first, each the model's output length of float64): 10 + 2 × n × length words, never 10, so
+ *   the legacy layout stays unambiguous. No pending forecasts: the four-float64 layout.
  * - `ring`: the last `keep` inputs for the rewarm swap policy (the caller passes 0 for models
  *   not served with rewarm, so they store none): forecast = raw (unscaled) feature rows incl.
  *   the time delta in seconds; classify = token ids (one per row, exact in float32 below 2^24).
@@ -24,6 +28,11 @@ export interface ForecastExtras {
   residualCount: number;
   residualMean: number;
   residualM2: number;
+  /**
+   * Forecasts still waiting for readings to be scored against, oldest first (at most the
+   * horizon's step count; each of the model's output length, de-scaled, float64).
+   */
+  pending: Float64Array[];
   /** Features per history row. */
   featureCount: number;
   history: Float32Array[];
@@ -52,6 +61,7 @@ export function freshExtras(kind: 'forecast' | 'classify', featureCount: number)
         residualCount: 0,
         residualMean: 0,
         residualM2: 0,
+        pending: [],
         featureCount,
         history: [],
       }
@@ -61,7 +71,14 @@ export function freshExtras(kind: 'forecast' | 'classify', featureCount: number)
 /** Encodes extras into the record's `extras` and `ring`, keeping at most `keep` history rows. */
 export function encodeExtras(x: TaskExtras, keep: number): { extras: Float32Array; ring: InputRing | null } {
   if (x.kind === 'forecast') {
-    const d = Float64Array.of(x.hasForecast ? x.residualCount + 1 : 0, x.lastForecast0, x.residualMean, x.residualM2);
+    const n = x.pending.length;
+    const length = n > 0 ? x.pending[0].length : 0;
+    const d = new Float64Array(n > 0 ? 5 + n * length : 4);
+    d.set([x.hasForecast ? x.residualCount + 1 : 0, x.lastForecast0, x.residualMean, x.residualM2]);
+    if (n > 0) {
+      d[4] = n;
+      x.pending.forEach((f, i) => d.set(f, 5 + i * length));
+    }
     const hist = keep > 0 ? x.history.slice(-keep) : [];
     let ring: InputRing | null = null;
     if (hist.length > 0) {
@@ -81,15 +98,17 @@ export function encodeExtras(x: TaskExtras, keep: number): { extras: Float32Arra
 /**
  * Decodes extras for a task; null when they do not fit it (another task, another feature width):
  * the caller then starts the key's extras fresh, which only affects the anomaly score and rewarm.
+ * Pending forecasts of another output length than `forecastLength` are dropped (not scored).
  */
 export function decodeExtras(
   extras: Float32Array | null | undefined,
   ring: InputRing | null | undefined,
   kind: 'forecast' | 'classify',
   featureCount: number,
+  forecastLength = 0,
 ): TaskExtras | null {
   if (kind === 'forecast') {
-    if (!extras || (extras.length !== FORECAST_EXTRAS_WORDS && extras.length !== LEGACY_FORECAST_WORDS)) return null;
+    if (!extras || extras.length < FORECAST_EXTRAS_WORDS || extras.length % 2 !== 0) return null;
     if (ring && ring.dim !== featureCount) return null;
     const d = new Float64Array(extras.slice().buffer);
     const history: Float32Array[] = [];
@@ -102,6 +121,7 @@ export function decodeExtras(
         residualCount: d[2],
         residualMean: d[3],
         residualM2: d[4],
+        pending: [],
         featureCount,
         history,
       };
@@ -113,6 +133,7 @@ export function decodeExtras(
       residualCount: d[0] > 0 ? d[0] - 1 : 0,
       residualMean: d[2],
       residualM2: d[3],
+      pending: pendingOf(d, forecastLength),
       featureCount,
       history,
     };
@@ -120,4 +141,14 @@ export function decodeExtras(
   if (extras && extras.length !== 0) return null;
   if (ring && ring.dim !== 1) return null;
   return { kind, history: ring ? Array.from(ring.rows.subarray(0, ring.count)) : [] };
+}
+
+/** Pending forecasts of the layout with a fifth float64 (none when they do not fit `length`). */
+function pendingOf(d: Float64Array, length: number): Float64Array[] {
+  if (d.length <= 4 || length <= 0) return [];
+  const n = d[4];
+  if (!Number.isInteger(n) || n < 1 || d.length !== 5 + n * length) return [];
+  const out: Float64Array[] = [];
+  for (let i = 0; i < n; i++) out.push(d.slice(5 + i * length, 5 + (i + 1) * length));
+  return out;
 }

@@ -1,0 +1,84 @@
+import { errorQuanta, type AccuracyPartition, type ScoredReading } from '@app/state';
+import type { ForecastExtras } from './task-extras';
+
+/**
+ * Live accuracy of forecasts (docs/accuracy.md). A forecast made after a key's reading r holds
+ * `steps` horizon steps × T targets, row-major (the wire contract's [t+1 … t+horizon]); its
+ * step k forecasts the k-th next applied reading of the same key. The key's extras keep the
+ * forecasts still waiting (`pending`, oldest first, at most `steps`): when a reading arrives,
+ * the newest pending forecast is scored at step 1, the one before at step 2, and so on;
+ * a forecast leaves the ring once its last step was scored.
+ */
+
+/** Horizon steps of a forecast of `length` values over `targets` targets. */
+export function horizonSteps(length: number, targets: number): number {
+  return Math.max(1, Math.floor(length / Math.max(1, targets)));
+}
+
+/**
+ * Scores every pending forecast step that targets this reading (err = actual − forecast, in the
+ * reading's units), drops the forecasts whose last step this was, then queues `forecast`.
+ * Returns the reading's contributions, or null when no forecast was pending.
+ */
+export function scoreAndQueue(
+  fx: ForecastExtras,
+  values: ArrayLike<number>,
+  targetIndex: ArrayLike<number>,
+  forecast: Float64Array,
+  offset: bigint,
+): ScoredReading | null {
+  const T = targetIndex.length;
+  const steps = horizonSteps(forecast.length, T);
+  const pending = fx.pending;
+  let scored: ScoredReading | null = null;
+  if (pending.length > 0) {
+    let n = 0;
+    let sumErr = 0n;
+    let sumAbs = 0n;
+    let sumSq = 0n;
+    const count = pending.length;
+    for (let i = 0; i < count; i++) {
+      const f = pending[i];
+      // The newest forecast (made at the previous reading) is at step 1.
+      const k = count - i;
+      if (f.length !== forecast.length || k > steps) continue;
+      for (let t = 0; t < T; t++) {
+        const q = errorQuanta(values[targetIndex[t]] - f[(k - 1) * T + t]);
+        sumErr += q.e;
+        sumAbs += q.a;
+        sumSq += q.s;
+        n++;
+      }
+    }
+    if (n > 0) scored = { offset, n, sumErr, sumAbs, sumSq };
+  }
+  pending.push(forecast);
+  // After this reading, the forecast made `steps` readings ago has no step left.
+  if (pending.length > steps) pending.splice(0, pending.length - steps);
+  return scored;
+}
+
+/** Scored readings of one (model, version) in a unit, by input partition. */
+export class AccuracyTally {
+  private readonly parts = new Map<string, { topic: string; partition: number; readings: ScoredReading[] }>();
+
+  add(topic: string, partition: number, reading: ScoredReading): void {
+    const k = `${topic}\u0000${partition}`;
+    let p = this.parts.get(k);
+    if (p === undefined) this.parts.set(k, (p = { topic, partition, readings: [] }));
+    p.readings.push(reading);
+  }
+
+  /** Adds every reading of `other` (a later round of the same unit). */
+  merge(other: AccuracyTally): void {
+    for (const p of other.parts.values()) for (const r of p.readings) this.add(p.topic, p.partition, r);
+  }
+
+  get empty(): boolean {
+    return this.parts.size === 0;
+  }
+
+  partitions(): AccuracyPartition[] {
+    return [...this.parts.values()];
+  }
+}
