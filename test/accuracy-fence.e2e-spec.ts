@@ -81,7 +81,7 @@ describe('live accuracy accumulator script (real Redis)', () => {
           const from = Math.max(0, counted[i] - back);
           const to = Math.min(s.readings.length, counted[i] + len);
           // Already counted readings may be missing (their keys' states were written); new ones may not.
-          return s.readings.slice(from, to).filter((r, j) => from + j >= counted[i] || keep[j % keep.length]);
+          return s.readings.slice(from, to).filter((_r, j) => from + j >= counted[i] || keep[j % keep.length]);
         };
         for (const st of steps) {
           const parts: AccuracyPartition[] = [];

@@ -54,26 +54,30 @@ export function errorQuanta(err: number): { e: bigint; a: bigint; s: bigint } {
   return { e, a: e < 0n ? -e : e, s: BigInt(Math.round(err * err * ACCURACY_QUANTA_PER_UNIT)) };
 }
 
-/** Fields of a sum kept in the hash (`<name>:h`, `<name>:l`). */
-const SUMS = ['e', 'a', 's'] as const;
-/** Script arguments per reading: offset, n, then (high, low) of each cumulative sum. */
-const ARGS_PER_READING = 2 + 2 * SUMS.length;
+/**
+ * Fixed-width encoding of a partition's readings, two script arguments however many readings
+ * (per-argument overhead dominated a one-argument-per-value layout): the offsets, zero-padded
+ * to {@link OFFSET_WIDTH} digits (so they compare as strings), and the cumulative records, each
+ * `n` ({@link COUNT_WIDTH} digits) then the (high, low) limbs of Σerr, Σ|err|, Σerr² (high
+ * space-padded to {@link HIGH_WIDTH} with its sign, low zero-padded to {@link LOW_WIDTH}).
+ */
+const OFFSET_WIDTH = 20;
+const COUNT_WIDTH = 15;
+const HIGH_WIDTH = 17;
+const LOW_WIDTH = 12;
+const SUM_WIDTH = HIGH_WIDTH + LOW_WIDTH;
+const RECORD_WIDTH = COUNT_WIDTH + 3 * SUM_WIDTH;
 
 /**
  * The accumulate script. KEYS[1] the accumulator hash. ARGV[1] the number of partitions; then
- * per partition: its fence field, the number m of readings, and m × 8 arguments (offset, then
- * the cumulative n, Σerr, Σ|err|, Σerr² up to and including that reading, the sums as
- * (high, low) limbs), offsets ascending. Returns per partition the readings counted (0: every
- * one was at or below the fence already). Offsets compare as decimal strings (length first),
- * exact for any int64; limb arithmetic stays below 2^53, exact in Lua's doubles.
+ * per partition: its fence field, the number m of readings, the last reading's offset, the m
+ * offsets (ascending) and the m cumulative records (n, Σerr, Σ|err|, Σerr² up to and including
+ * each reading), fixed width as above. Returns per partition the readings counted (0: every one
+ * was at or below the fence already). Limb arithmetic stays below 2^53, exact in Lua's doubles.
  */
 export const ACCURACY_ADD_LUA = `
 local BASE = ${LIMB_NUMBER}
-local function above(a, fence)
-  if not fence then return true end
-  if #a ~= #fence then return #a > #fence end
-  return a > fence
-end
+local OW, RW, CW, SW, HW, LW = ${OFFSET_WIDTH}, ${RECORD_WIDTH}, ${COUNT_WIDTH}, ${SUM_WIDTH}, ${HIGH_WIDTH}, ${LOW_WIDTH}
 local function int(x)
   return string.format('%.0f', x)
 end
@@ -87,12 +91,16 @@ end
 local out = {}
 local i = 2
 for p = 1, tonumber(ARGV[1]) do
-  local fenceField, m = ARGV[i], tonumber(ARGV[i + 1])
-  i = i + 2
+  local fenceField, m, lastOffset, offs, cums = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  if #offs ~= m * OW or #cums ~= m * RW then
+    return redis.error_reply('ERR streamcell accuracy: malformed readings of ' .. fenceField)
+  end
   local fence = redis.call('HGET', key, fenceField)
+  if fence then fence = string.rep('0', OW - #fence) .. fence end
   local first = nil
   for j = 0, m - 1 do
-    if above(ARGV[i + j * ${ARGS_PER_READING}], fence) then
+    if not fence or string.sub(offs, j * OW + 1, j * OW + OW) > fence then
       first = j
       break
     end
@@ -100,23 +108,23 @@ for p = 1, tonumber(ARGV[1]) do
   if first == nil then
     out[p] = 0
   else
-    local last = i + (m - 1) * ${ARGS_PER_READING}
-    local prev = nil
-    if first > 0 then prev = i + (first - 1) * ${ARGS_PER_READING} end
-    local function d(o)
-      local v = tonumber(ARGV[last + o])
-      if prev then v = v - tonumber(ARGV[prev + o]) end
+    local function at(j, from, width)
+      return tonumber(string.sub(cums, j * RW + from + 1, j * RW + from + width))
+    end
+    local function d(from, width)
+      local v = at(m - 1, from, width)
+      if first > 0 then v = v - at(first - 1, from, width) end
       return v
     end
-    redis.call('HINCRBY', key, 'n', int(d(1)))
+    redis.call('HINCRBY', key, 'n', int(d(0, CW)))
     redis.call('HINCRBY', key, 'events', m - first)
-    add('e', d(2), d(3))
-    add('a', d(4), d(5))
-    add('s', d(6), d(7))
-    redis.call('HSET', key, fenceField, ARGV[last])
+    for s, f in ipairs({ 'e', 'a', 's' }) do
+      local from = CW + (s - 1) * SW
+      add(f, d(from, HW), d(from + HW, LW))
+    end
+    redis.call('HSET', key, fenceField, lastOffset)
     out[p] = m - first
   end
-  i = i + m * ${ARGS_PER_READING}
 end
 return out
 `;
@@ -129,15 +137,17 @@ export function fenceField(topic: string, partition: number): string {
   return `f:${topic}:${partition}`;
 }
 
-/** (high, low) limbs of a fixed-point integer, low in [0, 10^12). */
-function limbs(x: bigint): [string, string] {
+/** Fixed-width (high, low) limbs of a fixed-point integer, low in [0, 10^12). */
+function limbs(x: bigint): string {
   let h = x / LIMB;
   let l = x - h * LIMB;
   if (l < 0n) {
     l += LIMB;
     h -= 1n;
   }
-  return [h.toString(), l.toString()];
+  const hs = h.toString();
+  if (hs.length > HIGH_WIDTH) throw new RangeError(`accuracy sum ${x} exceeds the script's width`);
+  return hs.padStart(HIGH_WIDTH, ' ') + l.toString().padStart(LOW_WIDTH, '0');
 }
 
 /** The script's ARGV for one update (readings are sorted by offset here). */
@@ -146,7 +156,8 @@ export function accuracyScriptArgs(partitions: readonly AccuracyPartition[]): st
   const args: string[] = [String(live.length)];
   for (const p of live) {
     const readings = [...p.readings].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
-    args.push(fenceField(p.topic, p.partition), String(readings.length));
+    const offsets: string[] = [];
+    const records: string[] = [];
     let n = 0;
     let e = 0n;
     let a = 0n;
@@ -156,8 +167,16 @@ export function accuracyScriptArgs(partitions: readonly AccuracyPartition[]): st
       e += r.sumErr;
       a += r.sumAbs;
       s += r.sumSq;
-      args.push(r.offset.toString(), String(n), ...limbs(e), ...limbs(a), ...limbs(s));
+      offsets.push(r.offset.toString().padStart(OFFSET_WIDTH, '0'));
+      records.push(String(n).padStart(COUNT_WIDTH, '0') + limbs(e) + limbs(a) + limbs(s));
     }
+    args.push(
+      fenceField(p.topic, p.partition),
+      String(readings.length),
+      readings[readings.length - 1].offset.toString(),
+      offsets.join(''),
+      records.join(''),
+    );
   }
   return args;
 }

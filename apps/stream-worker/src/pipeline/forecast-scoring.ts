@@ -1,4 +1,4 @@
-import { errorQuanta, type AccuracyPartition, type ScoredReading } from '@app/state';
+import { ACCURACY_QUANTA_PER_UNIT, errorQuanta, type AccuracyPartition, type ScoredReading } from '@app/state';
 import type { ForecastExtras } from './task-extras';
 
 /**
@@ -32,10 +32,11 @@ export function scoreAndQueue(
   const pending = fx.pending;
   let scored: ScoredReading | null = null;
   if (pending.length > 0) {
+    // Quanta are integers: summed as doubles while exact (the common case), else as BigInt.
     let n = 0;
-    let sumErr = 0n;
-    let sumAbs = 0n;
-    let sumSq = 0n;
+    let e = 0;
+    let a = 0;
+    let sq = 0;
     const count = pending.length;
     for (let i = 0; i < count; i++) {
       const f = pending[i];
@@ -43,19 +44,52 @@ export function scoreAndQueue(
       const k = count - i;
       if (f.length !== forecast.length || k > steps) continue;
       for (let t = 0; t < T; t++) {
-        const q = errorQuanta(values[targetIndex[t]] - f[(k - 1) * T + t]);
-        sumErr += q.e;
-        sumAbs += q.a;
-        sumSq += q.s;
+        const err = values[targetIndex[t]] - f[(k - 1) * T + t];
+        const qe = Math.round(err * ACCURACY_QUANTA_PER_UNIT);
+        e += qe;
+        a += Math.abs(qe);
+        sq += Math.round(err * err * ACCURACY_QUANTA_PER_UNIT);
         n++;
       }
     }
-    if (n > 0) scored = { offset, n, sumErr, sumAbs, sumSq };
+    if (n > 0) {
+      const exact = Number.isSafeInteger(a) && Number.isSafeInteger(sq);
+      scored = exact
+        ? { offset, n, sumErr: BigInt(e), sumAbs: BigInt(a), sumSq: BigInt(sq) }
+        : { offset, ...bigScore(pending, values, targetIndex, forecast.length, steps) };
+    }
   }
   pending.push(forecast);
   // After this reading, the forecast made `steps` readings ago has no step left.
   if (pending.length > steps) pending.splice(0, pending.length - steps);
   return scored;
+}
+
+/** The same sums as BigInt per error (errors too large for exact double sums of their quanta). */
+function bigScore(
+  pending: readonly Float64Array[],
+  values: ArrayLike<number>,
+  targetIndex: ArrayLike<number>,
+  length: number,
+  steps: number,
+): Omit<ScoredReading, 'offset'> {
+  const T = targetIndex.length;
+  let n = 0;
+  let sumErr = 0n;
+  let sumAbs = 0n;
+  let sumSq = 0n;
+  for (let i = 0; i < pending.length; i++) {
+    const k = pending.length - i;
+    if (pending[i].length !== length || k > steps) continue;
+    for (let t = 0; t < T; t++) {
+      const q = errorQuanta(values[targetIndex[t]] - pending[i][(k - 1) * T + t]);
+      sumErr += q.e;
+      sumAbs += q.a;
+      sumSq += q.s;
+      n++;
+    }
+  }
+  return { n, sumErr, sumAbs, sumSq };
 }
 
 /** Scored readings of one (model, version) in a unit, by input partition. */
