@@ -107,6 +107,9 @@ describe('live accuracy accumulator script (real Redis)', () => {
           mae: sum((r) => r.sumAbs) / n,
           rmse: Math.sqrt(sum((r) => r.sumSq) / n),
           bias: sum((r) => r.sumErr) / n,
+          sumErr: sum((r) => r.sumErr),
+          sumAbs: sum((r) => r.sumAbs),
+          sumSq: sum((r) => r.sumSq),
           fences: Object.fromEntries(
             streams.map((s) => [`${TOPIC}:${s.partition}`, s.readings[s.readings.length - 1].offset.toString()]),
           ),

@@ -51,6 +51,6 @@ describe('live accuracy accumulator (client side)', () => {
         's:l': '16000000000', // 16
         'f:t:0': '41',
       }),
-    ).toEqual({ events: 2, errors: 4, mae: 1.5, rmse: 2, bias: -0.25, fences: { 't:0': '41' } });
+    ).toEqual({ events: 2, errors: 4, mae: 1.5, rmse: 2, bias: -0.25, sumErr: -1, sumAbs: 6, sumSq: 16, fences: { 't:0': '41' } });
   });
 });

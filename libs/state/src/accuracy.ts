@@ -191,6 +191,13 @@ export interface AccuracyTotals {
   readonly mae: number | null;
   readonly rmse: number | null;
   readonly bias: number | null;
+  /**
+   * The cumulative sums (reading units): Σerr, Σ|err|, Σerr². Totals only grow, so the error over
+   * any span of live events is the difference of two reads (drift windows, shadow comparisons).
+   */
+  readonly sumErr: number;
+  readonly sumAbs: number;
+  readonly sumSq: number;
   /** Last counted offset per input partition (`<topic>:<partition>` → offset). */
   readonly fences: Readonly<Record<string, string>>;
 }
@@ -205,12 +212,18 @@ export function accuracyTotalsOf(fields: Readonly<Record<string, string>>): Accu
   const errors = Number(fields.n ?? '0');
   const fences: Record<string, string> = {};
   for (const [k, v] of Object.entries(fields)) if (k.startsWith('f:')) fences[k.slice(2)] = v;
+  const sumErr = sum('e');
+  const sumAbs = sum('a');
+  const sumSq = sum('s');
   return {
     events: Number(fields.events ?? '0'),
     errors,
-    mae: errors > 0 ? sum('a') / errors : null,
-    rmse: errors > 0 ? Math.sqrt(sum('s') / errors) : null,
-    bias: errors > 0 ? sum('e') / errors : null,
+    mae: errors > 0 ? sumAbs / errors : null,
+    rmse: errors > 0 ? Math.sqrt(sumSq / errors) : null,
+    bias: errors > 0 ? sumErr / errors : null,
+    sumErr,
+    sumAbs,
+    sumSq,
     fences,
   };
 }
