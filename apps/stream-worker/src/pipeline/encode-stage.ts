@@ -138,7 +138,7 @@ export function encodeGroup(
       predictions.push({ batch: ev.batch, index: ev.index, record });
       eventTimesMs.push(ev.timeMs);
     }
-    const enc = encodeExtras(extras, ringCapacity);
+    const enc = encodeExtras(extras, ringCapacity, task.kind === 'forecast' ? task.targetIndex.length : 1);
     const record: StateRecord = {
       modelVersion: model.versionLabel,
       partition,

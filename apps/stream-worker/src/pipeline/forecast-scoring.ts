@@ -15,6 +15,22 @@ export function horizonSteps(length: number, targets: number): number {
   return Math.max(1, Math.floor(length / Math.max(1, targets)));
 }
 
+/** Extras words a state record holds (u8 in @app/state format 2). */
+const MAX_EXTRAS_WORDS = 255;
+
+/**
+ * Pending forecasts a key keeps: H, or fewer when their stored steps would not fit the record's
+ * extras (task-extras.ts layout: 10 + 2·T·Σ_{m<n}(H − m) words); the steps beyond are then not
+ * scored. H = 3, T = 1: 3; H = 15, T = 1: 15; H = 24, T = 1: 6.
+ */
+export function pendingCapacity(length: number, targets: number): number {
+  const T = Math.max(1, targets);
+  const H = horizonSteps(length, T);
+  let n = H;
+  while (n > 0 && 10 + 2 * T * (n * H - (n * (n - 1)) / 2) > MAX_EXTRAS_WORDS) n--;
+  return n;
+}
+
 /**
  * Scores every pending forecast step that targets this reading (err = actual − forecast, in the
  * reading's units), drops the forecasts whose last step this was, then queues `forecast`.
@@ -60,8 +76,10 @@ export function scoreAndQueue(
     }
   }
   pending.push(forecast);
-  // After this reading, the forecast made `steps` readings ago has no step left.
-  if (pending.length > steps) pending.splice(0, pending.length - steps);
+  // After this reading, the forecast made `steps` readings ago has no step left (and the record
+  // may hold fewer: pendingCapacity).
+  const keep = pendingCapacity(forecast.length, T);
+  if (pending.length > keep) pending.splice(0, pending.length - keep);
   return scored;
 }
 

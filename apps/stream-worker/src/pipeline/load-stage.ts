@@ -63,7 +63,14 @@ export function prepareKeys(
           }
         : null;
     const extras =
-      decodeExtras(record?.extras, record?.ring, task.kind, featureCount, task.kind === 'forecast' ? task.horizon : 0) ??
+      decodeExtras(
+        record?.extras,
+        record?.ring,
+        task.kind,
+        featureCount,
+        task.kind === 'forecast' ? task.horizon : 0,
+        task.kind === 'forecast' ? task.targetIndex.length : 1,
+      ) ??
       freshExtras(task.kind, featureCount);
     // Pending forecasts are scored for the version that made them only (docs/accuracy.md).
     if (extras.kind === 'forecast' && record !== null && record.modelVersion !== model.versionLabel) extras.pending = [];

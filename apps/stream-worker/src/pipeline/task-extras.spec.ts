@@ -92,15 +92,17 @@ describe('task extras', () => {
     expect(decodeExtras(new Float32Array(0), null, 'classify', 0)).toEqual({ kind: 'classify', history: [] });
   });
 
-  it('pending forecasts round-trip bit for bit, and another output length drops them only', () => {
-    const pending = [Float64Array.of(0.1, 1 / 3, -2.5e-17, 7), Float64Array.of(Math.PI, -0, 1e300, 5e-324)];
+  it('pending forecasts keep the steps still to be scored, bit for bit; another output length drops them only', () => {
+    // H = 2 steps × T = 2 targets; the older forecast (made 1 reading ago) keeps step 2 only.
+    const pending = [Float64Array.of(0.1, 1 / 3, -2.5e-17, -0), Float64Array.of(Math.PI, 5e-324, 1e300, 7)];
     const x = forecastExtras({ pending });
-    const rec = viaRecord(encodeExtras(x, 16));
-    expect(rec.extras.length).toBe(10 + 2 * 2 * 4);
-    const back = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 4) as ForecastExtras;
-    expect(back).toEqual(x);
-    expect(Object.is(back.pending[1][1], -0)).toBe(true);
-    const other = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 3) as ForecastExtras;
+    const rec = viaRecord(encodeExtras(x, 16, 2));
+    expect(rec.extras.length).toBe(10 + 2 * (2 + 4));
+    const back = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 4, 2) as ForecastExtras;
+    expect(back).toEqual({ ...x, pending: [Float64Array.of(NaN, NaN, -2.5e-17, -0), pending[1]] });
+    expect(Object.is(back.pending[0][3], -0)).toBe(true);
+    expect(back.pending[1][1]).toBe(5e-324);
+    const other = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 6, 2) as ForecastExtras;
     expect(other).toEqual({ ...x, pending: [] });
   });
 });
