@@ -1,4 +1,4 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KafkaModelEventPublisher, ModelRegistry, PolicyStore, RegistryModule } from '@app/registry';
 import { TRAINER_INFRA } from './app.tokens';
 import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
@@ -37,7 +37,7 @@ class AccuracyExport implements OnModuleInit, OnApplicationShutdown {
       if (this.running) return; // the previous pass is still on it
       this.running = service
         .exportOnce(sink, this.infra.producer, this.config.accuracyTopic)
-        .catch(() => undefined)
+        .catch((err: Error) => new Logger('accuracy').warn(`live accuracy export failed (retried in ${this.config.accuracyPublishMs} ms): ${err.message}`))
         .finally(() => (this.running = null));
     }, this.config.accuracyPublishMs);
     this.timer.unref();
