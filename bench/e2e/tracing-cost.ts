@@ -1,0 +1,120 @@
+/**
+ * `bench:e2e` tracing cost (docs/tracing.md): the worker's throughput over the same pre-filled
+ * topic with tracing off (OTEL_TRACES_EXPORTER unset: no SDK, traceparent headers only carried
+ * through) and on (OTLP/HTTP protobuf to an in-process receiver that counts what it gets), every
+ * input carrying a W3C traceparent. Runs alternate off/on so machine load drifts hit both sides.
+ */
+import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { waitFor } from '../../test/support/e2e-env';
+import type { ForecasterDef } from '../../test/support/model-fixtures';
+import { TestRegistry } from '../../test/support/model-fixtures';
+import { OtlpReceiver } from '../../test/support/otlp-receiver';
+import type { OutMessage, TestKafka } from '../../test/support/test-kafka';
+import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from '../../test/support/worker-process';
+import type { BenchStack } from './bench-stack';
+
+/** One worker run's figures. */
+interface RunFigures {
+  readonly eventsPerSec: number;
+  readonly steadyEventsPerSec: number;
+}
+
+/** Inputs with a fresh traceparent each (as from a traced producer). */
+export function withTraceparents(messages: readonly OutMessage[]): OutMessage[] {
+  return messages.map((m) => ({
+    ...m,
+    headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
+  }));
+}
+
+/**
+ * Measures `rounds` × (off, on) worker runs over `events` (each run on its own copy of the input
+ * topic, with its own model name so that no stored state is reused) and returns the JSON result.
+ */
+export async function tracingCost(
+  stack: BenchStack,
+  kafka: TestKafka,
+  s: string,
+  opts: { events: readonly OutMessage[]; partitions: number; model: ForecasterDef; rounds: number; workers: WorkerProcess[]; progress: (m: string) => void },
+): Promise<Record<string, unknown>> {
+  const receiver = await OtlpReceiver.start({ keep: false });
+  const runs: { tracing: 'off' | 'on'; round: number; figures: RunFigures; loadAvg1m: number }[] = [];
+  try {
+    for (let round = 0; round < opts.rounds; round++) {
+      for (const tracing of ['off', 'on'] as const) {
+        const tag = `bench-${s}-tr${round}${tracing}`;
+        const t = suiteTopics(tag);
+        await kafka.createSuiteTopics(t, { sensor: opts.partitions, forecasts: 2 });
+        const registry = new TestRegistry(stack.redisUrl, kafka.producerClient, t.models);
+        try {
+          await registry.seed(`${tag}-fc`, opts.model);
+          await kafka.produce(t.sensor, opts.events, 2000);
+          const collector = await kafka.collect([t.forecasts], `${tag}-collector`);
+          const worker = new WorkerProcess(
+            `${tag}-worker`,
+            workerEnv(stack, {
+              KAFKA_GROUP_ID: `${tag}-worker`,
+              ...topicEnv(t),
+              FORECAST_MODEL: `${tag}-fc`,
+              CLASSIFY_MODEL: `${tag}-cl`,
+              ...(tracing === 'on'
+                ? { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SERVICE_NAME: `${tag}-worker` }
+                : {}),
+            }),
+          );
+          opts.workers.push(worker);
+          opts.progress(`tracing ${tracing}, round ${round + 1}/${opts.rounds}: ${opts.events.length} events`);
+          worker.start();
+          await worker.ready(120_000);
+          const tReady = performance.now();
+          const load0 = loadavg()[0];
+          await waitFor(`a prediction for every event (tracing ${tracing})`, () => collector.distinctSources(t.forecasts) >= opts.events.length, 600_000, 10);
+          const tDone = performance.now();
+          const outs = collector.messages(t.forecasts);
+          const spanMs = Math.max(...outs.map((m) => m.timestamp)) - Math.min(...outs.map((m) => m.timestamp));
+          await worker.stop('SIGTERM');
+          runs.push({
+            tracing,
+            round,
+            figures: {
+              eventsPerSec: Math.round((opts.events.length / (tDone - tReady)) * 1000),
+              steadyEventsPerSec: Math.round((opts.events.length / Math.max(1, spanMs)) * 1000),
+            },
+            loadAvg1m: Number(load0.toFixed(2)),
+          });
+        } finally {
+          await registry.close();
+        }
+      }
+    }
+  } finally {
+    await receiver.close();
+  }
+  const median = (xs: number[]): number => {
+    const a = [...xs].sort((x, y) => x - y);
+    return a.length % 2 === 1 ? a[(a.length - 1) / 2] : Math.round((a[a.length / 2 - 1] + a[a.length / 2]) / 2);
+  };
+  const side = (tracing: 'off' | 'on') => runs.filter((r) => r.tracing === tracing);
+  const off = median(side('off').map((r) => r.figures.eventsPerSec));
+  const on = median(side('on').map((r) => r.figures.eventsPerSec));
+  const offSteady = median(side('off').map((r) => r.figures.steadyEventsPerSec));
+  const onSteady = median(side('on').map((r) => r.figures.steadyEventsPerSec));
+  return {
+    metric: 'tracing_cost',
+    events: opts.events.length,
+    partitions: opts.partitions,
+    rounds: opts.rounds,
+    offEventsPerSec: off,
+    onEventsPerSec: on,
+    offSteadyEventsPerSec: offSteady,
+    onSteadyEventsPerSec: onSteady,
+    ratioOnToOff: Number((on / off).toFixed(3)),
+    steadyRatioOnToOff: Number((onSteady / offSteady).toFixed(3)),
+    otlpRequests: receiver.requests,
+    otlpBytes: receiver.bytes,
+    runs,
+    note: 'every input carries a traceparent; off = OTEL_TRACES_EXPORTER unset (no SDK; headers carried through), on = OTLP/HTTP protobuf to an in-process receiver (unit + stage spans, links to inputs); medians of alternating runs',
+  };
+}
