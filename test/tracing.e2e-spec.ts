@@ -100,7 +100,11 @@ describe('tracing: W3C trace context from inputs to outputs, OTLP spans of units
       bad: true,
     });
     assignOffsets(plan, (p) => String(p.msg.partition));
-    await kafka.produce(t.sensor, plan.map((p) => p.msg));
+    // Two halves, the second once the first is predicted: at least two units of work.
+    const half = Math.floor(plan.length / 2);
+    await kafka.produce(t.sensor, plan.slice(0, half).map((p) => p.msg));
+    await waitFor('the first half predicted', () => collector.distinctSources(t.forecasts) >= half, 90_000, 100);
+    await kafka.produce(t.sensor, plan.slice(half).map((p) => p.msg));
 
     const byInput = new Map(plan.map((p) => [`${p.msg.partition}/${p.offset}`, p]));
     await waitFor(
@@ -118,6 +122,7 @@ describe('tracing: W3C trace context from inputs to outputs, OTLP spans of units
 
     const spans = receiver.spans();
     const unitSpans = units();
+    expect(unitSpans.length).toBeGreaterThanOrEqual(2);
     const unitById = new Map(unitSpans.map((u) => [u.spanId, u]));
     for (const sp of spans) expect(sp.serviceName).toBe(service);
     for (const u of unitSpans) {
