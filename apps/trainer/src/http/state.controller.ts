@@ -3,9 +3,9 @@ import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { ModelRegistry } from '@app/registry';
 import { TRAINER_INFRA } from '../app.tokens';
 import type { TrainerInfra } from '../infra';
-import { InvalidRequestError } from '../services/invalid-request.error';
 import { StateNotFoundError, StateService } from '../services/state.service';
 import { BearerAuthGuard } from './bearer-auth.guard';
+import { singleParams } from './query-params';
 
 /** Read side of the per-key state: one key's state, and a cursor scan of a model's keys. */
 @ApiTags('state')
@@ -36,15 +36,4 @@ export class StateController {
       throw err;
     }
   }
-}
-
-/** Query parameters: only `allowed` ones, each given at most once (a 400 names the field otherwise). */
-function singleParams(query: Record<string, unknown>, allowed: readonly string[]): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(query)) {
-    if (!allowed.includes(k)) throw new InvalidRequestError(`${k} is not a parameter of this route (allowed: ${allowed.join(', ')})`);
-    if (typeof v !== 'string') throw new InvalidRequestError(`${k} must be given once, as a string`);
-    out[k] = v;
-  }
-  return out;
 }
