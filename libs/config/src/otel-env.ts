@@ -1,4 +1,4 @@
-import { oneOf } from './env-parsers';
+import { oneOf, parseBoolean } from './env-parsers';
 import type { EnvVarSpec } from './env-schema';
 
 /** Span exporters an app can be started with (OTEL_TRACES_EXPORTER); `none` turns tracing off. */
@@ -43,6 +43,11 @@ export function otelEnv(serviceName: string) {
       description:
         'span exporter: none (tracing off: no SDK, only the W3C traceparent/tracestate headers are carried from inputs to outputs), otlp (OTLP over HTTP), console (stdout)',
     } satisfies EnvVarSpec<(typeof OTEL_TRACES_EXPORTERS)[number]>,
+    OTEL_SDK_DISABLED: {
+      parse: (raw: string) => parseBoolean(raw, true),
+      default: 'false',
+      description: 'true: tracing off whatever OTEL_TRACES_EXPORTER says',
+    } satisfies EnvVarSpec<boolean>,
     OTEL_EXPORTER_OTLP_ENDPOINT: {
       parse: httpUrl,
       optional: true,

@@ -202,6 +202,6 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     batchLingerMs: e.BATCH_LINGER_MS,
     stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
-    tracing: { exporter: e.OTEL_TRACES_EXPORTER, protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
+    tracing: { exporter: e.OTEL_SDK_DISABLED ? 'none' : e.OTEL_TRACES_EXPORTER, protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
   };
 }
