@@ -22,7 +22,7 @@ import type { InputMessage } from '../../apps/stream-worker/src/pipeline/ports';
 type Side = 'bare' | 'off' | 'on';
 
 /** ns per output of the tracing-off header path (UNTRACED.outputHeaders), with and without a traceparent. */
-function headerPathNs(): { withTraceparentNs: number; withoutHeadersNs: number } {
+export function headerPathNs(): { withTraceparentNs: number; withoutHeadersNs: number } {
   const n = 200_000;
   const traced: InputMessage[] = Array.from({ length: 1000 }, () => ({
     offset: '0',

@@ -13,19 +13,14 @@ describe('ActiveUnitTrace', () => {
 
   it('is a root CONSUMER span linked to at most MAX_UNIT_LINKS inputs, counting the rest; stage spans are its children', () => {
     const n = MAX_UNIT_LINKS + 22;
-    const batches: PartitionBatch[] = [
-      {
-        topic: 'in',
-        partition: 3,
-        messages: Array.from({ length: n + 1 }, (_, i) => ({ offset: String(i), key: null, value: null, headers: i < n ? { traceparent: traceparent(i) } : {} })),
-      },
-    ];
+    const messages = Array.from({ length: n + 1 }, (_, i) => ({ offset: String(i), key: null, value: null, headers: i < n ? { traceparent: traceparent(i) } : {} }));
+    const batches: PartitionBatch[] = [{ topic: 'in', partition: 3, messages }];
     const unit = new ActiveUnitTrace(tracer, batches, 'group');
     unit.stage('decode', 0.001);
     unit.committed(performance.now() - 2, performance.now());
     // A traced input keeps its context; the untraced one gets the unit span's.
-    expect(unit.outputHeaders(0, 5)).toEqual({ traceparent: traceparent(5) });
-    const own = unit.outputHeaders(0, n)!.traceparent.split('-');
+    expect(unit.outputHeaders(0, 5, messages[5])).toEqual({ traceparent: traceparent(5) });
+    const own = String(unit.outputHeaders(0, n, messages[n]).traceparent).split('-');
     unit.end({ predictions: n, deadLetters: 1, skipped: 0, waiting: 0 });
 
     const spans = exporter.getFinishedSpans();

@@ -14,8 +14,8 @@ import {
 } from '@opentelemetry/api';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { InputMessage, PartitionBatch, PipelineStage, UnitTrace } from '../pipeline/ports';
-import { inputSpanContext, traceContextHeaders } from '../pipeline/trace-headers';
+import type { InputMessage, OutputHeaders, PartitionBatch, PipelineStage, UnitTrace } from '../pipeline/ports';
+import { inputSpanContext, inputTraceHeaders, traceContextHeaders } from '../pipeline/trace-headers';
 import type { WorkerLogger } from './worker-logger';
 
 /**
@@ -27,9 +27,9 @@ import type { WorkerLogger } from './worker-logger';
 
 /**
  * Links per unit span: the first traced inputs of the unit in fetch order (a unit holds up to a
- * fetch, thousands of records); the number left out is the span's
- * `streamcell.trace.links_dropped`. The SDK's OTEL_SPAN_LINK_COUNT_LIMIT (default 128 too) can
- * lower it further.
+ * fetch, thousands of records); only those are parsed for links, the others' traceparent
+ * headers are counted in `streamcell.trace.links_dropped`. The SDK's OTEL_SPAN_LINK_COUNT_LIMIT
+ * (default 128 too) can lower it further.
  */
 export const MAX_UNIT_LINKS = 128;
 
@@ -113,9 +113,7 @@ export class WorkerTracing {
 export class ActiveUnitTrace implements UnitTrace {
   private readonly span: Span;
   private readonly context: Context;
-  /** Span context of each input (null: none), by batch and position. */
-  private readonly inputs: (SpanContext | null)[][];
-  private unitHeaders: Readonly<Record<string, string>> | undefined;
+  private unitHeaders: OutputHeaders | undefined;
 
   constructor(
     private readonly tracer: Tracer,
@@ -124,18 +122,22 @@ export class ActiveUnitTrace implements UnitTrace {
   ) {
     const links: Link[] = [];
     let traced = 0;
+    let dropped = 0;
     let messages = 0;
-    this.inputs = batches.map((b) =>
-      b.messages.map((m: InputMessage) => {
-        messages++;
-        const sc = inputSpanContext(m);
-        if (sc !== null) {
-          traced++;
-          if (links.length < MAX_UNIT_LINKS) links.push({ context: sc });
+    for (const b of batches) {
+      messages += b.messages.length;
+      for (const m of b.messages) {
+        if (m.headers?.traceparent === undefined) continue;
+        if (links.length >= MAX_UNIT_LINKS) {
+          dropped++;
+          continue;
         }
-        return sc;
-      }),
-    );
+        const sc = inputSpanContext(m);
+        if (sc === null) continue;
+        traced++;
+        links.push({ context: sc });
+      }
+    }
     const topics = [...new Set(batches.map((b) => b.topic))];
     const attributes: Attributes = {
       [ATTR_MESSAGING_SYSTEM]: 'kafka',
@@ -144,8 +146,8 @@ export class ActiveUnitTrace implements UnitTrace {
       [ATTR_MESSAGING_CONSUMER_GROUP_NAME]: groupId,
       [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: messages,
       'streamcell.unit.partitions': batches.length,
-      'streamcell.trace.inputs_traced': traced,
-      'streamcell.trace.links_dropped': traced - links.length,
+      'streamcell.trace.inputs_traced': traced + dropped,
+      'streamcell.trace.links_dropped': dropped,
     };
     if (topics.length === 1) attributes[ATTR_MESSAGING_DESTINATION_NAME] = topics[0];
     if (batches.length === 1) attributes[ATTR_MESSAGING_DESTINATION_PARTITION_ID] = String(batches[0].partition);
@@ -165,10 +167,8 @@ export class ActiveUnitTrace implements UnitTrace {
     this.child('commit', startMs, endMs);
   }
 
-  outputHeaders(batch: number, index: number): Readonly<Record<string, string>> | undefined {
-    const sc = this.inputs[batch]?.[index] ?? null;
-    if (sc !== null) return traceContextHeaders(sc);
-    return (this.unitHeaders ??= traceContextHeaders(this.span.spanContext()));
+  outputHeaders(_batch: number, _index: number, input: InputMessage): OutputHeaders {
+    return inputTraceHeaders(input) ?? (this.unitHeaders ??= traceContextHeaders(this.span.spanContext()));
   }
 
   /** The unit is durable (or failed with `error`: it is retried, nothing of it committed). */

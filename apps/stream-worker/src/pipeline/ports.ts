@@ -11,6 +11,9 @@ import type { ServingModel } from '../model/serving-model';
 /** Record headers as kafkajs reads them (a name may repeat: then an array). */
 export type RecordHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
 
+/** Headers of an output record (a trace context: trace-headers.ts). */
+export type OutputHeaders = Readonly<Record<string, string | Buffer>>;
+
 /** One consumed message as the pipeline sees it (kafkajs fields). */
 export interface InputMessage {
   readonly offset: string;
@@ -33,7 +36,7 @@ export interface OutputRecord {
   readonly key: string | Buffer | null;
   readonly value: string;
   /** Trace context of the source message (trace-headers.ts); none when it has none. */
-  readonly headers?: Readonly<Record<string, string>>;
+  readonly headers?: OutputHeaders;
 }
 
 /** One compare-and-set write: applies only when it moves the stored (partition, offset) forward. */
@@ -89,7 +92,7 @@ export interface UnitTrace {
    * Headers of the output of message `index` of batch `batch` of the unit (a prediction or dead
    * letter), or undefined for none.
    */
-  outputHeaders(batch: number, index: number, input: InputMessage): Readonly<Record<string, string>> | undefined;
+  outputHeaders(batch: number, index: number, input: InputMessage): OutputHeaders | undefined;
 }
 
 /** Observations of one unit, for metrics. Every hook is optional. */

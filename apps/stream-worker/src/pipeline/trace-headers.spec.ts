@@ -9,6 +9,12 @@ describe('W3C trace context headers (tracing off: a pass-through hop)', () => {
   it('an input traceparent and tracestate reach the output unchanged (Buffer headers as kafkajs reads them)', () => {
     const h = UNTRACED.outputHeaders(0, 0, msg({ traceparent: Buffer.from(TP), tracestate: Buffer.from('a=1,b=2') }));
     expect(h).toEqual({ traceparent: TP, tracestate: 'a=1,b=2' });
+    // A canonical traceparent alone is passed on as the bytes it came as.
+    const alone = Buffer.from(TP);
+    expect(UNTRACED.outputHeaders(0, 0, msg({ traceparent: alone }))!.traceparent).toBe(alone);
+    expect(UNTRACED.outputHeaders(0, 0, msg({ traceparent: TP }))).toEqual({ traceparent: TP });
+    // Another version is rewritten as version 00 by the propagator.
+    expect(UNTRACED.outputHeaders(0, 0, msg({ traceparent: `cc${TP.slice(2)}-future` }))).toEqual({ traceparent: TP });
   });
 
   it('an input without a trace context gives an output without headers', () => {
@@ -17,8 +23,19 @@ describe('W3C trace context headers (tracing off: a pass-through hop)', () => {
   });
 
   it('malformed or all-zero traceparents are not copied', () => {
-    for (const bad of ['garbage', '00-xyz', `${TP}x`, '00-00000000000000000000000000000000-00f067aa0ba902b7-01', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']) {
+    const bads = [
+      'garbage',
+      '00-xyz',
+      `${TP}x`,
+      TP.toUpperCase(),
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\u00e9`,
+    ];
+    for (const bad of bads) {
       expect({ bad, h: UNTRACED.outputHeaders(0, 0, msg({ traceparent: bad })) }).toEqual({ bad, h: undefined });
+      expect({ bad, h: UNTRACED.outputHeaders(0, 0, msg({ traceparent: Buffer.from(bad) })) }).toEqual({ bad, h: undefined });
     }
   });
 
