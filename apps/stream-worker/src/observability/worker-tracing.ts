@@ -9,7 +9,6 @@ import {
   type Context,
   type Link,
   type Span,
-  type SpanContext,
   type Tracer,
 } from '@opentelemetry/api';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
