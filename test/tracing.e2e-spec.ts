@@ -4,7 +4,8 @@
  * event for the DLQ; the worker runs with OTEL_TRACES_EXPORTER=otlp pointed at an in-process
  * OTLP/HTTP receiver (protobuf, the default protocol). Each prediction and the dead letter carry
  * their input's trace context; outputs of untraced inputs are children of their unit's exported
- * span; unit spans link to every traced input and have one child span per stage.
+ * span; unit spans link to every traced input and have one child span per stage. A worker whose
+ * collector is away keeps predicting (spans are dropped, a warning logged).
  */
 import { randomBytes } from 'node:crypto';
 import { e2eStack, uniqueSuffix, waitFor } from './support/e2e-env';
@@ -47,6 +48,7 @@ describe('tracing: W3C trace context from inputs to outputs, OTLP spans of units
   let collector: Collector;
   let receiver: OtlpReceiver;
   let worker: WorkerProcess;
+  let orphan: WorkerProcess | undefined;
   const plan: Planned[] = [];
 
   beforeAll(async () => {
@@ -74,6 +76,7 @@ describe('tracing: W3C trace context from inputs to outputs, OTLP spans of units
 
   afterAll(async () => {
     await worker?.dispose();
+    await orphan?.dispose();
     await kafka.disconnect();
     await registry?.close();
     await receiver?.close();
@@ -196,5 +199,44 @@ describe('tracing: W3C trace context from inputs to outputs, OTLP spans of units
         exportRequests: receiver.requests,
       }),
     );
+  });
+
+  it('a collector that is away costs spans, not predictions', async () => {
+    // The receiver's port once it is closed: nothing listens there.
+    const endpoint = receiver.endpoint;
+    await receiver.close();
+    const t2 = suiteTopics(`tr2-${s}`);
+    await kafka.createSuiteTopics(t2, { sensor: PARTITIONS });
+    const registry2 = new TestRegistry(stack.redisUrl, kafka.producerClient, t2.models);
+    try {
+      await registry2.seed(`tr2-${s}-fc`, DUAL_FORECASTER);
+      const out = await kafka.collect([t2.forecasts], `tr2-${s}-collector`);
+      orphan = await WorkerProcess.launch(
+        `tr2-${s}-worker`,
+        workerEnv(stack, {
+          KAFKA_GROUP_ID: `tr2-${s}`,
+          ...topicEnv(t2),
+          FORECAST_MODEL: `tr2-${s}-fc`,
+          CLASSIFY_MODEL: `tr2-${s}-cl`,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '100',
+        }),
+      );
+      const tp = plan[0].traceparent!;
+      const events = sensorEvents(`tr2-sensor-${s}`, 10, 4, PARTITIONS, 8);
+      await kafka.produce(
+        t2.sensor,
+        events.map((e) => ({ key: e.key, value: JSON.stringify(e.body), partition: e.partition, headers: { traceparent: tp } })),
+      );
+      await waitFor('every reading predicted with the collector away', () => out.distinctSources(t2.forecasts) >= events.length, 60_000, 100);
+      for (const m of out.messages(t2.forecasts)) expect(header(m, 'traceparent')).toBe(tp);
+      await waitFor('an export warning', () => orphan!.logs.includes('opentelemetry:'), 30_000, 100);
+      expect(orphan.running).toBe(true);
+      const exit = await orphan.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+    } finally {
+      await registry2.close();
+    }
   });
 });
