@@ -21,6 +21,7 @@ import {
   UnitSupersededError,
 } from './ports';
 import { firstNonFiniteEvents } from './finite-guard';
+import { AccuracyTally } from './forecast-scoring';
 import { runPlan, type StepOutput } from './step-stage';
 import { attachTraceHeaders, UNTRACED } from './trace-headers';
 import { windowScores } from './window-scores';
@@ -121,6 +122,7 @@ export class BatchProcessor {
       pending: new Map(),
       replaced: new Map(),
       trace,
+      accuracy: new Map(),
     };
     try {
       for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
@@ -160,7 +162,10 @@ export class BatchProcessor {
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
     let emittedAtMs: number;
     try {
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace));
+      const accuracy = new Map(
+        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, partitions: a.tally.partitions() }]]),
+      );
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped > 0) await this.store.confirmDurable?.();
@@ -262,6 +267,11 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
+      if (enc.accuracy !== null && !enc.accuracy.empty) {
+        let a = acc.accuracy.get(g.name);
+        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, tally: new AccuracyTally() }));
+        a.tally.merge(enc.accuracy);
+      }
       acc.eventTimesMs.push(...enc.eventTimesMs);
       let byKey = acc.writes.get(g.name);
       if (byKey === undefined) acc.writes.set(g.name, (byKey = new Map()));
@@ -314,6 +324,8 @@ interface UnitOutputs {
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
   readonly trace: UnitTrace;
+  /** Forecast errors scored, by model (docs/accuracy.md), written before the states. */
+  readonly accuracy: Map<string, { readonly version: string; readonly tally: AccuracyTally }>;
 }
 
 /** A stage that started at `t0` (performance.now()) ended: its histogram and its span. */

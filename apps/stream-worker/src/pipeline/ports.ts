@@ -1,5 +1,5 @@
 import type { DlqReason } from '@app/contracts';
-import type { StateRecord } from '@app/state';
+import type { AccuracyUpdate, StateRecord } from '@app/state';
 import type { ServingModel } from '../model/serving-model';
 
 /**
@@ -51,8 +51,16 @@ export interface StateWrite {
 export interface StatePort {
   /** One pipelined round trip; null for keys without a record. */
   loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]>;
-  /** One pipelined round trip of CAS writes; returns the keys whose write was stale (not applied). */
-  writeMany(model: string, writes: readonly StateWrite[]): Promise<{ readonly conflicts: readonly string[] }>;
+  /**
+   * One pipelined round trip of CAS writes; returns the keys whose write was stale (not applied).
+   * `accuracy`: the live accuracy the writes' events scored, applied before any state is
+   * written (docs/accuracy.md).
+   */
+  writeMany(
+    model: string,
+    writes: readonly StateWrite[],
+    accuracy?: readonly AccuracyUpdate[],
+  ): Promise<{ readonly conflicts: readonly string[] }>;
   /**
    * Resolves once earlier writes of this connection are as durable as `writeMany` makes its own
    * (the replica acknowledgement of REDIS_WAIT_REPLICAS; nothing to do without it).
