@@ -27,6 +27,8 @@ describe('loadTrainerConfig', () => {
       kafkaSasl: null,
       logLevel: 'info',
       modelsTopic: 'streamcell.models',
+      accuracyTopic: 'streamcell.accuracy',
+      accuracyPublishMs: 10_000,
       adminToken: 'a'.repeat(32),
       dataDir: null,
       sourceTopics: ['sensor.readings', 'text.events'],

@@ -51,6 +51,8 @@ export const TRAINER_ENV = {
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
   MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', DEFAULT_TOPICS.models),
+  ACCURACY_TOPIC: env.topic('live accuracy per model version (compacted, created when missing)', DEFAULT_TOPICS.accuracy),
+  ACCURACY_PUBLISH_MS: env.intInRange('how often live accuracy is read, exported as gauges and published, ms', 100, 3_600_000, 10_000),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
   // Strict on purpose: only the word "true" turns authentication off.
   ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
@@ -92,6 +94,10 @@ export interface TrainerConfig {
   /** SASL login to Kafka (also used by training processes), or null for none. */
   readonly kafkaSasl: KafkaSasl | null;
   readonly modelsTopic: string;
+  /** Compacted live accuracy topic (docs/accuracy.md). */
+  readonly accuracyTopic: string;
+  /** Period of the live accuracy export (gauges and topic), ms. */
+  readonly accuracyPublishMs: number;
   /** null only when ADMIN_AUTH_DISABLED=true. */
   readonly adminToken: string | null;
   /** Root of `source.kind=file` paths (compared by real path); null: file sources are refused. */
@@ -144,6 +150,8 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     kafkaClientId: e.KAFKA_CLIENT_ID,
     kafkaSasl: kafkaSasl(e),
     modelsTopic: e.MODELS_TOPIC,
+    accuracyTopic: e.ACCURACY_TOPIC,
+    accuracyPublishMs: e.ACCURACY_PUBLISH_MS,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
     dataDir: e.TRAINER_DATA_DIR ?? null,
     sourceTopics: e.TRAINER_SOURCE_TOPICS,
