@@ -1,6 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KafkaModelEventPublisher, ModelRegistry, RegistryModule } from '@app/registry';
 import { TRAINER_INFRA } from './app.tokens';
+import { BacktestRunner } from './backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
 import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
@@ -55,6 +56,11 @@ export class TrainerModule {
               onEpoch: (j) => metrics.onEpoch(j),
               onFinished: (j) => metrics.onFinished(j),
             }),
+        },
+        {
+          provide: BacktestRunner,
+          inject: [ModelRegistry],
+          useFactory: (registry: ModelRegistry) => new BacktestRunner(infra.redis, registry, config),
         },
         JobLifecycle,
       ],
