@@ -20,6 +20,10 @@ export const DEFAULT_MAX_POINTS = 500;
 export const MAX_POINTS = 10_000;
 /** How long a backtest's record (and result) is kept. */
 const RECORD_TTL_SECONDS = 7 * 24 * 3600;
+/** A running backtest saves its progress at least this often... */
+const PROGRESS_SAVE_MS = 5_000;
+/** ...so a running record not saved for this long belongs to a trainer that stopped. */
+const STALE_AFTER_MS = 60_000;
 
 /** What `POST /v1/models/{name}/versions/{v}/backtest` takes. */
 export interface BacktestRequest {
@@ -56,6 +60,8 @@ export interface BacktestRecord {
   phase: 'reading' | 'replaying' | 'done';
   readonly owner: string;
   readonly createdAt: string;
+  /** Last save of the record (progress is saved every few seconds while it runs). */
+  updatedAt: string;
   finishedAt: string | null;
   readonly request: BacktestRequest;
   /** The offsets actually read, per partition. */
@@ -108,6 +114,7 @@ export class BacktestRunner {
       phase: 'reading',
       owner: this.config.instanceId,
       createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
       finishedAt: null,
       request,
       range: null,
@@ -121,19 +128,40 @@ export class BacktestRunner {
     return record;
   }
 
-  /** A backtest's record (this process's while it runs, else from Redis), or null. */
+  /**
+   * A backtest's record (this process's while it runs, else from Redis), or null. A record still
+   * `running` that no process runs (this trainer restarted, or its trainer stopped saving
+   * progress) is marked failed.
+   */
   async get(id: string): Promise<BacktestRecord | null> {
     const local = this.running.get(id);
     if (local) return local;
     const json = await this.redis.get(this.key(id));
-    return json ? (JSON.parse(json) as BacktestRecord) : null;
+    if (!json) return null;
+    const rec = JSON.parse(json) as BacktestRecord;
+    const stale = Date.now() - Date.parse(rec.updatedAt) > STALE_AFTER_MS;
+    if (rec.status === 'running' && (rec.owner === this.config.instanceId || stale)) {
+      rec.status = 'failed';
+      rec.phase = 'done';
+      rec.error = rec.owner === this.config.instanceId ? 'interrupted: the trainer restarted while the backtest ran' : 'interrupted: the trainer running the backtest stopped';
+      rec.finishedAt = new Date().toISOString();
+      await this.save(rec);
+    }
+    return rec;
   }
 
   private async save(record: BacktestRecord): Promise<void> {
+    record.updatedAt = new Date().toISOString();
     await this.redis.set(this.key(record.id), JSON.stringify(record), 'EX', RECORD_TTL_SECONDS);
   }
 
+  /** Saves a running record's progress (and so shows it is alive). */
+  private saveProgress(rec: BacktestRecord): void {
+    this.save(rec).catch((err: Error) => this.log.warn(`backtest ${rec.id}: progress not saved: ${err.message}`));
+  }
+
   private async run(rec: BacktestRecord): Promise<void> {
+    const beat = setInterval(() => this.saveProgress(rec), PROGRESS_SAVE_MS);
     try {
       const req = rec.request;
       const keys = req.keys && req.keys.length > 0 ? new Set(req.keys) : null;
@@ -179,6 +207,8 @@ export class BacktestRunner {
       rec.status = 'failed';
       rec.error = (err as Error).message || String(err);
       this.log.warn(`backtest ${rec.id} of ${rec.model} v${rec.version} failed: ${rec.error}`);
+    } finally {
+      clearInterval(beat);
     }
     rec.phase = 'done';
     rec.finishedAt = new Date().toISOString();

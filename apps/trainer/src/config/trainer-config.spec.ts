@@ -27,6 +27,7 @@ describe('loadTrainerConfig', () => {
       kafkaSasl: null,
       logLevel: 'info',
       modelsTopic: 'streamcell.models',
+      inputTopics: { forecast: 'sensor.readings', classify: 'text.events' },
       adminToken: 'a'.repeat(32),
       dataDir: null,
       sourceTopics: ['sensor.readings', 'text.events'],
