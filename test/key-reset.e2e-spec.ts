@@ -5,8 +5,9 @@
  * fed the same readings (same values, same event times) after the reset. Its forecasts and its
  * stored state must be bit-identical to the reset key's, the state API must count the reset key's
  * steps from the reset, and the control record must produce no prediction and no dead letter.
- * A second round kills the worker with SIGKILL after the reset and the readings behind it are
- * produced, and a new worker takes over: the replay neither loses nor repeats the reset.
+ * Two more rounds kill the worker with SIGKILL: before it consumed a multi-key reset, and after
+ * it applied a reset and part of the stream behind it; a new worker takes over each time, and the
+ * replay neither loses nor repeats the reset.
  */
 import { e2eStack, uniqueName } from './support/e2e-env';
 import { DUAL_FORECASTER } from './support/dual-run';
@@ -158,6 +159,46 @@ describe('key reset: a control record through the key partition resets it in ord
       const s = await stateOf(k);
       expect(s.steps).toBe(3);
       expect(s.state).toEqual((await stateOf(fresh)).state);
+    }
+    expect(collector.messages(topics.dlq)).toEqual([]);
+  });
+
+  it('a worker SIGKILLed after the reset and part of the stream behind it goes on from the reset state', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => `m-${i}`);
+    const twins = keys.map((k) => `${k}-twin`);
+    const startCount = collector.count(topics.forecasts);
+    const t0 = BASE_TS + 500_000;
+    await kafka.produce(topics.sensor, keys.flatMap((k, j) => [0, 1, 2, 3].map((i) => reading(k, i + j, t0 + i * 1000))));
+    const res = await api('POST', `/v1/models/${modelName}/keys/reset`, { keys });
+    expect(res.status).toBe(202);
+    // Behind the reset, 6 readings per key in three segments; the twins (fresh keys) get the same ones.
+    const seg = (s: number) =>
+      [...keys, ...twins].flatMap((k, j) => [0, 1].map((i) => reading(k, 2 * s + i + (j % keys.length), t0 + 10_000 + (2 * s + i) * 1000)));
+    await kafka.produce(topics.sensor, seg(0));
+    await collector.waitFor(topics.forecasts, startCount + keys.length * 4 + 2 * keys.length * 2, 60_000);
+    // Killed with the reset and the first segment applied; the rest arrives while it is down.
+    await worker!.stop('SIGKILL');
+    await kafka.produce(topics.sensor, [...seg(1), ...seg(2)]);
+    worker = await WorkerProcess.launch('key-reset-3', env());
+    const expected = keys.length * 4 + 2 * keys.length * 6;
+    for (let i = 0; ; i++) {
+      const sources = new Set(collector.json<Forecast>(topics.forecasts).slice(startCount).map((f) => `${f.source.partition}/${f.source.offset}`));
+      if (sources.size >= expected) break;
+      if (i > 600) throw new Error(`${sources.size} of ${expected} forecasts`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const fp = (f: Forecast) => JSON.stringify([f.forecast, f.anomalyScore ?? 'none']);
+    const distinct = (k: string) => [...new Map(forecastsOf(k).map((f) => [f.source.offset, f])).values()];
+    for (let j = 0; j < keys.length; j++) {
+      const mine = distinct(keys[j]);
+      const twin = distinct(twins[j]);
+      expect(mine).toHaveLength(10);
+      expect(twin).toHaveLength(6);
+      expect(mine.slice(4).map(fp)).toEqual(twin.map(fp));
+      const [s, t] = [await stateOf(keys[j]), await stateOf(twins[j])];
+      expect(s.steps).toBe(6);
+      expect(s.state).toEqual(t.state);
+      expect(s.extras).toEqual(t.extras);
     }
     expect(collector.messages(topics.dlq)).toEqual([]);
   });
