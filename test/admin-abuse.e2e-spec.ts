@@ -310,19 +310,25 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       'POST /v1/models/{name}/versions': { task: 'forecast', files: {} },
       'POST /v1/models/{name}/versions/{version}/activate': {},
       'POST /v1/jobs/{id}/cancel': {},
+      'PUT /v1/models/{name}/policy': { autoPromote: { margin: 0.1, minEvents: 10 }, drift: { threshold: 2, windowEvents: 100, retrain: { historyMs: 60_000, topic: 'sensor.readings' } } },
+      'POST /v1/models/{name}/policy/pause': {},
+      'POST /v1/models/{name}/policy/resume': {},
     };
     const baseOutcome: Record<string, RegExp> = {
       'POST /v1/models/{name}/retrain': /source\.path does not exist under TRAINER_DATA_DIR/,
       'POST /v1/models/{name}/versions': /^files must contain/,
       'POST /v1/models/{name}/versions/{version}/activate': /has no version 1|not found/,
       'POST /v1/jobs/{id}/cancel': /not found/,
+      'PUT /v1/models/{name}/policy': /not found/,
+      'POST /v1/models/{name}/policy/pause': /has no policy/,
+      'POST /v1/models/{name}/policy/resume': /has no policy/,
     };
 
     for (const { method, template, op } of ops) {
       const key = `${method} ${template}`;
       const path = fill(template);
       const protectedRoute = template.startsWith('/v1');
-      const hasBody = method === 'POST';
+      const hasBody = method === 'POST' || method === 'PUT';
       const goodBody = JSON.stringify(baseBody[key] ?? {});
       // Authentication.
       if (protectedRoute) {
@@ -356,7 +362,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
         cases.push({ label: `${key} with a big body`, method, path, headers: json, body: 'x'.repeat(100_000), check: is([413], /takes no body/) });
         continue;
       }
-      const okStatus = key.includes('activate') || key.includes('cancel') ? [404] : [400];
+      const okStatus = key.includes('activate') || key.includes('cancel') || key.includes('policy') ? [404] : [400];
       // Malformed and hostile JSON.
       const deepArray = '['.repeat(5000) + ']'.repeat(5000);
       const deepObject = '{"a":'.repeat(3000) + '1' + '}'.repeat(3000);
@@ -465,10 +471,17 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
   });
 
   it('refuses oversize bodies from Content-Length alone, and caps chunked bodies while they stream', async () => {
-    for (const path of [`/v1/models/m/retrain`, `/v1/models/m/versions`, `/v1/models/m/versions/1/activate`, `/v1/jobs/${randomUUID()}/cancel`]) {
+    for (const [method, path] of [
+      ['POST', `/v1/models/m/retrain`],
+      ['POST', `/v1/models/m/versions`],
+      ['POST', `/v1/models/m/versions/1/activate`],
+      ['POST', `/v1/jobs/${randomUUID()}/cancel`],
+      ['PUT', `/v1/models/m/policy`],
+      ['POST', `/v1/models/m/policy/pause`],
+    ]) {
       for (const type of ['application/json', 'multipart/form-data; boundary=b']) {
         // 10 GiB declared, no body sent: the answer must come from the headers alone.
-        const declared = await rawExchange(port, `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: ${type}\r\nContent-Length: 10737418240\r\n\r\n`);
+        const declared = await rawExchange(port, `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: ${type}\r\nContent-Length: 10737418240\r\n\r\n`);
         expect([path, declared.text.split('\r\n')[0]]).toEqual([path, 'HTTP/1.1 413 Payload Too Large']);
         expect(declared.text).toMatch(/"limit":"(TRAINER_MAX_UPLOAD_BYTES|65536 bytes for this route)"/);
         expect(declared.text).toMatch(/"requestId":"[^"]+"/);

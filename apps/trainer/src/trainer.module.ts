@@ -1,11 +1,12 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { KafkaModelEventPublisher, ModelRegistry, RegistryModule } from '@app/registry';
+import { KafkaModelEventPublisher, ModelRegistry, PolicyStore, RegistryModule } from '@app/registry';
 import { TRAINER_INFRA } from './app.tokens';
 import { BacktestRunner } from './backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
 import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
 import { ModelsController } from './http/models.controller';
+import { PolicyController } from './http/policy.controller';
 import { StateController } from './http/state.controller';
 import { TrainerMetrics } from './http/trainer-metrics';
 import type { TrainerInfra } from './infra';
@@ -42,12 +43,13 @@ export class TrainerModule {
           useFactory: () => ({ redis: infra.redis, publisher: new KafkaModelEventPublisher(infra.producer, config.modelsTopic) }),
         }),
       ],
-      controllers: [ModelsController, StateController, JobsController, HealthController],
+      controllers: [ModelsController, StateController, PolicyController, JobsController, HealthController],
       providers: [
         { provide: TRAINER_CONFIG, useValue: config },
         { provide: TRAINER_INFRA, useValue: infra },
         { provide: CLOSE_INFRA, useValue: opts.closeInfra },
         TrainerMetrics,
+        { provide: PolicyStore, useFactory: () => new PolicyStore(infra.redis) },
         {
           provide: JobRunner,
           inject: [ModelRegistry, TrainerMetrics],

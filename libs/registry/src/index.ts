@@ -24,6 +24,18 @@ export {
   type ModelEventPublisher,
   type ProducerLike,
 } from './model-event-publisher';
+/** Per-model control policy and action log. */
+export { PolicyStore, type PolicyChange, type PolicyStoreOptions } from './policy-store';
+export type {
+  AutoPromotePolicy,
+  DriftPolicy,
+  DriftRetrainSettings,
+  ModelPolicy,
+  ModelPolicySpec,
+  NewPolicyAction,
+  PolicyAction,
+  PolicyActionKind,
+} from './policy.types';
 /** Errors with stable codes. */
 export {
   ChecksumMismatchError,

@@ -46,4 +46,12 @@ export class RegistryKeys {
   active(model: string): string {
     return `${this.prefix}:{${model}}:active`;
   }
+  /** Hash with the model's control policy (spec JSON, paused, revision, updatedAt, updatedBy). */
+  policy(model: string): string {
+    return `${this.prefix}:{${model}}:policy`;
+  }
+  /** Stream of the model's control actions (capped, one JSON entry each). */
+  actions(model: string): string {
+    return `${this.prefix}:{${model}}:actions`;
+  }
 }

@@ -5,7 +5,7 @@ import { bearerProblem } from './bearer-auth.guard';
 
 /** Deepest JSON nesting a request body may have (the API's own bodies need 3 levels). */
 export const MAX_JSON_DEPTH = 16;
-/** Body limit of the routes that take no data (activate, cancel). */
+/** Body limit of the routes that take little data (activate, cancel, policy). */
 export const SMALL_BODY_BYTES = 64 * 1024;
 /** Body limit of `POST /v1/models/{name}/keys/reset`. */
 export const RESET_BODY_BYTES = 1024 * 1024;
@@ -60,6 +60,9 @@ export function requestIdOf(req: TrainerRequest): string {
 }
 
 function routeBody(method: string | undefined, path: string, maxUploadBytes: number): RouteBody | null {
+  if (method === 'PUT' && /^\/v1\/models\/[^/]+\/policy\/?$/i.test(path)) {
+    return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
+  }
   if (method !== 'POST') return null;
   if (/^\/v1\/models\/[^/]+\/retrain\/?$/i.test(path)) return { limit: maxUploadBytes, limitName: 'TRAINER_MAX_UPLOAD_BYTES', multipart: null };
   if (/^\/v1\/models\/[^/]+\/versions\/?$/i.test(path)) {
@@ -72,7 +75,11 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
   // A key reset names up to 1000 keys of up to 256 bytes each.
   if (/^\/v1\/models\/[^/]+\/keys\/reset\/?$/i.test(path)) return { limit: RESET_BODY_BYTES, limitName: `${RESET_BODY_BYTES} bytes for this route`, multipart: null };
   if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/backtest\/?$/i.test(path)) return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
-  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) || /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)) {
+  if (
+    /^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) ||
+    /^\/v1\/models\/[^/]+\/policy\/(pause|resume)\/?$/i.test(path) ||
+    /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)
+  ) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   }
   return null;

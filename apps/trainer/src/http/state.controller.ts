@@ -5,10 +5,10 @@ import { TRAINER_INFRA } from '../app.tokens';
 import { TRAINER_CONFIG, type TrainerConfig } from '../config/trainer-config';
 import { KeyResetService } from '../services/key-reset.service';
 import type { TrainerInfra } from '../infra';
-import { InvalidRequestError } from '../services/invalid-request.error';
 import { StateNotFoundError, StateService } from '../services/state.service';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { ResetKeysDto } from './key-reset.dto';
+import { singleParams } from './query-params';
 
 /**
  * Per-key state: one key's state, a cursor scan of a model's keys, and ordered resets (a control
@@ -62,15 +62,4 @@ export class StateController implements OnModuleDestroy {
       throw err;
     }
   }
-}
-
-/** Query parameters: only `allowed` ones, each given at most once (a 400 names the field otherwise). */
-function singleParams(query: Record<string, unknown>, allowed: readonly string[]): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(query)) {
-    if (!allowed.includes(k)) throw new InvalidRequestError(`${k} is not a parameter of this route (allowed: ${allowed.join(', ')})`);
-    if (typeof v !== 'string') throw new InvalidRequestError(`${k} must be given once, as a string`);
-    out[k] = v;
-  }
-  return out;
 }
