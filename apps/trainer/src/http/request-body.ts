@@ -78,6 +78,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
   if (
     /^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) ||
     /^\/v1\/models\/[^/]+\/policy\/(pause|resume)\/?$/i.test(path) ||
+    /^\/v1\/models\/[^/]+\/keys\/[^/]+\/reset\/?$/i.test(path) ||
     /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)
   ) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
