@@ -10,6 +10,7 @@ import { JobCapacityError } from '../jobs/job-runner';
 import { InvalidRequestError } from '../services/invalid-request.error';
 import { ModelsService } from '../services/models.service';
 import { DataBudget, readKafkaRange, type ResolvedRange } from '../training/kafka-range-reader';
+import { TRAINING_GROUP_PREFIX } from '../training/train-job';
 import { replay, type ReplayOutput, type ReplayRules } from './backtest-replay';
 import { entriesByKey, keySeries, scoreVersion, type KeySeries, type VersionScore } from './backtest-scoring';
 
@@ -169,7 +170,8 @@ export class BacktestRunner {
       rec.range = await readKafkaRange(
         { brokers: this.config.kafkaBrokers, sasl: this.config.kafkaSasl },
         { topic: rec.topic, ...pick(req, ['fromTime', 'toTime', 'fromOffsets', 'toOffsets']) },
-        `streamcell-backtest-${rec.id}`,
+        // The training jobs' throw-away group prefix (one ACL prefix covers both, deploy/k8s).
+        `${TRAINING_GROUP_PREFIX}backtest-${rec.id}`,
         (m) => {
           rec.progress.read++;
           if (keys !== null && (m.key === null || !keys.has(m.key))) return;
