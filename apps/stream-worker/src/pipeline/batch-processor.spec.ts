@@ -330,6 +330,31 @@ describe('BatchProcessor (reset control records)', () => {
     }
   });
 
+  it('a text control record: the stream goes on exactly as a new stream fed the texts after it', async () => {
+    const texts = ['alpha beta', 'gamma', 'beta beta alpha', 'delta gamma'];
+    const bodies = [
+      { streamId: 't', ts: 1, text: texts[0] },
+      { streamId: 't', ts: 2, text: texts[1] },
+      { streamId: 't', ts: 3, control: 'reset' },
+      { streamId: 't', ts: 4, text: texts[2] },
+      { streamId: 't', ts: 5, text: texts[3] },
+      { streamId: 'u', ts: 4, text: texts[2] },
+      { streamId: 'u', ts: 5, text: texts[3] },
+    ];
+    for (const size of [1, 3, bodies.length]) {
+      const sink = new MemorySink();
+      const store = new MemoryState();
+      const p = new BatchProcessor(cfg, models(toyClassifier()), store, sink);
+      await runInBatches(p, bodies.map((b, i) => msg(i, b.streamId, b)), size, cfg.textTopic);
+      const out = sink.all.map((o) => JSON.parse(o.value) as { streamId: string; scores: Record<string, number> });
+      expect(out.map((o) => o.streamId)).toEqual(['t', 't', 't', 't', 'u', 'u']);
+      expect(out.slice(2, 4).map((o) => o.scores)).toEqual(out.slice(4).map((o) => o.scores));
+      const [t, u] = [store.data.get('classifier/t')!, store.data.get('classifier/u')!];
+      expect(Array.from(t.state)).toEqual(Array.from(u.state));
+      expect(t.steps).toBe(u.steps);
+    }
+  });
+
   it('a control record is never late and leaves the event time alone', async () => {
     const sink = new MemorySink();
     const p = new BatchProcessor(cfg, models(toyForecaster()), new MemoryState(), sink);
