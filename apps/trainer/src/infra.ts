@@ -20,11 +20,17 @@ export interface TrainerInfra {
   close(): Promise<void>;
 }
 
-/** Creates the compacted models topic when it is missing (connects and disconnects `admin`). */
-export async function ensureModelsTopic(admin: Admin, topic: string): Promise<void> {
+/**
+ * Creates the compacted models topic (and the other compacted topics in `more`, e.g. the live
+ * accuracy topic) when missing (connects and disconnects `admin`).
+ */
+export async function ensureModelsTopic(admin: Admin, topic: string, more: readonly string[] = []): Promise<void> {
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
+    await ensureTopics(
+      admin,
+      [topic, ...more].map((t) => ({ topic: t, partitions: 1, configs: { 'cleanup.policy': 'compact' } })),
+    );
   } finally {
     await admin.disconnect();
   }
@@ -75,7 +81,7 @@ export async function connectInfra(config: TrainerConfig, probeTimeoutMs = confi
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   try {
     await redis.connect();
-    await ensureModelsTopic(kafka.admin(), config.modelsTopic);
+    await ensureModelsTopic(kafka.admin(), config.modelsTopic, [config.accuracyTopic]);
     await producer.connect();
   } catch (err) {
     redis.disconnect();

@@ -1,8 +1,9 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KafkaModelEventPublisher, ModelRegistry, PolicyStore, RegistryModule } from '@app/registry';
 import { TRAINER_INFRA } from './app.tokens';
 import { BacktestRunner } from './backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
+import { AccuracyController } from './http/accuracy.controller';
 import { HealthController } from './http/health.controller';
 import { JobsController } from './http/jobs.controller';
 import { ModelsController } from './http/models.controller';
@@ -12,8 +13,41 @@ import { TrainerMetrics } from './http/trainer-metrics';
 import type { TrainerInfra } from './infra';
 import { JobRunner } from './jobs/job-runner';
 import { JobStore } from './jobs/job-store';
+import { AccuracyService } from './services/accuracy.service';
 
 const CLOSE_INFRA = Symbol('CLOSE_INFRA');
+
+/**
+ * Every ACCURACY_PUBLISH_MS: live accuracy of every model version into the gauges and, when it
+ * changed, to the compacted accuracy topic (docs/accuracy.md). A failed pass is retried next period.
+ */
+class AccuracyExport implements OnModuleInit, OnApplicationShutdown {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+
+  constructor(
+    @Inject(ModelRegistry) private readonly registry: ModelRegistry,
+    @Inject(TrainerMetrics) private readonly metrics: TrainerMetrics,
+    @Inject(TRAINER_INFRA) private readonly infra: TrainerInfra,
+    @Inject(TRAINER_CONFIG) private readonly config: TrainerConfig,
+  ) {}
+  onModuleInit(): void {
+    const service = new AccuracyService(this.infra.redis, this.registry);
+    const sink = { set: (a: Parameters<TrainerMetrics['setAccuracy']>[0]) => this.metrics.setAccuracy(a) };
+    this.timer = setInterval(() => {
+      if (this.running) return; // the previous pass is still on it
+      this.running = service
+        .exportOnce(sink, this.infra.producer, this.config.accuracyTopic)
+        .catch((err: Error) => new Logger('accuracy').warn(`live accuracy export failed (retried in ${this.config.accuracyPublishMs} ms): ${err.message}`))
+        .finally(() => (this.running = null));
+    }, this.config.accuracyPublishMs);
+    this.timer.unref();
+  }
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+}
 
 /** Marks interrupted jobs failed at boot; kills running children at shutdown. */
 class JobLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -43,7 +77,7 @@ export class TrainerModule {
           useFactory: () => ({ redis: infra.redis, publisher: new KafkaModelEventPublisher(infra.producer, config.modelsTopic) }),
         }),
       ],
-      controllers: [ModelsController, StateController, PolicyController, JobsController, HealthController],
+      controllers: [ModelsController, StateController, AccuracyController, PolicyController, JobsController, HealthController],
       providers: [
         { provide: TRAINER_CONFIG, useValue: config },
         { provide: TRAINER_INFRA, useValue: infra },
@@ -65,6 +99,7 @@ export class TrainerModule {
           useFactory: (registry: ModelRegistry) => new BacktestRunner(infra.redis, registry, config),
         },
         JobLifecycle,
+        AccuracyExport,
       ],
       exports: [TRAINER_CONFIG],
     };

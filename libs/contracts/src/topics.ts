@@ -15,6 +15,8 @@ export const DEFAULT_TOPICS = {
   dlq: 'streamcell.dlq',
   /** Model activation events (compacted, key = model name). */
   models: 'streamcell.models',
+  /** Live accuracy per model version (compacted, key = `<model>@<version>`). */
+  accuracy: 'streamcell.accuracy',
 } as const;
 
 /** Logical topic roles; the values of {@link DEFAULT_TOPICS} are the default names. */

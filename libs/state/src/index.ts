@@ -28,7 +28,7 @@ export {
   type StateFormatVersion,
 } from './state-codec';
 /** Key layout. */
-export { stateKey, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
+export { stateKey, accuracyKey, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
 /** Redis client factory. */
 export {
   createRedisClient,
@@ -59,3 +59,18 @@ export {
   type WriteOutcome,
   type StateMemoryReport,
 } from './state-store';
+/** Live accuracy accumulator (docs/accuracy.md). */
+export {
+  ACCURACY_ADD_LUA,
+  ACCURACY_ADD_COMMAND,
+  ACCURACY_QUANTA_PER_UNIT,
+  accuracyScriptArgs,
+  accuracyTotalsOf,
+  errorQuanta,
+  fenceField,
+  readAccuracy,
+  type AccuracyPartition,
+  type AccuracyTotals,
+  type AccuracyUpdate,
+  type ScoredReading,
+} from './accuracy';

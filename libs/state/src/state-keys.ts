@@ -37,6 +37,15 @@ export function stateKey(model: string, key: string, prefix: string = DEFAULT_KE
   return `${prefix}:{${escapeModel(model)}:${escapeKey(key)}}${STATE_SUFFIX}`;
 }
 
+/**
+ * Redis key of the live accuracy accumulator of (`model`, `version`): `<prefix>:acc:{<model>}:<version>`.
+ * One hash, one slot (the model name is the hash tag, so every version of a model shares it);
+ * see docs/accuracy.md.
+ */
+export function accuracyKey(model: string, version: string, prefix: string = DEFAULT_KEY_PREFIX): string {
+  return `${prefix}:acc:{${escapeModel(model)}}:${escapeKey(version)}`;
+}
+
 /** Inverse of {@link stateKey}; null when `redisKey` is not a state key under `prefix`. */
 export function parseStateKey(
   redisKey: string,

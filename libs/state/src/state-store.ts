@@ -8,9 +8,10 @@ import {
   MEMORY_USAGE_COMMAND,
   MEMORY_USAGE_LUA,
 } from './cas-script';
+import { ACCURACY_ADD_COMMAND, ACCURACY_ADD_LUA, accuracyScriptArgs, type AccuracyUpdate } from './accuracy';
 import { isClusterClient, type RedisLike } from './redis-client';
 import { decodeStateRecord, encodeStateRecord, StateCodecError } from './state-codec';
-import { DEFAULT_KEY_PREFIX, stateKey } from './state-keys';
+import { accuracyKey, DEFAULT_KEY_PREFIX, stateKey } from './state-keys';
 import type { StateRecord } from './state-record';
 
 /** Options of {@link StateStore}. */
@@ -94,6 +95,7 @@ type CasCapable = {
   [CAS_SET_COMMAND](key: string, record: Buffer, ttlMs: string): Promise<number>;
   [CAS_SET_MANY_COMMAND](numKeys: number, ...keysTtlRecords: (string | Buffer)[]): Promise<number[]>;
   [MEMORY_USAGE_COMMAND](key: string): Promise<[number | null, number]>;
+  [ACCURACY_ADD_COMMAND](key: string, ...args: string[]): Promise<number[]>;
 };
 
 /**
@@ -140,6 +142,9 @@ export class StateStore {
     if (typeof defined[CAS_SET_MANY_COMMAND] !== 'function') {
       redis.defineCommand(CAS_SET_MANY_COMMAND, { lua: CAS_SET_MANY_LUA });
     }
+    if (typeof defined[ACCURACY_ADD_COMMAND] !== 'function') {
+      redis.defineCommand(ACCURACY_ADD_COMMAND, { numberOfKeys: 1, lua: ACCURACY_ADD_LUA });
+    }
     if (typeof defined[MEMORY_USAGE_COMMAND] !== 'function') {
       redis.defineCommand(MEMORY_USAGE_COMMAND, { numberOfKeys: 1, lua: MEMORY_USAGE_LUA });
     }
@@ -168,11 +173,20 @@ export class StateStore {
   /**
    * Writes records of `model` with compare-and-set, one round trip; outcome per write in input
    * order. Rejects with {@link StateStoreError} if any command failed (safe to retry the batch).
+   *
+   * `accuracy`: live accuracy the writes' events scored, added to the (model, version)
+   * accumulators BEFORE any state is written (docs/accuracy.md): first in the same pipeline on a
+   * standalone server (one connection, so Redis runs them in order), awaited first on a Cluster
+   * (the hash and the state keys live on different nodes).
    */
-  writeMany(model: string, writes: readonly StateWrite[]): Promise<WriteOutcome[]> {
+  writeMany(model: string, writes: readonly StateWrite[], accuracy: readonly AccuracyUpdate[] = []): Promise<WriteOutcome[]> {
+    const acc = accuracy
+      .map((u) => ({ key: accuracyKey(model, u.version, this.keyPrefix), args: accuracyScriptArgs(u.partitions) }))
+      .filter((u) => u.args[0] !== '0');
     return this.casWrite(
       writes.map((w) => stateKey(model, w.key, this.keyPrefix)),
       writes.map((w) => encodeStateRecord(w.record)),
+      acc,
     );
   }
 
@@ -279,12 +293,17 @@ export class StateStore {
     return (await this.execPipeline(p, 'state load')) as (Buffer | null)[];
   }
 
-  private async casWrite(redisKeys: string[], records: Buffer[]): Promise<WriteOutcome[]> {
-    if (redisKeys.length === 0) return [];
+  private async casWrite(
+    redisKeys: string[],
+    records: Buffer[],
+    accuracy: readonly { key: string; args: string[] }[] = [],
+  ): Promise<WriteOutcome[]> {
+    if (redisKeys.length === 0 && accuracy.length === 0) return [];
     let results: unknown[];
     if (this.cluster) {
       const client = this.redis as unknown as CasCapable;
       try {
+        await Promise.all(accuracy.map((a) => client[ACCURACY_ADD_COMMAND](a.key, ...a.args)));
         results = await Promise.all(
           redisKeys.map((k, i) => client[CAS_SET_COMMAND](k, records[i], this.ttlArg)),
         );
@@ -295,6 +314,7 @@ export class StateStore {
       if (this.waitReplicas > 0) await this.waitClusterReplicas();
     } else {
       const p = this.redis.pipeline() as ChainableCommander & CasCapable;
+      for (const a of accuracy) void p[ACCURACY_ADD_COMMAND](a.key, ...a.args);
       for (let start = 0; start < redisKeys.length; start += CAS_CHUNK_KEYS) {
         const end = Math.min(start + CAS_CHUNK_KEYS, redisKeys.length);
         const args: (string | Buffer)[] = redisKeys.slice(start, end);
@@ -306,6 +326,7 @@ export class StateStore {
       if (this.waitReplicas > 0) void p.call('WAIT', this.waitReplicas, this.waitTimeoutMs);
       const replies = await this.execPipeline(p, 'state write');
       if (this.waitReplicas > 0) this.checkAcks(Number(replies.pop()), 'redis');
+      replies.splice(0, accuracy.length);
       results = (replies as number[][]).flat();
     }
     return results.map((r) => (Number(r) === 1 ? 'applied' : 'stale'));

@@ -135,6 +135,52 @@ describe('BatchProcessor (forecast)', () => {
     expect(states[2]).toBe(states[0]);
   });
 
+  it('scores each reading against the forecasts that targeted it (live accuracy), the same whatever the batch split', async () => {
+    const rs = readings(6, 12, 13);
+    rs[30].reset = true;
+    const msgs = toMessages(rs);
+    const runs: string[] = [];
+    for (const size of [1, 5, 100]) {
+      const store = new MemoryState();
+      const sink = new MemorySink();
+      await runInBatches(new BatchProcessor(cfg, models(toyForecaster()), store, sink), msgs, size);
+      const forecasts = sink.all.map((o) => JSON.parse(o.value).forecast as number[]);
+      // Independent: step k of the forecast after a key's reading i targets its reading i + k; a reset drops them.
+      const want: { offset: bigint; n: number; sumErr: bigint; sumAbs: bigint; sumSq: bigint }[] = [];
+      const byKey = new Map<string, number[]>();
+      rs.forEach((r, i) => {
+        const prior = r.reset ? [] : (byKey.get(r.key) ?? []);
+        let n = 0;
+        let sumErr = 0n;
+        let sumAbs = 0n;
+        let sumSq = 0n;
+        for (let k = 1; k <= 3 && k <= prior.length; k++) {
+          const err = r.value - forecasts[prior[prior.length - k]][k - 1];
+          const q = BigInt(Math.round(err * 1e9));
+          sumErr += q;
+          sumAbs += q < 0n ? -q : q;
+          sumSq += BigInt(Math.round(err * err * 1e9));
+          n++;
+        }
+        if (n > 0) want.push({ offset: BigInt(i), n, sumErr, sumAbs, sumSq });
+        byKey.set(r.key, [...prior, i]);
+      });
+      const got = store.accuracy.flatMap((a) => {
+        expect(a.model).toBe('forecaster');
+        expect(a.update.version).toBe('1');
+        return a.update.partitions.flatMap((p) => {
+          expect([p.topic, p.partition]).toEqual([cfg.sensorTopic, 0]);
+          return p.readings;
+        });
+      });
+      got.sort((a, b) => (a.offset < b.offset ? -1 : 1));
+      expect(got).toEqual(want);
+      runs.push(JSON.stringify(got, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+    }
+    expect(runs[1]).toBe(runs[0]);
+    expect(runs[2]).toBe(runs[0]);
+  });
+
   it('skips already applied offsets on replay and emits nothing for them', async () => {
     const rs = readings(5, 6, 3);
     const msgs = toMessages(rs);
@@ -489,6 +535,10 @@ describe('BatchProcessor (model swap policies)', () => {
     e.head(1, h, out);
     const got = JSON.parse(kept.sink.all[0].value);
     got.forecast.forEach((v: number, j: number) => expect(v).toBeCloseTo(out[j] * 5 + 20, 9));
+
+    // Forecasts v1 made are not scored for v2, even when its state is kept.
+    expect(kept.store.accuracy.some((a) => a.update.version === '1')).toBe(true);
+    expect(kept.store.accuracy.filter((a) => a.update.version === '2')).toEqual([]);
 
     const fallback = await primed('keep', 6, 'reset');
     const ref = referenceForecasts(fallback.v2, fallback.next);

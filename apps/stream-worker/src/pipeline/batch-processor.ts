@@ -11,15 +11,19 @@ import {
   type OutputSink,
   type PartitionBatch,
   type PipelineLogger,
+  type PipelineStage,
   type ProcessorConfig,
   type ProcessorObserver,
   type StatePort,
   type StateWrite,
+  type UnitTrace,
   ModelNotReadyError,
   UnitSupersededError,
 } from './ports';
 import { firstNonFiniteEvents } from './finite-guard';
+import { AccuracyTally } from './forecast-scoring';
 import { runPlan, type StepOutput } from './step-stage';
+import { attachTraceHeaders, UNTRACED } from './trace-headers';
 import { windowScores } from './window-scores';
 import { writeUnit } from './write-stage';
 
@@ -89,7 +93,7 @@ export class BatchProcessor {
    * write succeeds), so a key's events chain across units before they are durable. Call
    * `write()` of each prepared unit in preparation order (it is chained in that order anyway).
    */
-  async prepareUnit(batches: readonly PartitionBatch[]): Promise<PreparedUnit> {
+  async prepareUnit(batches: readonly PartitionBatch[], trace: UnitTrace = UNTRACED): Promise<PreparedUnit> {
     const generation = this.generation;
     const t0 = performance.now();
     let decoded = decodeUnit(this.cfg, this.models, batches, false);
@@ -98,7 +102,9 @@ export class BatchProcessor {
       await this.models.resolve!([...decoded.missing]);
       decoded = decodeUnit(this.cfg, this.models, batches, true);
     }
-    this.observer.stageSeconds?.('decode', (performance.now() - t0) / 1000);
+    const decodeSeconds = (performance.now() - t0) / 1000;
+    this.observer.stageSeconds?.('decode', decodeSeconds);
+    trace.stage('decode', decodeSeconds);
     let events = 0;
     batches.forEach((b, i) => {
       if (decoded.waiting.has(i)) return;
@@ -115,6 +121,8 @@ export class BatchProcessor {
       skipped: 0,
       pending: new Map(),
       replaced: new Map(),
+      trace,
+      accuracy: new Map(),
     };
     try {
       for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
@@ -150,10 +158,14 @@ export class BatchProcessor {
     for (const rej of acc.rejections) {
       acc.outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
     }
+    attachTraceHeaders(acc.outputs, batches, acc.trace);
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
     let emittedAtMs: number;
     try {
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer));
+      const accuracy = new Map(
+        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, partitions: a.tally.partitions() }]]),
+      );
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped > 0) await this.store.confirmDurable?.();
@@ -189,7 +201,7 @@ export class BatchProcessor {
 
     const tLoad = performance.now();
     const loaded = await Promise.all(groups.map((g) => this.loadKeys(g.name, g.keys)));
-    if (groups.length > 0) this.observer.stageSeconds?.('state_load', (performance.now() - tLoad) / 1000);
+    if (groups.length > 0) stageDone(this.observer, acc.trace, 'state_load', tLoad);
     // A unit that failed to write while this one loaded may have given it some of its states.
     if (generation !== this.generation) throw new UnitSupersededError();
     groups.forEach((g, gi) => {
@@ -256,6 +268,11 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
+      if (enc.accuracy !== null && !enc.accuracy.empty) {
+        let a = acc.accuracy.get(g.name);
+        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, tally: new AccuracyTally() }));
+        a.tally.merge(enc.accuracy);
+      }
       acc.eventTimesMs.push(...enc.eventTimesMs);
       let byKey = acc.writes.get(g.name);
       if (byKey === undefined) acc.writes.set(g.name, (byKey = new Map()));
@@ -270,7 +287,7 @@ export class BatchProcessor {
       const topic = g.model.task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic;
       acc.predicted.set(topic, (acc.predicted.get(topic) ?? 0) + enc.predictions.length);
     });
-    if (groups.length > 0) this.observer.stageSeconds?.('step', (performance.now() - tStep) / 1000);
+    if (groups.length > 0) stageDone(this.observer, acc.trace, 'step', tStep);
   }
 
   /** Records of `keys`: pending ones (computed by a unit not written yet) first, the rest from the store. */
@@ -307,6 +324,16 @@ interface UnitOutputs {
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
+  readonly trace: UnitTrace;
+  /** Forecast errors scored, by model (docs/accuracy.md), written before the states. */
+  readonly accuracy: Map<string, { readonly version: string; readonly tally: AccuracyTally }>;
+}
+
+/** A stage that started at `t0` (performance.now()) ended: its histogram and its span. */
+function stageDone(observer: ProcessorObserver, trace: UnitTrace, stage: PipelineStage, t0: number): void {
+  const seconds = (performance.now() - t0) / 1000;
+  observer.stageSeconds?.(stage, seconds);
+  trace.stage(stage, seconds);
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;

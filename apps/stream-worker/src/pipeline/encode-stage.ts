@@ -6,6 +6,7 @@ import type { ValidEvent } from './decode-stage';
 import type { PreparedKey } from './load-stage';
 import type { OutputRecord, PartitionBatch, ProcessorConfig, StateWrite } from './ports';
 import type { StepOutput } from './step-stage';
+import { AccuracyTally, scoreAndQueue } from './forecast-scoring';
 import { encodeExtras, freshExtras, type ForecastExtras } from './task-extras';
 
 /** An output record with the position of its source message in the unit (for source order). */
@@ -21,6 +22,8 @@ export interface EncodedGroup {
   /** Event time (epoch ms) of each prediction, in the same order. */
   readonly eventTimesMs: number[];
   readonly writes: StateWrite[];
+  /** Forecast errors the unit's readings scored (docs/accuracy.md); null for classifiers. */
+  readonly accuracy: AccuracyTally | null;
 }
 
 /**
@@ -47,6 +50,7 @@ export function encodeGroup(
   const predictions: PlacedOutput[] = [];
   const eventTimesMs: number[] = [];
   const writes: StateWrite[] = [];
+  const accuracy = task.kind === 'forecast' ? new AccuracyTally() : null;
   for (const slot of plan.slots) {
     const prep = prepared.get(slot.key)!;
     const extras = prep.extras;
@@ -97,6 +101,8 @@ export function encodeGroup(
         }
         fx.hasForecast = true;
         fx.lastForecast0 = forecast[0];
+        const scored = scoreAndQueue(fx, ev.values!, targets, forecast, ev.offset);
+        if (scored !== null) accuracy!.add(source.topic, ev.partition, scored);
         const value = encodeForecastPrediction({
           sensorId: slot.key,
           ts: ev.rawTs,
@@ -134,7 +140,7 @@ export function encodeGroup(
       predictions.push({ batch: ev.batch, index: ev.index, record });
       eventTimesMs.push(ev.timeMs);
     }
-    const enc = encodeExtras(extras, ringCapacity);
+    const enc = encodeExtras(extras, ringCapacity, task.kind === 'forecast' ? task.targetIndex.length : 1);
     const record: StateRecord = {
       modelVersion: model.versionLabel,
       partition,
@@ -152,5 +158,5 @@ export function encodeGroup(
       expected: loaded ? { partition: loaded.partition, offset: loaded.offset } : null,
     });
   }
-  return { predictions, eventTimesMs, writes };
+  return { predictions, eventTimesMs, writes, accuracy };
 }

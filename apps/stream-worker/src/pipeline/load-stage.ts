@@ -62,7 +62,18 @@ export function prepareKeys(
             lastTimeMs: Number.isNaN(record.lastEventTs) ? Number.NEGATIVE_INFINITY : record.lastEventTs,
           }
         : null;
-    const extras = decodeExtras(record?.extras, record?.ring, task.kind, featureCount) ?? freshExtras(task.kind, featureCount);
+    const extras =
+      decodeExtras(
+        record?.extras,
+        record?.ring,
+        task.kind,
+        featureCount,
+        task.kind === 'forecast' ? task.horizon : 0,
+        task.kind === 'forecast' ? task.targetIndex.length : 1,
+      ) ??
+      freshExtras(task.kind, featureCount);
+    // Pending forecasts are scored for the version that made them only (docs/accuracy.md).
+    if (extras.kind === 'forecast' && record !== null && record.modelVersion !== model.versionLabel) extras.pending = [];
     const set = (start: KeyStart, prep: PreparedKey): void => {
       starts.set(key, start);
       prepared.set(key, prep);
@@ -96,6 +107,7 @@ export function prepareKeys(
       extras.residualCount = 0;
       extras.residualMean = 0;
       extras.residualM2 = 0;
+      extras.pending = [];
     }
     if (policy === 'rewarm' && extras.history.length > 0) {
       counts.rewarm++;

@@ -15,6 +15,7 @@ function forecastExtras(overrides: Partial<ForecastExtras> = {}): ForecastExtras
     residualCount: 41,
     residualMean: -0.1 / 3,
     residualM2: 7.000000000000001,
+    pending: [],
     featureCount: 2,
     history: [Float32Array.of(20.5, 0), Float32Array.of(21.25, 1.5), Float32Array.of(19, 2)],
     ...overrides,
@@ -75,6 +76,7 @@ describe('task extras', () => {
       residualCount: 3,
       residualMean: 0.25,
       residualM2: 1.75,
+      pending: [],
       featureCount: 2,
       history: [],
     });
@@ -88,5 +90,19 @@ describe('task extras', () => {
     expect(decodeExtras(enc.extras, enc.ring, 'classify', 0)).toBeNull();
     expect(decodeExtras(new Float32Array(6), null, 'forecast', 2)).toBeNull();
     expect(decodeExtras(new Float32Array(0), null, 'classify', 0)).toEqual({ kind: 'classify', history: [] });
+  });
+
+  it('pending forecasts keep the steps still to be scored, bit for bit; another output length drops them only', () => {
+    // H = 2 steps × T = 2 targets; the older forecast (made 1 reading ago) keeps step 2 only.
+    const pending = [Float64Array.of(0.1, 1 / 3, -2.5e-17, -0), Float64Array.of(Math.PI, 5e-324, 1e300, 7)];
+    const x = forecastExtras({ pending });
+    const rec = viaRecord(encodeExtras(x, 16, 2));
+    expect(rec.extras.length).toBe(10 + 2 * (2 + 4));
+    const back = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 4, 2) as ForecastExtras;
+    expect(back).toEqual({ ...x, pending: [Float64Array.of(NaN, NaN, -2.5e-17, -0), pending[1]] });
+    expect(Object.is(back.pending[0][3], -0)).toBe(true);
+    expect(back.pending[1][1]).toBe(5e-324);
+    const other = decodeExtras(rec.extras, rec.ring, 'forecast', 2, 6, 2) as ForecastExtras;
+    expect(other).toEqual({ ...x, pending: [] });
   });
 });

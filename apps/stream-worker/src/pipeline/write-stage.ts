@@ -1,12 +1,14 @@
+import type { AccuracyUpdate } from '@app/state';
 import type { PlacedOutput } from './encode-stage';
-import type { OutputSink, ProcessorObserver, StatePort, StateWrite } from './ports';
+import type { OutputSink, ProcessorObserver, StatePort, StateWrite, UnitTrace } from './ports';
 
 /**
  * Stage 6, write: one producer call with every prediction and dead letter of the unit (in source
  * order), acknowledged by all in-sync replicas, then every model's compare-and-set state writes
  * (one pipelined round trip per model, concurrently). Produce comes first: a state that records
  * an offset implies its predictions are durable. The consumer commits the unit's offsets after
- * this stage returned (the commit half of the stage lives in the BatchConsumer).
+ * this stage returned (the commit half of the stage lives in the BatchConsumer). A model's live
+ * accuracy updates ride first in its state write (docs/accuracy.md).
  */
 export async function writeUnit(
   sink: OutputSink,
@@ -14,6 +16,8 @@ export async function writeUnit(
   outputs: PlacedOutput[],
   writes: ReadonlyMap<string, readonly StateWrite[]>,
   observer: ProcessorObserver,
+  trace?: UnitTrace,
+  accuracy: ReadonlyMap<string, readonly AccuracyUpdate[]> = new Map(),
 ): Promise<{ emittedAtMs: number }> {
   let emittedAtMs = Date.now();
   if (outputs.length > 0) {
@@ -21,13 +25,17 @@ export async function writeUnit(
     const t0 = performance.now();
     await sink.sendBatch(outputs.map((o) => o.record));
     emittedAtMs = Date.now();
-    observer.stageSeconds?.('produce', (performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    observer.stageSeconds?.('produce', seconds);
+    trace?.stage('produce', seconds);
   }
   const pending = [...writes].filter(([, w]) => w.length > 0);
   if (pending.length > 0) {
     const t0 = performance.now();
-    const results = await Promise.all(pending.map(([model, w]) => store.writeMany(model, w)));
-    observer.stageSeconds?.('state_write', (performance.now() - t0) / 1000);
+    const results = await Promise.all(pending.map(([model, w]) => store.writeMany(model, w, accuracy.get(model))));
+    const seconds = (performance.now() - t0) / 1000;
+    observer.stageSeconds?.('state_write', seconds);
+    trace?.stage('state_write', seconds);
     let written = 0;
     let conflicts = 0;
     pending.forEach(([, w], i) => {

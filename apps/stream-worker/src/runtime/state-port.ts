@@ -1,4 +1,4 @@
-import type { StateRecord, StateStore } from '@app/state';
+import type { AccuracyUpdate, StateRecord, StateStore } from '@app/state';
 import type { StatePort, StateWrite } from '../pipeline/ports';
 import { allFinite } from '../pipeline/finite-guard';
 
@@ -26,10 +26,11 @@ export class StoreStatePort implements StatePort {
     return records;
   }
 
-  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
+  async writeMany(model: string, writes: readonly StateWrite[], accuracy?: readonly AccuracyUpdate[]): Promise<{ conflicts: string[] }> {
     const outcomes = await this.store.writeMany(
       model,
       writes.map((w) => ({ key: w.key, record: w.record })),
+      accuracy,
     );
     const conflicts: string[] = [];
     outcomes.forEach((o, i) => {

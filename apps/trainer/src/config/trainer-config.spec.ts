@@ -28,6 +28,8 @@ describe('loadTrainerConfig', () => {
       logLevel: 'info',
       modelsTopic: 'streamcell.models',
       inputTopics: { forecast: 'sensor.readings', classify: 'text.events' },
+      accuracyTopic: 'streamcell.accuracy',
+      accuracyPublishMs: 10_000,
       adminToken: 'a'.repeat(32),
       dataDir: null,
       sourceTopics: ['sensor.readings', 'text.events'],

@@ -16,11 +16,26 @@ export class TrainerMetrics {
   readonly running = new Gauge({ name: 'streamcell_trainer_jobs_running', help: 'Jobs running in this trainer', registers: [this.registry] });
   readonly activations = new Counter({ name: 'streamcell_trainer_activations_total', help: 'Versions activated through this trainer', registers: [this.registry] });
 
+  /** Live accuracy per model version (docs/accuracy.md), refreshed every ACCURACY_PUBLISH_MS. */
+  readonly liveMae = new Gauge({ name: 'streamcell_live_mae', help: 'Live mean absolute forecast error (reading units)', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveRmse = new Gauge({ name: 'streamcell_live_rmse', help: 'Live root mean squared forecast error (reading units)', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveBias = new Gauge({ name: 'streamcell_live_bias', help: 'Live mean forecast error, actual minus forecast (reading units)', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveEvents = new Gauge({ name: 'streamcell_live_events', help: 'Readings scored against earlier forecasts, exactly once', labelNames: ['model', 'version'], registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'streamcell_trainer_' });
     // Outcomes start at 0, so increase() sees the first failed job (a series born at 1 shows none).
     for (const task of ['forecast', 'classify'] as const)
       for (const status of ['succeeded', 'failed', 'cancelled'] as const) this.jobs.inc({ status, task }, 0);
+  }
+
+  /** Sets the live accuracy gauges of one version. */
+  setAccuracy(a: { model: string; version: number; events: number; mae: number | null; rmse: number | null; bias: number | null }): void {
+    const labels = { model: a.model, version: String(a.version) };
+    this.liveEvents.set(labels, a.events);
+    if (a.mae !== null) this.liveMae.set(labels, a.mae);
+    if (a.rmse !== null) this.liveRmse.set(labels, a.rmse);
+    if (a.bias !== null) this.liveBias.set(labels, a.bias);
   }
 
   onEpoch(job: JobRecord): void {

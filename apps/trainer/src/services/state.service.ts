@@ -75,11 +75,12 @@ function num(x: number): number | null {
 
 /**
  * Decodes the forecast extras words (four float64: residual count + 1 or 0, lastForecast0,
- * residualMean, residualM2; legacy records: five float64 with hasForecast first). The layout is
+ * residualMean, residualM2, then the forecasts pending live scoring; legacy records: five float64
+ * with hasForecast first, exactly 10 words). The layout is
  * the worker's (task-extras.ts); state.service.spec.ts checks this reader against its encoder.
  */
 export function readForecastExtras(words: Float32Array): ForecastExtrasView | null {
-  if (words.length !== 8 && words.length !== 10) return null;
+  if (words.length < 8 || words.length % 2 !== 0) return null;
   const d = new Float64Array(words.slice().buffer);
   const legacy = words.length === 10;
   const has = legacy ? d[0] === 1 : d[0] > 0;

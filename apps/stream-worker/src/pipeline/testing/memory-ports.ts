@@ -1,5 +1,5 @@
 import { DEFAULT_TOPICS } from '@app/contracts';
-import type { StateRecord } from '@app/state';
+import type { AccuracyUpdate, StateRecord } from '@app/state';
 import type { OutputRecord, ProcessorConfig, StatePort, StateWrite } from '../ports';
 
 /** Processor settings of the unit specs: the contract topic names, small input limits. */
@@ -26,16 +26,19 @@ export class MemoryState implements StatePort {
   /** confirmDurable() calls (the replica acknowledgement of earlier writes). */
   confirms = 0;
   failNextWrite = false;
+  /** Live accuracy updates passed with the writes, in call order (docs/accuracy.md). */
+  readonly accuracy: { model: string; update: AccuracyUpdate }[] = [];
   async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
     this.loads++;
     return keys.map((k) => this.data.get(`${model}/${k}`) ?? null);
   }
-  async writeMany(model: string, writes: readonly StateWrite[]): Promise<{ conflicts: string[] }> {
+  async writeMany(model: string, writes: readonly StateWrite[], accuracy: readonly AccuracyUpdate[] = []): Promise<{ conflicts: string[] }> {
     this.writes++;
     if (this.failNextWrite) {
       this.failNextWrite = false;
       throw new Error('redis down');
     }
+    for (const update of accuracy) this.accuracy.push({ model, update });
     const conflicts: string[] = [];
     for (const w of writes) {
       const cur = this.data.get(`${model}/${w.key}`) ?? null;
