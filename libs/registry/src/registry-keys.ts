@@ -42,6 +42,11 @@ export class RegistryKeys {
   files(model: string, version: number): string {
     return `${this.prefix}:{${model}}:files:${version}`;
   }
+  /** Hash with the shadow pointer (version, at, epoch); version '' = no shadow. */
+  shadow(model: string): string {
+    return `${this.prefix}:{${model}}:shadow`;
+  }
+
   /** Hash with the active pointer (version, policy, activatedAt, previousVersion, epoch). */
   active(model: string): string {
     return `${this.prefix}:{${model}}:active`;

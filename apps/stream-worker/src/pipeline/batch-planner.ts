@@ -264,3 +264,25 @@ export function planBatch(
     rejects: { skipped, late },
   };
 }
+
+/** The planner's view of decoded events (`index` = position in `events`). */
+export function plannerEventsOf(
+  events: readonly {
+    readonly key: string;
+    readonly partition: number;
+    readonly offset: bigint;
+    readonly timeMs: number;
+    readonly reset: boolean;
+    readonly tokens: Int32Array | null;
+  }[],
+): PlannerEvent[] {
+  return events.map((e, i) => ({
+    index: i,
+    key: e.key,
+    partition: e.partition,
+    offset: e.offset,
+    timeMs: e.timeMs,
+    reset: e.reset,
+    steps: e.tokens !== null ? e.tokens.length : 1,
+  }));
+}

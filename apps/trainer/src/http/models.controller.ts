@@ -3,6 +3,7 @@ import {
   Body,
   ConflictException,
   Controller,
+  Delete,
   Get,
   HttpCode,
   HttpException,
@@ -133,6 +134,36 @@ export class ModelsController {
     ModelsService.modelName(name);
     const version = parseVersion(rawVersion);
     const pointer = await this.registry.activate(name, version, body?.policy);
+    this.metrics.activations.inc();
+    return { model: name, active: pointer };
+  }
+
+  /** Puts a version in shadow: stepped next to the active one, its outputs kept off the prediction topics. */
+  @Post(':name/versions/:version/shadow')
+  @HttpCode(200)
+  async shadow(@Param('name') name: string, @Param('version') rawVersion: string) {
+    ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
+    return { model: name, shadow: await this.registry.setShadow(name, version) };
+  }
+
+  /** Stops the model's shadow version (its per-key states stay in their namespace). */
+  @Delete(':name/shadow')
+  @HttpCode(200)
+  async stopShadow(@Param('name') name: string) {
+    ModelsService.modelName(name);
+    const stopped = await this.registry.clearShadow(name);
+    if (stopped === null) throw new NotFoundException(`model ${name} has no shadow version`);
+    return { model: name, stopped };
+  }
+
+  /** Makes the shadow version active with the `warm` swap policy: keys continue from the shadow's own states. */
+  @Post(':name/versions/:version/promote')
+  @HttpCode(200)
+  async promote(@Param('name') name: string, @Param('version') rawVersion: string) {
+    ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
+    const pointer = await this.registry.promoteShadow(name, version);
     this.metrics.activations.inc();
     return { model: name, active: pointer };
   }

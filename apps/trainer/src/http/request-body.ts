@@ -71,7 +71,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
     };
   }
   if (
-    /^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) ||
+    /^\/v1\/models\/[^/]+\/versions\/[^/]+\/(activate|shadow|promote)\/?$/i.test(path) ||
     /^\/v1\/models\/[^/]+\/policy\/(pause|resume)\/?$/i.test(path) ||
     /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)
   ) {
