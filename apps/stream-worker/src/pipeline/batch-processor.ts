@@ -155,7 +155,7 @@ export class BatchProcessor {
     let emittedAtMs: number;
     try {
       const accuracy = new Map(
-        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, partitions: a.tally.partitions() }]]),
+        [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, partitions: a.tally.partitions() }]]),
       );
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
@@ -243,11 +243,7 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
-      if (enc.accuracy !== null && !enc.accuracy.empty) {
-        let a = acc.accuracy.get(g.name);
-        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, tally: new AccuracyTally() }));
-        a.tally.merge(enc.accuracy);
-      }
+      tallyAccuracy(acc, g.name, g.name, g.model.versionLabel, enc.accuracy);
       acc.eventTimesMs.push(...enc.eventTimesMs);
       this.stageWrites(acc, g.name, enc.writes);
       const topic = g.model.task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic;
@@ -258,6 +254,8 @@ export class BatchProcessor {
       const stepped = stepShadow(this.cfg, batches, sg, shadowLoaded[si], loaded[groups.findIndex((g) => g.name === sg.name)], this.logger);
       acc.outputs.push(...stepped.outputs);
       this.stageWrites(acc, sg.namespace, stepped.writes);
+      // The shadow's errors ride with its own state write, into the (model, shadow version) accumulator.
+      tallyAccuracy(acc, sg.namespace, sg.name, sg.model.versionLabel, stepped.accuracy);
       this.observer.shadowStepped?.(sg.name, stepped.events, stepped.restarts);
     });
     if (groups.length > 0) this.observer.stageSeconds?.('step', (performance.now() - tStep) / 1000);
@@ -311,8 +309,16 @@ interface UnitOutputs {
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
-  /** Forecast errors scored, by model (docs/accuracy.md), written before the states. */
-  readonly accuracy: Map<string, { readonly version: string; readonly tally: AccuracyTally }>;
+  /** Forecast errors scored, by state namespace (docs/accuracy.md), written before its states. */
+  readonly accuracy: Map<string, { readonly model: string; readonly version: string; readonly tally: AccuracyTally }>;
+}
+
+/** Adds a namespace's scored errors (the active version's, or a shadow's) to the unit's tallies. */
+function tallyAccuracy(acc: UnitOutputs, namespace: string, model: string, version: string, scored: AccuracyTally | null): void {
+  if (scored === null || scored.empty) return;
+  let a = acc.accuracy.get(namespace);
+  if (a === undefined) acc.accuracy.set(namespace, (a = { model, version, tally: new AccuracyTally() }));
+  a.tally.merge(scored);
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;

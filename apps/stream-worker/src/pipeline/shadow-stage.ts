@@ -4,6 +4,7 @@ import { planBatch, plannerEventsOf, type BatchPlan } from './batch-planner';
 import type { ValidEvent } from './decode-stage';
 import { encodeGroup, type PlacedOutput } from './encode-stage';
 import { nonFinite } from './finite-guard';
+import type { AccuracyTally } from './forecast-scoring';
 import { prepareKeys } from './load-stage';
 import type { ModelSource, PartitionBatch, PipelineLogger, ProcessorConfig, ProcessorObserver, StateWrite } from './ports';
 import { runGroupPlan } from './step-stage';
@@ -66,6 +67,8 @@ export interface SteppedShadow {
   readonly events: number;
   /** Keys restarted from the initial state because the shadow missed some of their events. */
   readonly restarts: number;
+  /** Forecast errors the shadow's own forecasts scored (its own accumulator; null: none). */
+  readonly accuracy: AccuracyTally | null;
 }
 
 /**
@@ -109,10 +112,10 @@ export function stepShadow(
     plan = planOf(plannerEvents);
     out = runGroupPlan(sg.model, plan, prepared, sg.events, {});
   }
-  if (out === null) return { writes: [], outputs: [], events: 0, restarts };
+  if (out === null) return { writes: [], outputs: [], events: 0, restarts, accuracy: null };
   const topic = cfg.shadowTopic ?? '';
   const enc = encodeGroup({ ...cfg, forecastTopic: topic, classificationTopic: topic }, batches, sg.model, plan, prepared, sg.events, out);
-  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts };
+  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts, accuracy: enc.accuracy };
 }
 
 /**
