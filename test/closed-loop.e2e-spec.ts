@@ -183,7 +183,7 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
     expect(Number(job.source.toTime) - Number(job.source.fromTime)).toBe(HISTORY_MS);
     expect(Number(job.source.fromTime)).toBeGreaterThanOrEqual(regimeB);
     expect(promotion.version).toBe(2);
-    expect(promotion.reason).toMatch(/^shadow v2 mae .* below .*margin 0.2\)$/);
+    expect(promotion.reason).toMatch(/^shadow v2 mae [\d.]+ over \d+ events vs active v1 [\d.]+ over \d+ \(below [\d.]+, margin 0.2\)$/);
     const pe = promotion.evidence!;
     expect(pe.shadowError as number).toBeLessThan((pe.activeError as number) * 0.8);
     expect(Math.min(pe.shadowEvents as number, pe.activeEvents as number)).toBeGreaterThanOrEqual(60);

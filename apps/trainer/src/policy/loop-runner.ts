@@ -104,7 +104,7 @@ export class LoopRunner {
   /** The loop state of `model` (the initial one when none is stored). */
   async state(model: string): Promise<LoopState> {
     const json = await this.deps.redis.get(this.keys.loop(model));
-    return json ? ({ ...INITIAL_LOOP_STATE, ...(JSON.parse(json) as Partial<LoopState>) } as LoopState) : INITIAL_LOOP_STATE;
+    return json ? { ...INITIAL_LOOP_STATE, ...(JSON.parse(json) as Partial<LoopState>) } : INITIAL_LOOP_STATE;
   }
 
   /** One look at `model`: returns the decision carried out (`none` without a policy or lease). */
@@ -137,7 +137,8 @@ export class LoopRunner {
         case 'reject':
           await this.deps.registry.clearShadow(model, d.version);
           break;
-        default:
+        case 'none':
+        case 'note':
           break;
       }
     } catch (err) {
