@@ -5,7 +5,16 @@
  * model's keys in one slot and works across models on different nodes.
  */
 import { InMemoryModelEventPublisher, ModelRegistry } from '@app/registry';
-import { clusterKeySlot, createRedisClient, stateKey, StateStore, type RedisLike, type StateRecord } from '@app/state';
+import {
+  accuracyKey,
+  clusterKeySlot,
+  createRedisClient,
+  readAccuracy,
+  stateKey,
+  StateStore,
+  type RedisLike,
+  type StateRecord,
+} from '@app/state';
 import { Cluster } from 'ioredis';
 import { startRedisCluster, type TestRedisCluster } from './support/redis-cluster';
 
@@ -89,6 +98,29 @@ describe('StateStore on a Redis Cluster', () => {
     // The same key on the stored node, read directly: the bytes are the store's.
     const direct = await (redis as Cluster).getBuffer(stateKey(model, keys[1]));
     expect(direct).not.toBeNull();
+  });
+
+  it('live accuracy: the accumulator (one slot per model) is counted once with the state writes', async () => {
+    const model = 'cluster-accuracy';
+    const keys = Array.from({ length: 40 }, (_, i) => `a-${i}`);
+    const writes = keys.map((key) => ({ key, record: recordAt(key, 20n) }));
+    const readings = keys.map((_, i) => ({ offset: BigInt(i), n: 1, sumErr: 2_000_000_000n, sumAbs: 2_000_000_000n, sumSq: 4_000_000_000n }));
+    const accuracy = [{ version: '7', partitions: [{ topic: 'sensor.readings', partition: 2, readings }] }];
+    expect(await store.writeMany(model, writes, accuracy)).toEqual(keys.map(() => 'applied'));
+    // A replay of the same unit: the states are stale and the fence refuses every reading.
+    expect(await store.writeMany(model, writes, accuracy)).toEqual(keys.map(() => 'stale'));
+    expect(await readAccuracy(redis, model, 7)).toEqual({
+      events: 40,
+      errors: 40,
+      mae: 2,
+      rmse: 2,
+      bias: 2,
+      sumErr: 80,
+      sumAbs: 80,
+      sumSq: 160,
+      fences: { 'sensor.readings:2': '39' },
+    });
+    expect(clusterKeySlot(accuracyKey(model, '7'))).toBe(clusterKeySlot(accuracyKey(model, '8')));
   });
 
   it('model registry: versions, files and active pointers of models on different nodes', async () => {

@@ -39,7 +39,7 @@ class AccuracyExport implements OnModuleInit, OnApplicationShutdown {
       if (this.running) return; // the previous pass is still on it
       this.running = service
         .exportOnce(sink, this.infra.producer, this.config.accuracyTopic)
-        .catch(() => undefined)
+        .catch((err: Error) => new Logger('accuracy').warn(`live accuracy export failed (retried in ${this.config.accuracyPublishMs} ms): ${err.message}`))
         .finally(() => (this.running = null));
     }, this.config.accuracyPublishMs);
     this.timer.unref();

@@ -90,4 +90,11 @@ describe('forecast scoring', () => {
     expect(Number(got.sumSq) / ACCURACY_QUANTA_PER_UNIT).toBe(0.25);
     expect(fx.pending).toEqual([Float64Array.of(13)]);
   });
+
+  it('leaves out an error too large to square in quanta instead of failing the unit', () => {
+    const fx = freshExtras('forecast', 1) as ForecastExtras;
+    scoreAndQueue(fx, [0], Int32Array.of(0), Float64Array.of(-1e160), 1n);
+    expect(scoreAndQueue(fx, [1e160], Int32Array.of(0), Float64Array.of(0), 2n)).toBeNull();
+    expect(scoreAndQueue(fx, [1], Int32Array.of(0), Float64Array.of(0), 3n)).toMatchObject({ n: 1, sumErr: 1_000_000_000n });
+  });
 });

@@ -61,6 +61,7 @@ export function scoreAndQueue(
       if (f.length !== forecast.length || k > steps) continue;
       for (let t = 0; t < T; t++) {
         const err = values[targetIndex[t]] - f[(k - 1) * T + t];
+        if (!scorable(err)) continue;
         const qe = Math.round(err * ACCURACY_QUANTA_PER_UNIT);
         e += qe;
         a += Math.abs(qe);
@@ -83,6 +84,15 @@ export function scoreAndQueue(
   return scored;
 }
 
+/**
+ * An error whose square in quanta is not a finite number (|err| above ~1e149, which only a
+ * pathological scaler lets through the finite guard) is left out, deterministically, rather
+ * than stopping the partition.
+ */
+function scorable(err: number): boolean {
+  return Number.isFinite(err * err * ACCURACY_QUANTA_PER_UNIT);
+}
+
 /** The same sums as BigInt per error (errors too large for exact double sums of their quanta). */
 function bigScore(
   pending: readonly Float64Array[],
@@ -100,7 +110,9 @@ function bigScore(
     const k = pending.length - i;
     if (pending[i].length !== length || k > steps) continue;
     for (let t = 0; t < T; t++) {
-      const q = errorQuanta(values[targetIndex[t]] - pending[i][(k - 1) * T + t]);
+      const err = values[targetIndex[t]] - pending[i][(k - 1) * T + t];
+      if (!scorable(err)) continue;
+      const q = errorQuanta(err);
       sumErr += q.e;
       sumAbs += q.a;
       sumSq += q.s;
