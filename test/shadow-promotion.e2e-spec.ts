@@ -41,8 +41,10 @@ describe('shadow version, warm promotion', () => {
   let trainer: TrainerProcess;
   let shadowOut: Collector;
 
-  const api = async (method: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
-    const res = await fetch(`${trainer.base}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+  const api = async (method: string, path: string, body?: object): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    if (body) headers['content-type'] = 'application/json';
+    const res = await fetch(`${trainer.base}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 
@@ -76,6 +78,8 @@ describe('shadow version, warm promotion', () => {
     expect(await api('POST', `/v1/models/${fc}/versions/2/promote`)).toMatchObject({ status: 409, body: { message: expect.stringMatching(/not in shadow/) } });
     expect((await api('DELETE', `/v1/models/${fc}/shadow`)).status).toBe(404);
     expect((await api('POST', `/v1/models/bad%7Bname/versions/2/shadow`)).status).toBe(400);
+    expect(await api('POST', `/v1/models/${fc}/versions/2/shadow`, { by: 'a b' })).toMatchObject({ status: 400, body: { message: [expect.stringMatching(/^by must be/)] } });
+    expect(await api('POST', `/v1/models/${fc}/versions/2/promote`, { policy: 'warm' })).toMatchObject({ status: 400, body: { message: [expect.stringMatching(/policy should not exist/)] } });
   });
 
   it('steps v2 in shadow through a SIGKILL, then serves its warm state after the promotion', async () => {
@@ -86,7 +90,7 @@ describe('shadow version, warm promotion', () => {
     // A few text events too (served by the classifier alone), so that every input topic has a log to drain.
     const texts = textEvents(`sh-text-${run.s}`, 4, 5, PARTITIONS, 19);
 
-    const put = await api('POST', `/v1/models/${fc}/versions/2/shadow`);
+    const put = await api('POST', `/v1/models/${fc}/versions/2/shadow`, { by: 'alice', reason: 'challenger from the nightly retrain' });
     expect(put).toMatchObject({ status: 200, body: { shadow: { version: 2 } } });
     expect((await api('GET', `/v1/models/${fc}`)).body).toMatchObject({ active: { version: 1 }, shadow: { version: 2 } });
 
@@ -137,9 +141,14 @@ describe('shadow version, warm promotion', () => {
     expect(diffPredictionMaps(shadowPredictions, referenceOf(shadowPredictions.keys()))).toEqual([]);
 
     // Promotion: v2 active with the warm policy, no shadow left.
-    const promoted = await api('POST', `/v1/models/${fc}/versions/2/promote`);
+    const promoted = await api('POST', `/v1/models/${fc}/versions/2/promote`, { by: 'alice' });
     expect(promoted).toMatchObject({ status: 200, body: { active: { version: 2, policy: 'warm', previousVersion: 1 } } });
     expect((await api('GET', `/v1/models/${fc}`)).body).toMatchObject({ active: { version: 2, policy: 'warm' }, shadow: null });
+    // Who did what and why, in the model's action log (newest first).
+    expect((await api('GET', `/v1/models/${fc}/actions`)).body.actions).toMatchObject([
+      { action: 'promoted', by: 'operator:alice', version: 2, reason: expect.stringMatching(/promoted \(warm\)/) },
+      { action: 'shadowed', by: 'operator:alice', version: 2, reason: 'challenger from the nightly retrain' },
+    ]);
     await waitFor('the worker to serve v2', () => victim.logLines('model version active').some((l) => l.version === 2), 60_000);
     await waitFor('the worker to stop the shadow', () => victim.logLines('model shadow version no longer stepped').length > 0, 60_000);
 

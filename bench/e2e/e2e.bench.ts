@@ -31,7 +31,8 @@
  * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (15, per rate and side),
  * BENCH_CURVE_KEYS (1000,10000,100000,1000000; empty skips the curve), BENCH_REWARM_STEPS
  * (worker's REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default
- * reset; rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack).
+ * reset; rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack) or
+ * BENCH_ONLY=shadow (the engine result and shadow_cost only).
  */
 import { loadavg } from 'os';
 import { performance } from 'perf_hooks';
@@ -571,6 +572,11 @@ async function main(): Promise<void> {
       benchEvents(`bench-${s}`, EVENTS, 0, (i) => base + i * 10),
       2000,
     );
+
+    if (process.env.BENCH_ONLY === 'shadow') {
+      await shadowCost(stack, kafka, registry, fc, `bench-${s}`, t, workers);
+      return;
+    }
 
     progress('pass-through run');
     const pass = await passThrough(stack.brokers, t.sensor, passTopic, `bench-${s}-pass`, EVENTS);

@@ -297,9 +297,11 @@ export class ModelRegistry {
   /**
    * Promotes the shadow version: activates it with the `warm` swap policy (each key whose state
    * is of the old version takes the state the shadow computed for it), then clears the shadow.
-   * Throws RegistryConflictError unless `version` is the model's shadow.
+   * Throws ModelNotFoundError for an unknown version and RegistryConflictError unless `version`
+   * is the model's shadow.
    */
   async promoteShadow(name: string, version: number): Promise<ActivePointer> {
+    if (!(await this.getVersion(name, version))) throw new ModelNotFoundError(`model ${name} has no version ${version}`);
     const shadow = await this.getShadow(name);
     if (shadow?.version !== version) {
       throw new RegistryConflictError(

@@ -113,6 +113,7 @@ export class BatchProcessor {
       predicted: new Map(),
       rejections: [],
       skipped: 0,
+      shadowSkipped: 0,
       pending: new Map(),
       replaced: new Map(),
       accuracy: new Map(),
@@ -160,7 +161,7 @@ export class BatchProcessor {
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
-      if (acc.skipped > 0) await this.store.confirmDurable?.();
+      if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
     } catch (err) {
       // Units prepared on top of this one's states must not be written: they are prepared again.
       this.generation++;
@@ -253,6 +254,7 @@ export class BatchProcessor {
     shadows.forEach((sg, si) => {
       const stepped = stepShadow(this.cfg, batches, sg, shadowLoaded[si], loaded[groups.findIndex((g) => g.name === sg.name)], this.logger);
       acc.outputs.push(...stepped.outputs);
+      acc.shadowSkipped += stepped.skipped;
       this.stageWrites(acc, sg.namespace, stepped.writes);
       // The shadow's errors ride with its own state write, into the (model, shadow version) accumulator.
       tallyAccuracy(acc, sg.namespace, sg.name, sg.model.versionLabel, stepped.accuracy);
@@ -305,6 +307,8 @@ interface UnitOutputs {
   readonly predicted: Map<string, number>;
   readonly rejections: Rejection[];
   skipped: number;
+  /** Events the unit's shadows had applied already (not counted as the unit's skipped events). */
+  shadowSkipped: number;
   /** Pending records this unit published for the units prepared after it. */
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */

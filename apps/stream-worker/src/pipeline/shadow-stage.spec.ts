@@ -139,5 +139,20 @@ describe('shadow versions in the batch processor', () => {
     for (const k of ['s-0', 's-1', 's-2', 's-3']) {
       expect(replay.data.get(`${shadowNs}/${k}`)).toEqual(ref.state.data.get(`forecaster/${k}`));
     }
+
+    // The other way round: the shadow's write landed, the active one's did not. The active
+    // version applies the redelivered events; the shadow skips them, and the unit confirms the
+    // durability of the earlier writes before its offsets may be committed.
+    const other = new MemoryState();
+    const r = new BatchProcessor(cfg, source(V1, V2).models, other, new MemorySink());
+    await r.process(batch(first));
+    const activeBefore = new Map([...other.data].filter(([k]) => k.startsWith('forecaster/')));
+    await r.process(batch(second));
+    for (const [k, v] of activeBefore) other.data.set(k, v);
+    const confirms = other.confirms;
+    const res = await new BatchProcessor(cfg, source(V1, V2).models, other, new MemorySink()).process(batch(second));
+    expect(res.skipped).toBe(0);
+    expect(res.predictions).toBe(20);
+    expect(other.confirms).toBe(confirms + 1);
   });
 });

@@ -69,6 +69,8 @@ export interface SteppedShadow {
   readonly restarts: number;
   /** Forecast errors the shadow's own forecasts scored (its own accumulator; null: none). */
   readonly accuracy: AccuracyTally | null;
+  /** Events the shadow had applied already (a replay): committing past them needs their writes durable. */
+  readonly skipped: number;
 }
 
 /**
@@ -112,10 +114,11 @@ export function stepShadow(
     plan = planOf(plannerEvents);
     out = runGroupPlan(sg.model, plan, prepared, sg.events, {});
   }
-  if (out === null) return { writes: [], outputs: [], events: 0, restarts, accuracy: null };
+  const skipped = plan.rejects.skipped.length;
+  if (out === null) return { writes: [], outputs: [], events: 0, restarts, skipped, accuracy: null };
   const topic = cfg.shadowTopic ?? '';
   const enc = encodeGroup({ ...cfg, forecastTopic: topic, classificationTopic: topic }, batches, sg.model, plan, prepared, sg.events, out);
-  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts, accuracy: enc.accuracy };
+  return { writes: enc.writes, outputs: topic === '' ? [] : enc.predictions, events: enc.predictions.length, restarts, skipped, accuracy: enc.accuracy };
 }
 
 /**
