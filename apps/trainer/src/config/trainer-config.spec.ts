@@ -29,6 +29,7 @@ describe('loadTrainerConfig', () => {
       modelsTopic: 'streamcell.models',
       accuracyTopic: 'streamcell.accuracy',
       accuracyPublishMs: 10_000,
+      policyLoopMs: 5_000,
       adminToken: 'a'.repeat(32),
       dataDir: null,
       sourceTopics: ['sensor.readings', 'text.events'],
