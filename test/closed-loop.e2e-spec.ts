@@ -234,6 +234,13 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
       expect(live.sumAbs).toBeCloseTo(want.sumAbs, 4);
       expect(live.sumSq).toBeCloseTo(want.sumSq, 3);
     }
+    console.log(
+      JSON.stringify({
+        suite: 'closed-loop',
+        log: log.map((a) => `${a.action} (${a.by}): ${a.reason}`),
+        live: Object.fromEntries([...expected].map(([v, e]) => [`v${v}`, { errors: e.errors, mae: e.sumAbs / e.errors }])),
+      }),
+    );
     // The verdict was taken on spans within those totals.
     expect(pe.shadowEvents as number).toBeLessThanOrEqual(expected.get('2')!.errors);
     expect(pe.activeEvents as number).toBeLessThanOrEqual(expected.get('1')!.errors);
