@@ -26,13 +26,17 @@
  *   shadow_cost  events/s of a worker whose forecaster has a second version in shadow ÷ the same
  *                forecaster alone (two fresh workers over the same pre-filled topic);
  *   key_curve    events/s and Redis used_memory per key at 1e3, 1e4, 1e5 and 1e6 distinct keys
- *                (two events per key, at least 40,000 events; the 1e6 point one event per key).
+ *                (two events per key, at least 40,000 events; the 1e6 point one event per key);
+ *   tracing_cost events/s of inputs without headers, tracing off (bare), vs inputs with a
+ *                traceparent, tracing off (off) and on (OTLP to an in-process receiver),
+ *                alternating runs; the header pass-through alone in ns (tracing-cost.ts).
  * Progress goes to stderr. Env: BENCH_EVENTS (default 40000), BENCH_KEYS (2000), BENCH_UNITS
  * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (15, per rate and side),
  * BENCH_CURVE_KEYS (1000,10000,100000,1000000; empty skips the curve), BENCH_REWARM_STEPS
  * (worker's REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default
- * reset; rewarm makes the worker keep the input ring), BENCH_ONLY=engine (skip the stack) or
- * BENCH_ONLY=shadow (the engine result and shadow_cost only).
+ * reset; rewarm makes the worker keep the input ring), BENCH_TRACING_ROUNDS (2: bare/off/on rounds; 0
+ * skips), BENCH_ONLY=engine (skip the stack), BENCH_ONLY=shadow (the engine result and shadow_cost
+ * only) or BENCH_ONLY=tracing (only tracing_cost).
  */
 import { loadavg } from 'os';
 import { performance } from 'perf_hooks';
@@ -52,6 +56,7 @@ import { partitionFor, TestKafka, type OutMessage } from '../../test/support/tes
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from '../../test/support/worker-process';
 import { acquireBenchStack, type BenchStack } from './bench-stack';
 import { histogramDelta, parseHistogram, summarizeMs } from './prom-histogram';
+import { tracingCost, withTraceparents } from './tracing-cost';
 import {
   measureLayouts,
   memoryInfo,
@@ -70,6 +75,8 @@ const PARTITIONS = Number(process.env.BENCH_PARTITIONS ?? 16);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
 const REWARM_STEPS = process.env.BENCH_REWARM_STEPS ?? '16';
 const POLICY = (process.env.BENCH_POLICY ?? 'reset') as 'reset' | 'rewarm' | 'keep';
+/** bare/off/on rounds of the tracing_cost runs (0 skips them). */
+const TRACING_ROUNDS = Number(process.env.BENCH_TRACING_ROUNDS ?? 2);
 /** The worker's idle TTL default (7 days): the bench keeps it, so expires entries count. */
 const TTL_MS = 7 * 24 * 3600 * 1000;
 const WINDOW = 64;
@@ -540,6 +547,7 @@ async function main(): Promise<void> {
   const kafka = new TestKafka(stack.brokers, `bench-${s}`);
   let registry: TestRegistry | null = null;
   let probe: RedisLike | null = null;
+  const deferred: (() => Promise<Record<string, unknown>>)[] = [];
   try {
     await kafka.connect();
     await kafka.createSuiteTopics(t, { sensor: PARTITIONS, forecasts: 2 }, [{ topic: passTopic, partitions: 2 }]);
@@ -566,6 +574,17 @@ async function main(): Promise<void> {
     });
 
     const base = Date.parse('2026-11-27T00:00:00Z');
+    if (process.env.BENCH_ONLY === 'tracing' || TRACING_ROUNDS > 0) {
+      const bareEvents = benchEvents(`bench-${s}`, EVENTS, 0, (i) => base + i * 10);
+      const traced = withTraceparents(bareEvents);
+      const runTracing = () =>
+        tracingCost(stack, kafka, s, { events: traced, bareEvents, partitions: PARTITIONS, model: fc, rounds: Math.max(1, TRACING_ROUNDS), workers, progress });
+      if (process.env.BENCH_ONLY === 'tracing') {
+        emit({ ...(await runTracing()), loadAvg1m: Number(loadavg()[0].toFixed(2)) });
+        return;
+      }
+      deferred.push(runTracing);
+    }
     progress(`producing ${EVENTS} events over ${KEYS} keys into ${PARTITIONS} partitions`);
     await kafka.produce(
       t.sensor,
@@ -722,6 +741,7 @@ async function main(): Promise<void> {
     progress(`worker stopped: ${JSON.stringify(exit)}`);
     await stateBytes(probe, stack.redisUrl, model, `bench-${s}`, memBefore);
     await keyCurve(stack, kafka, probe, model, `bench-${s}-cl`, s, workers);
+    for (const run of deferred) emit({ ...(await run()), loadAvg1m: Number(loadavg()[0].toFixed(2)) });
   } finally {
     for (const w of workers) await w.dispose();
     await kafka.disconnect();

@@ -3,7 +3,7 @@
  * produce, end and committed offsets) and in-memory collectors of what the worker writes.
  */
 import { restartOnCrash } from '@app/kafka';
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerRunConfig, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Consumer, type ConsumerRunConfig, type IHeaders, type Producer } from 'kafkajs';
 import { sleep, uniqueName } from './e2e-env';
 import type { SuiteTopics } from './worker-process';
 
@@ -18,6 +18,8 @@ export interface CollectedMessage {
   readonly timestamp: number;
   /** Local clock when the collector saw it (ms). */
   readonly receivedAt: number;
+  /** Record headers as kafkajs reads them. */
+  readonly headers?: IHeaders;
 }
 
 /**
@@ -28,6 +30,7 @@ export interface OutMessage {
   readonly key: string | Buffer | null;
   readonly value: string | Buffer | null;
   readonly partition?: number;
+  readonly headers?: IHeaders;
 }
 
 /** Stable partition for a key (FNV-1a), independent of the client's partitioner. */
@@ -126,7 +129,7 @@ export class TestKafka {
         acks: -1,
         messages: messages
           .slice(i, i + chunk)
-          .map((m) => ({ key: m.key, value: m.value, partition: m.partition })),
+          .map((m) => ({ key: m.key, value: m.value, partition: m.partition, headers: m.headers })),
       });
     }
   }
@@ -180,6 +183,7 @@ export class TestKafka {
             value: m.value,
             timestamp: Number(m.timestamp),
             receivedAt: now,
+            headers: m.headers,
           });
         }
       },

@@ -42,5 +42,7 @@ export { KAFKA_ENV, REDIS_ENV, BOOT_ENV, SHARED_ENV, redisEnvProblems, type Shar
 export { KAFKA_SASL_ENV, KAFKA_SASL_MECHANISMS, kafkaSasl, kafkaSaslProblems, type KafkaSasl } from './shared-env';
 /** Checks that documentation tables of environment variables agree with a spec. */
 export { parseEnvTables, envDocProblems, type EnvDocRow } from './env-docs';
+/** Standard OpenTelemetry variables the apps validate at boot. */
+export { otelEnv, OTEL_TRACES_EXPORTERS, OTEL_OTLP_PROTOCOLS, OTEL_SAMPLERS } from './otel-env';
 /** Redis boot probe. */
 export { probeRedis, RedisUnreachableError } from './redis-probe';

@@ -50,6 +50,12 @@ export interface UnitOutcome {
    * for it. A rejection fails those batches (as a thrown error would).
    */
   readonly durable?: Promise<void>;
+  /**
+   * Called once the unit's offsets are committed, with when that commit request started and
+   * ended (performance.now() ms); not called when they are not (revoked, or carried by a later
+   * commit after this one failed).
+   */
+  readonly committed?: (startMs: number, endMs: number) => void;
 }
 
 /**
@@ -354,11 +360,15 @@ export class BatchConsumer {
     const durable = outcome.durable ?? Promise.resolve();
     // Awaited in turn below; until then a rejection is not an unhandled one.
     durable.catch(() => undefined);
-    this.durableLane = this.durableLane.then(() => this.finishUnit(accepted, durable));
+    this.durableLane = this.durableLane.then(() => this.finishUnit(accepted, durable, outcome.committed));
   }
 
   /** Waits for a unit's work to be durable, then commits it (or has it delivered again). */
-  private async finishUnit(accepted: readonly Arrival[], durable: Promise<void>): Promise<void> {
+  private async finishUnit(
+    accepted: readonly Arrival[],
+    durable: Promise<void>,
+    committed?: (startMs: number, endMs: number) => void,
+  ): Promise<void> {
     try {
       await durable;
     } catch (err) {
@@ -377,7 +387,8 @@ export class BatchConsumer {
         this.uncommitted.set(k, { topic: a.view.topic, partition: a.view.partition, offset: BigInt(a.view.lastOffset) + 1n });
       }
     }
-    await this.commit();
+    const timing = await this.commit();
+    if (timing !== null) committed?.(timing.startMs, timing.endMs);
   }
 
   /** Seeks a partition back to a batch's start, unless it is already sought back further. */
@@ -390,9 +401,9 @@ export class BatchConsumer {
     this.consumer.seek({ topic: view.topic, partition: view.partition, offset: view.firstOffset });
   }
 
-  /** One commit request with every resolved offset not committed yet. */
-  private async commit(): Promise<void> {
-    if (this.uncommitted.size === 0) return;
+  /** One commit request with every resolved offset not committed yet; its timing, or null when none was made or it failed. */
+  private async commit(): Promise<{ startMs: number; endMs: number } | null> {
+    if (this.uncommitted.size === 0) return null;
     const offsets = [...this.uncommitted.values()];
     const t0 = performance.now();
     try {
@@ -402,15 +413,17 @@ export class BatchConsumer {
       // The offsets stay where they were (a rebalance, the broker away): the work is durable and
       // its replay is skipped by the state offsets; the next unit's commit carries them again.
       this.options.onCommitError?.(err);
-      return;
+      return null;
     }
-    this.options.onStage?.('commit', (performance.now() - t0) / 1000);
+    const t1 = performance.now();
+    this.options.onStage?.('commit', (t1 - t0) / 1000);
     for (const o of offsets) {
       const k = tpKey(o.topic, o.partition);
       if (this.uncommitted.get(k) === o) this.uncommitted.delete(k);
       const p = this.progress.get(k);
       if (p !== undefined && p.committed < o.offset) p.committed = o.offset;
     }
+    return { startMs: t0, endMs: t1 };
   }
 
   /** Delay before retrying a partition's batch after its `attempt`-th failure: doubling, capped. */

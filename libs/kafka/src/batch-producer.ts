@@ -40,8 +40,18 @@ function byteLength(v: Buffer | string | null | undefined): number {
   return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
 
+// Header names and values, plus a varint overhead per header (e.g. a trace context: ~70-600 bytes).
+function headersLength(h: IHeaders | undefined): number {
+  if (h === undefined) return 0;
+  let n = 0;
+  for (const [name, v] of Object.entries(h)) {
+    for (const x of Array.isArray(v) ? v : [v]) n += Buffer.byteLength(name) + byteLength(x) + 10;
+  }
+  return n;
+}
+
 /**
- * Splits messages, in order, into runs whose estimated size stays within `maxBytes` (a single
+ * Splits messages, in order, into runs whose estimated size (key, value, headers) stays within `maxBytes` (a single
  * message over the bound forms a run of its own).
  */
 export function chunkBySize<T extends OutgoingMessage>(messages: readonly T[], maxBytes: number): T[][] {
@@ -49,7 +59,7 @@ export function chunkBySize<T extends OutgoingMessage>(messages: readonly T[], m
   let current: T[] = [];
   let size = 0;
   for (const m of messages) {
-    const bytes = byteLength(m.key) + byteLength(m.value) + RECORD_OVERHEAD_BYTES;
+    const bytes = byteLength(m.key) + byteLength(m.value) + headersLength(m.headers) + RECORD_OVERHEAD_BYTES;
     if (current.length > 0 && size + bytes > maxBytes) {
       chunks.push(current);
       current = [];

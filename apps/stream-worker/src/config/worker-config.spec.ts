@@ -34,6 +34,31 @@ describe('loadWorkerConfig', () => {
     });
   });
 
+  it('tracing is off by default; the standard OTEL_* variables turn it on, a bad value names its variable', () => {
+    expect(loadWorkerConfig(base).tracing).toEqual({ exporter: 'none', protocol: 'http/protobuf', serviceName: 'streamcell-worker' });
+    const on = { ...base, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'w1' };
+    expect(loadWorkerConfig(on).tracing).toEqual({ exporter: 'otlp', protocol: 'http/json', serviceName: 'w1' });
+    expect(loadWorkerConfig({ ...on, OTEL_SDK_DISABLED: 'true' }).tracing.exporter).toBe('none');
+    for (const [variable, value] of [
+      ['OTEL_TRACES_EXPORTER', 'jaeger'],
+      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'],
+      ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+      ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'ftp://x/v1/traces'],
+      ['OTEL_TRACES_SAMPLER', 'sometimes'],
+      ['OTEL_TRACES_SAMPLER_ARG', '1.5'],
+      ['OTEL_SDK_DISABLED', 'yes'],
+    ]) {
+      let err: unknown;
+      try {
+        loadWorkerConfig({ ...base, [variable]: value });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe(variable);
+    }
+  });
+
   it('reads the fetch linger and the stuck-partition readiness limit, naming a bad value', () => {
     expect(loadWorkerConfig({ ...base, BATCH_LINGER_MS: '5ms', STUCK_PARTITION_READY_MS: '2m' })).toMatchObject({
       batchLingerMs: 5,

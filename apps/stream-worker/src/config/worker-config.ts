@@ -13,9 +13,11 @@ import {
   parseNonNegativeInt,
   parseTopicName,
   validateEnv,
+  otelEnv,
   type EnvVarSpec,
   type LogLevel,
 } from '@app/config';
+import type { TracingSettings } from '../observability/worker-tracing';
 import { DEFAULT_MAX_DLQ_BYTES, DEFAULT_TOPICS, MAX_DLQ_BYTES, MIN_DLQ_BYTES } from '@app/contracts';
 
 /**
@@ -109,6 +111,7 @@ export const WORKER_ENV = {
   } satisfies EnvVarSpec<number>,
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
+  ...otelEnv('streamcell-worker'),
 } as const;
 
 function modelName(description: string, def: string): EnvVarSpec<string> {
@@ -168,6 +171,8 @@ export interface WorkerConfig {
   readonly batchLingerMs: number;
   /** A partition failing this long makes the worker not ready. */
   readonly stuckPartitionReadyMs: number;
+  /** OTEL_TRACES_EXPORTER and co. (docs/tracing.md); exporter `none` = tracing off. */
+  readonly tracing: TracingSettings;
 }
 
 export { EnvValidationError as ConfigError };
@@ -206,5 +211,6 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     batchLingerMs: e.BATCH_LINGER_MS,
     stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
+    tracing: { exporter: e.OTEL_SDK_DISABLED ? 'none' : e.OTEL_TRACES_EXPORTER, protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },
   };
 }

@@ -10,10 +10,12 @@ import {
   type OutputSink,
   type PartitionBatch,
   type PipelineLogger,
+  type PipelineStage,
   type ProcessorConfig,
   type ProcessorObserver,
   type StatePort,
   type StateWrite,
+  type UnitTrace,
   ModelNotReadyError,
   UnitSupersededError,
 } from './ports';
@@ -21,6 +23,7 @@ import { nonFinite } from './finite-guard';
 import { AccuracyTally } from './forecast-scoring';
 import { shadowGroupsOf, stepShadow, warmTakeover } from './shadow-stage';
 import { runGroupPlan, type StepOutput } from './step-stage';
+import { attachTraceHeaders, UNTRACED } from './trace-headers';
 import { writeUnit } from './write-stage';
 
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
@@ -89,7 +92,7 @@ export class BatchProcessor {
    * write succeeds), so a key's events chain across units before they are durable. Call
    * `write()` of each prepared unit in preparation order (it is chained in that order anyway).
    */
-  async prepareUnit(batches: readonly PartitionBatch[]): Promise<PreparedUnit> {
+  async prepareUnit(batches: readonly PartitionBatch[], trace: UnitTrace = UNTRACED): Promise<PreparedUnit> {
     const generation = this.generation;
     const t0 = performance.now();
     let decoded = decodeUnit(this.cfg, this.models, batches, false);
@@ -98,7 +101,9 @@ export class BatchProcessor {
       await this.models.resolve!([...decoded.missing]);
       decoded = decodeUnit(this.cfg, this.models, batches, true);
     }
-    this.observer.stageSeconds?.('decode', (performance.now() - t0) / 1000);
+    const decodeSeconds = (performance.now() - t0) / 1000;
+    this.observer.stageSeconds?.('decode', decodeSeconds);
+    trace.stage('decode', decodeSeconds);
     let events = 0;
     batches.forEach((b, i) => {
       if (decoded.waiting.has(i)) return;
@@ -117,6 +122,7 @@ export class BatchProcessor {
       pending: new Map(),
       replaced: new Map(),
       accuracy: new Map(),
+      trace,
     };
     try {
       for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
@@ -152,13 +158,14 @@ export class BatchProcessor {
     for (const rej of acc.rejections) {
       acc.outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
     }
+    attachTraceHeaders(acc.outputs, batches, acc.trace);
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
     let emittedAtMs: number;
     try {
       const accuracy = new Map(
         [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, partitions: a.tally.partitions() }]]),
       );
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy));
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy, acc.trace));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
@@ -198,7 +205,7 @@ export class BatchProcessor {
     const shadowLoaded = loaded.splice(groups.length);
     const load = (namespace: string, keys: readonly string[]) => this.loadKeys(namespace, keys);
     await Promise.all(groups.map((g, gi) => warmTakeover(g.model, g.keys, loaded[gi], load, this.observer)));
-    if (groups.length > 0) this.observer.stageSeconds?.('state_load', (performance.now() - tLoad) / 1000);
+    if (groups.length > 0) stageDone(this.observer, acc.trace, 'state_load', tLoad);
     // A unit that failed to write while this one loaded may have given it some of its states.
     if (generation !== this.generation) throw new UnitSupersededError();
     groups.forEach((g, gi) => {
@@ -260,7 +267,7 @@ export class BatchProcessor {
       tallyAccuracy(acc, sg.namespace, sg.name, sg.model.versionLabel, stepped.accuracy);
       this.observer.shadowStepped?.(sg.name, stepped.events, stepped.restarts);
     });
-    if (groups.length > 0) this.observer.stageSeconds?.('step', (performance.now() - tStep) / 1000);
+    if (groups.length > 0) stageDone(this.observer, acc.trace, 'step', tStep);
   }
 
   /** Queues a state namespace's CAS writes in the unit and publishes them as pending to later units. */
@@ -315,6 +322,7 @@ interface UnitOutputs {
   readonly replaced: Map<string, StateRecord | undefined>;
   /** Forecast errors scored, by state namespace (docs/accuracy.md), written before its states. */
   readonly accuracy: Map<string, { readonly model: string; readonly version: string; readonly tally: AccuracyTally }>;
+  readonly trace: UnitTrace;
 }
 
 /** Adds a namespace's scored errors (the active version's, or a shadow's) to the unit's tallies. */
@@ -323,6 +331,13 @@ function tallyAccuracy(acc: UnitOutputs, namespace: string, model: string, versi
   let a = acc.accuracy.get(namespace);
   if (a === undefined) acc.accuracy.set(namespace, (a = { model, version, tally: new AccuracyTally() }));
   a.tally.merge(scored);
+}
+
+/** A stage that started at `t0` (performance.now()) ended: its histogram and its span. */
+function stageDone(observer: ProcessorObserver, trace: UnitTrace, stage: PipelineStage, t0: number): void {
+  const seconds = (performance.now() - t0) / 1000;
+  observer.stageSeconds?.(stage, seconds);
+  trace.stage(stage, seconds);
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;

@@ -8,11 +8,19 @@ import type { ServingModel } from '../model/serving-model';
  * these types from here, never the orchestrator.
  */
 
+/** Record headers as kafkajs reads them (a name may repeat: then an array). */
+export type RecordHeaders = Readonly<Record<string, Buffer | string | (Buffer | string)[] | undefined>>;
+
+/** Headers of an output record (a trace context: trace-headers.ts). */
+export type OutputHeaders = Readonly<Record<string, string | Buffer>>;
+
 /** One consumed message as the pipeline sees it (kafkajs fields). */
 export interface InputMessage {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** W3C `traceparent` / `tracestate` are carried on to the message's outputs (trace-headers.ts). */
+  readonly headers?: RecordHeaders;
 }
 
 /** One partition batch. */
@@ -27,6 +35,8 @@ export interface OutputRecord {
   readonly topic: string;
   readonly key: string | Buffer | null;
   readonly value: string;
+  /** Trace context of the source message (trace-headers.ts); none when it has none. */
+  readonly headers?: OutputHeaders;
 }
 
 /** One compare-and-set write: applies only when it moves the stored (partition, offset) forward. */
@@ -86,6 +96,20 @@ export type PolicyApplied = 'reset' | 'rewarm' | 'keep' | 'warm' | 'keep_fallbac
 
 /** Timed stages of a unit of work (the pipeline's; fetch_wait and commit are the consumer's). */
 export type PipelineStage = 'decode' | 'state_load' | 'step' | 'produce' | 'state_write';
+
+/**
+ * Tracing of one unit of work (docs/tracing.md): the stage timings of this unit, and the trace
+ * context headers of its outputs. `UNTRACED` (trace-headers.ts) when tracing is off.
+ */
+export interface UnitTrace {
+  /** A stage of this unit just ended after `seconds`. */
+  stage(stage: PipelineStage, seconds: number): void;
+  /**
+   * Headers of the output of message `index` of batch `batch` of the unit (a prediction or dead
+   * letter), or undefined for none.
+   */
+  outputHeaders(batch: number, index: number, input: InputMessage): OutputHeaders | undefined;
+}
 
 /** Observations of one unit, for metrics. Every hook is optional. */
 export interface ProcessorObserver {

@@ -1,6 +1,6 @@
 import type { AccuracyUpdate } from '@app/state';
 import type { PlacedOutput } from './encode-stage';
-import type { OutputSink, ProcessorObserver, StatePort, StateWrite } from './ports';
+import type { OutputSink, ProcessorObserver, StatePort, StateWrite, UnitTrace } from './ports';
 
 /**
  * Stage 6, write: one producer call with every prediction and dead letter of the unit (in source
@@ -17,6 +17,7 @@ export async function writeUnit(
   writes: ReadonlyMap<string, readonly StateWrite[]>,
   observer: ProcessorObserver,
   accuracy: ReadonlyMap<string, readonly AccuracyUpdate[]> = new Map(),
+  trace?: UnitTrace,
 ): Promise<{ emittedAtMs: number }> {
   let emittedAtMs = Date.now();
   if (outputs.length > 0) {
@@ -24,13 +25,17 @@ export async function writeUnit(
     const t0 = performance.now();
     await sink.sendBatch(outputs.map((o) => o.record));
     emittedAtMs = Date.now();
-    observer.stageSeconds?.('produce', (performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    observer.stageSeconds?.('produce', seconds);
+    trace?.stage('produce', seconds);
   }
   const pending = [...writes].filter(([, w]) => w.length > 0);
   if (pending.length > 0) {
     const t0 = performance.now();
     const results = await Promise.all(pending.map(([model, w]) => store.writeMany(model, w, accuracy.get(model))));
-    observer.stageSeconds?.('state_write', (performance.now() - t0) / 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    observer.stageSeconds?.('state_write', seconds);
+    trace?.stage('state_write', seconds);
     let written = 0;
     let conflicts = 0;
     pending.forEach(([, w], i) => {

@@ -21,6 +21,7 @@ import { loadServingModel } from '../model/model-loader';
 import { ModelManager } from '../model/model-manager';
 import { WorkerLogger } from '../observability/worker-logger';
 import { WorkerMetrics } from '../observability/worker-metrics';
+import { WorkerTracing } from '../observability/worker-tracing';
 import { BatchProcessor } from '../pipeline/batch-processor';
 import { ModelNotReadyError, UnitSupersededError, type OutputRecord } from '../pipeline/ports';
 import { HealthServer } from './health-server';
@@ -47,6 +48,8 @@ export class WorkerRuntime {
   private modelsConsumer: Consumer | null = null;
   private manager: ModelManager | null = null;
   private health: HealthServer | null = null;
+  /** Null while tracing is off (OTEL_TRACES_EXPORTER=none). */
+  private tracing: WorkerTracing | null = null;
   private joined = false;
   /** Last successful contact with the group coordinator (epoch ms). */
   private lastGroupContact = 0;
@@ -130,6 +133,9 @@ export class WorkerRuntime {
     );
     await this.manager.loadAllActive([cfg.forecastModel, cfg.classifyModel]);
     await this.startModelEvents();
+
+    this.tracing = await WorkerTracing.start(cfg.tracing, cfg.kafkaGroupId, log.child('tracing'));
+    if (this.tracing !== null) log.log('tracing on', { ...cfg.tracing });
 
     this.producer = new BatchProducer(this.kafka, {});
     await this.producer.connect();
@@ -282,6 +288,7 @@ export class WorkerRuntime {
       ['consumer', async () => this.consumer?.stop()],
       ['models consumer', async () => this.modelsConsumer?.disconnect()],
       ['producer', async () => this.producer?.disconnect()],
+      ['tracing', async () => this.tracing?.shutdown()],
       ['http', async () => this.health?.close()],
       ['redis', async () => this.redis?.quit()],
     ];
@@ -304,7 +311,14 @@ export class WorkerRuntime {
    */
   private async handle(processor: BatchProcessor, batches: readonly KafkaBatch[]): Promise<UnitOutcome> {
     const t0 = process.hrtime.bigint();
-    const unit = await processor.prepareUnit(batches);
+    const trace = this.tracing?.startUnit(batches);
+    let unit: Awaited<ReturnType<BatchProcessor['prepareUnit']>>;
+    try {
+      unit = await processor.prepareUnit(batches, trace);
+    } catch (err) {
+      trace?.end(null, err);
+      throw err;
+    }
     const res = unit.result;
     const durable = unit.write().then(() => {
       this.batchDoneAt = Date.now();
@@ -327,7 +341,18 @@ export class WorkerRuntime {
     });
     // Batches waiting for their topic's model are retried with backoff; the others are committed
     // once durable (not for a revoked partition: the replay's events are skipped by the state offsets).
-    return { failed: [...res.waiting].map(([i, error]) => ({ batch: batches[i], error })), durable };
+    if (trace !== undefined) {
+      const summary = { predictions: res.predictions, deadLetters: res.deadLetters, skipped: res.skipped, waiting: res.waiting.size };
+      durable.then(
+        () => trace.end(summary),
+        (err: unknown) => trace.end(summary, err),
+      );
+    }
+    return {
+      failed: [...res.waiting].map(([i, error]) => ({ batch: batches[i], error })),
+      durable,
+      committed: trace && ((startMs, endMs) => trace.committed(startMs, endMs)),
+    };
   }
 
   private async startModelEvents(): Promise<void> {
