@@ -121,8 +121,8 @@ export class BatchProcessor {
       shadowSkipped: 0,
       pending: new Map(),
       replaced: new Map(),
-      accuracy: new Map(),
       trace,
+      accuracy: new Map(),
     };
     try {
       for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
@@ -165,7 +165,7 @@ export class BatchProcessor {
       const accuracy = new Map(
         [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, partitions: a.tally.partitions() }]]),
       );
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, accuracy, acc.trace));
+      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();

@@ -16,8 +16,8 @@ export async function writeUnit(
   outputs: PlacedOutput[],
   writes: ReadonlyMap<string, readonly StateWrite[]>,
   observer: ProcessorObserver,
-  accuracy: ReadonlyMap<string, readonly AccuracyUpdate[]> = new Map(),
   trace?: UnitTrace,
+  accuracy: ReadonlyMap<string, readonly AccuracyUpdate[]> = new Map(),
 ): Promise<{ emittedAtMs: number }> {
   let emittedAtMs = Date.now();
   if (outputs.length > 0) {
