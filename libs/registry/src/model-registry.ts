@@ -66,12 +66,12 @@ return {tonumber(v), epoch}
 type RedisLike = Redis | Cluster;
 
 /**
- * Model versions, artifacts and the active pointer in Redis, activation events through a
+ * Model versions, artifacts, the active and shadow pointers in Redis, activation and shadow events through a
  * {@link ModelEventPublisher}. Framework-free; the Nest module wraps it.
  *
  * Layout (hash tag per model, cluster-safe): `reg:{m}:seq` (INCR), `reg:{m}:versions`
  * (version → metadata JSON), `reg:{m}:files:<v>` (file name → bytes), `reg:{m}:active`
- * (pointer hash), `reg:index` (set of names).
+ * (pointer hash), `reg:{m}:shadow` (shadow pointer hash), `reg:index` (set of names).
  */
 export class ModelRegistry {
   private readonly keys: RegistryKeys;

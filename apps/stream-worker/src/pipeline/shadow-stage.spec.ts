@@ -4,7 +4,7 @@ import type { ServingModel } from '../model/serving-model';
 import { BatchProcessor } from './batch-processor';
 import type { InputMessage, PolicyApplied } from './ports';
 import { MemorySink, MemoryState, processorConfig } from './testing/memory-ports';
-import { mulberry32, toyForecaster } from './testing/toy-engine';
+import { mulberry32, toyClassifier, toyForecaster } from './testing/toy-engine';
 
 const SHADOW_TOPIC = 'predictions.shadow';
 const cfg = { ...processorConfig, shadowTopic: SHADOW_TOPIC };
@@ -154,5 +154,41 @@ describe('shadow versions in the batch processor', () => {
     expect(res.skipped).toBe(0);
     expect(res.predictions).toBe(20);
     expect(other.confirms).toBe(confirms + 1);
+  });
+
+  it('steps a classifier shadow on the text topic like the version alone, then hands it over warm', async () => {
+    const words = ['pump', 'broken', 'fine', 'again', 'ok', 'bad'];
+    const r = mulberry32(9);
+    const texts: InputMessage[] = Array.from({ length: 30 }, (_, i) => {
+      const key = `t-${i % 3}`;
+      const text = Array.from({ length: 1 + (i % 4) }, () => words[Math.floor(r() * words.length)]).join(' ');
+      return { offset: String(i), key: Buffer.from(key), value: Buffer.from(JSON.stringify({ streamId: key, ts: 1_700_000_000_000 + i * 1000, text })) };
+    });
+    const textBatch = (messages: InputMessage[]) => ({ topic: DEFAULT_TOPICS.textEvents, partition: 0, messages });
+    const c1 = toyClassifier(1, 2);
+    const c2 = toyClassifier(2, 5);
+    const classifierSource = (active: ServingModel, shadow: ServingModel | null) => {
+      const st = { active, shadow };
+      return { st, models: { get: (n: string) => (n === 'classifier' ? st.active : undefined), shadow: (n: string) => (n === 'classifier' ? (st.shadow ?? undefined) : undefined) } };
+    };
+    const refSink = new MemorySink();
+    const refState = new MemoryState();
+    const ref = new BatchProcessor(cfg, classifierSource(c2, null).models, refState, refSink);
+    await ref.process(textBatch(texts.slice(0, 20)));
+    await ref.process(textBatch(texts.slice(20)));
+
+    const sink = new MemorySink();
+    const state = new MemoryState();
+    const src = classifierSource(c1, c2);
+    const p = new BatchProcessor(cfg, src.models, state, sink);
+    await p.process(textBatch(texts.slice(0, 20)));
+    expect(sink.all.filter((x) => x.topic === cfg.classificationTopic).every((x) => JSON.parse(x.value).modelVersion === '1')).toBe(true);
+    expect(values(sink.all.filter((x) => x.topic === SHADOW_TOPIC))).toEqual(values(refSink.all.slice(0, 20)));
+    src.st.active = { ...c2, policy: 'warm' };
+    src.st.shadow = null;
+    sink.batches.length = 0;
+    await p.process(textBatch(texts.slice(20)));
+    expect(values(sink.all)).toEqual(values(refSink.all.slice(20)));
+    for (const k of ['t-0', 't-1', 't-2']) expect(state.data.get(`classifier/${k}`)).toEqual(refState.data.get(`classifier/${k}`));
   });
 });
