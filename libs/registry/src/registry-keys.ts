@@ -59,4 +59,12 @@ export class RegistryKeys {
   actions(model: string): string {
     return `${this.prefix}:{${model}}:actions`;
   }
+  /** String with the control loop's state (JSON, docs/closed-loop.md). */
+  loop(model: string): string {
+    return `${this.prefix}:{${model}}:loop`;
+  }
+  /** String naming the trainer that runs the model's control loop (expires unless renewed). */
+  loopLease(model: string): string {
+    return `${this.prefix}:{${model}}:loop-lease`;
+  }
 }
