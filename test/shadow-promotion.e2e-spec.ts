@@ -140,6 +140,13 @@ describe('shadow version, warm promotion', () => {
     expect(shadowPredictions.size).toBe(BEFORE);
     expect(diffPredictionMaps(shadowPredictions, referenceOf(shadowPredictions.keys()))).toEqual([]);
 
+    // The shadow is scored like the active version, into its own (model, version) accumulator.
+    type Accuracy = { versions: { version: number; events: number; mae: number | null; rmse: number | null; bias: number | null }[] };
+    const accuracyOf = async (model: string, version: number) =>
+      ((await api('GET', `/v1/models/${model}/accuracy`)).body as unknown as Accuracy).versions.find((v) => v.version === version)!;
+    expect((await accuracyOf(fc, 2)).events).toBeGreaterThan(0);
+    expect((await accuracyOf(fc, 1)).events).toBeGreaterThan(0);
+
     // Promotion: v2 active with the warm policy, no shadow left.
     const promoted = await api('POST', `/v1/models/${fc}/versions/2/promote`, { by: 'alice' });
     expect(promoted).toMatchObject({ status: 200, body: { active: { version: 2, policy: 'warm', previousVersion: 1 } } });
@@ -169,6 +176,12 @@ describe('shadow version, warm promotion', () => {
     expect([...versionsAfter]).toEqual(['2']);
     expect(diffPredictionMaps(servedAfter, referenceOf(servedAfter.keys()))).toEqual([]);
     expect(run.collector.count(run.side.dlq)).toBe(0);
+
+    // v2's live accuracy, in shadow then active, is the reference's over the whole stream: the
+    // same events scored once each (sums in another order: equal to rounding).
+    const [mine, theirs] = [await accuracyOf(fc, 2), await accuracyOf(run.model.refFc, 2)];
+    expect(mine.events).toBe(theirs.events);
+    for (const f of ['mae', 'rmse', 'bias'] as const) expect(Math.abs(mine[f]! - theirs[f]!)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(theirs[f]!)));
 
     // Every key read after the promotion was handed over warm (none reset), and ends in the
     // reference's state bit for bit.
