@@ -7,7 +7,7 @@ import type { PreparedKey } from './load-stage';
 import type { OutputRecord, PartitionBatch, ProcessorConfig, StateWrite } from './ports';
 import type { StepOutput } from './step-stage';
 import { AccuracyTally, scoreAndQueue } from './forecast-scoring';
-import { encodeExtras, freshExtras, type ForecastExtras } from './task-extras';
+import { encodeExtras, freshExtras, type ClassifyExtras, type ForecastExtras } from './task-extras';
 
 /** An output record with the position of its source message in the unit (for source order). */
 export interface PlacedOutput {
@@ -112,7 +112,7 @@ export function encodeGroup(
         });
         record = { topic: cfg.forecastTopic, key: slot.key, value };
       } else {
-        const cx = extras as { kind: 'classify'; history: number[] };
+        const cx = extras as ClassifyExtras;
         if (ringCapacity > 0) {
           for (let j = 0; j < ev.tokens!.length; j++) cx.history.push(ev.tokens![j]);
           if (cx.history.length > ringCapacity) cx.history.splice(0, cx.history.length - ringCapacity);
@@ -124,6 +124,8 @@ export function encodeGroup(
         } else {
           scores = Float64Array.from(out.subarray(base, base + model.engine.outputDim));
         }
+        // Labels are scored against the key's latest classification (label-scoring.ts).
+        cx.lastScore = scores.length === 2 ? scores[1] : null;
         const value = encodeClassificationPrediction({
           streamId: slot.key,
           ts: ev.rawTs,
