@@ -150,7 +150,7 @@ describe('live accuracy accumulator script (real Redis)', () => {
             let o = 0n;
             return ls.map((l) => {
               const q = labelQuanta(l.p, l.y);
-              return { ...l, reading: { offset: (o += BigInt(l.gap)), n: 1, sumErr: q.logLoss, sumAbs: q.correct, sumSq: q.brier } as ScoredReading };
+              return { ...l, reading: { offset: (o += BigInt(l.gap)), n: 1, sumErr: q.logLoss, sumAbs: q.correct, sumSq: q.brier } };
             });
           });
           const counted = streams.map(() => 0);
