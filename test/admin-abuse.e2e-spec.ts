@@ -295,7 +295,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
     };
     const schemaOf = (ref: string | undefined) => (ref ? doc.components.schemas[ref.split('/').pop()!] : undefined);
     const model = uniqueName('abuse-model');
-    const valid: Record<string, string> = { name: model, version: '1', id: randomUUID() };
+    const valid: Record<string, string> = { name: model, version: '1', id: randomUUID(), key: 'k' };
     const cases: Case[] = [];
     const ops: { method: string; template: string; op: (typeof doc.paths)[string][string] }[] = [];
     for (const [template, methods] of Object.entries(doc.paths)) for (const [method, op] of Object.entries(methods)) ops.push({ method: method.toUpperCase(), template, op });
@@ -313,6 +313,9 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       'PUT /v1/models/{name}/policy': { autoPromote: { margin: 0.1, minEvents: 10 }, drift: { threshold: 2, windowEvents: 100, retrain: { historyMs: 60_000, topic: 'sensor.readings' } } },
       'POST /v1/models/{name}/policy/pause': {},
       'POST /v1/models/{name}/policy/resume': {},
+      'POST /v1/models/{name}/keys/reset': { keys: ['k'] },
+      'POST /v1/models/{name}/keys/{key}/reset': {},
+      'POST /v1/models/{name}/versions/{version}/backtest': {},
     };
     const baseOutcome: Record<string, RegExp> = {
       'POST /v1/models/{name}/retrain': /source\.path does not exist under TRAINER_DATA_DIR/,
@@ -322,6 +325,9 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       'PUT /v1/models/{name}/policy': /not found/,
       'POST /v1/models/{name}/policy/pause': /has no policy/,
       'POST /v1/models/{name}/policy/resume': /has no policy/,
+      'POST /v1/models/{name}/keys/reset': /not found/,
+      'POST /v1/models/{name}/keys/{key}/reset': /not found/,
+      'POST /v1/models/{name}/versions/{version}/backtest': /has no version 1/,
     };
 
     for (const { method, template, op } of ops) {
@@ -362,7 +368,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
         cases.push({ label: `${key} with a big body`, method, path, headers: json, body: 'x'.repeat(100_000), check: is([413], /takes no body/) });
         continue;
       }
-      const okStatus = key.includes('activate') || key.includes('cancel') || key.includes('policy') ? [404] : [400];
+      const okStatus = ['activate', 'cancel', 'policy', 'reset', 'backtest'].some((r) => key.includes(r)) ? [404] : [400];
       // Malformed and hostile JSON.
       const deepArray = '['.repeat(5000) + ']'.repeat(5000);
       const deepObject = '{"a":'.repeat(3000) + '1' + '}'.repeat(3000);

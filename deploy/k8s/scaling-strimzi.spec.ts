@@ -184,13 +184,19 @@ describe('deploy/k8s/overlays/strimzi', () => {
         ...topic(w.dlqTopic, 'Write'),
         `group:${w.kafkaGroupId}:prefix:Read`,
       ],
-      // Activations out; training reads of the topics it may train from (TRAINER_SOURCE_TOPICS),
-      // in throw-away groups it deletes.
+      // Activations out; training reads of the topics it may train from (TRAINER_SOURCE_TOPICS)
+      // and backtest reads of the forecast input topic, in throw-away groups it deletes; key
+      // reset control records out to the input topics.
       [t.kafkaSasl!.username]: [
-        ...topic(t.modelsTopic, 'Write'),
-        ...t.sourceTopics.flatMap((name) => topic(name, 'Read')),
-        `group:${TRAINING_GROUP_PREFIX}:prefix:Read`,
-        `group:${TRAINING_GROUP_PREFIX}:prefix:Delete`,
+        ...new Set([
+          ...topic(t.modelsTopic, 'Write'),
+          ...t.sourceTopics.flatMap((name) => topic(name, 'Read')),
+          ...topic(t.inputTopics.forecast, 'Read'),
+          ...topic(t.inputTopics.forecast, 'Write'),
+          ...topic(t.inputTopics.classify, 'Write'),
+          `group:${TRAINING_GROUP_PREFIX}:prefix:Read`,
+          `group:${TRAINING_GROUP_PREFIX}:prefix:Delete`,
+        ]),
       ],
     };
     const users = objects.filter((o) => o.kind === 'KafkaUser');

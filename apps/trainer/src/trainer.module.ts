@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { KafkaModelEventPublisher, ModelRegistry, PolicyStore, RegistryModule } from '@app/registry';
 import { TRAINER_INFRA } from './app.tokens';
+import { BacktestRunner } from './backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from './config/trainer-config';
 import { AccuracyController } from './http/accuracy.controller';
 import { HealthController } from './http/health.controller';
@@ -91,6 +92,11 @@ export class TrainerModule {
               onEpoch: (j) => metrics.onEpoch(j),
               onFinished: (j) => metrics.onFinished(j),
             }),
+        },
+        {
+          provide: BacktestRunner,
+          inject: [ModelRegistry],
+          useFactory: (registry: ModelRegistry) => new BacktestRunner(infra.redis, registry, config),
         },
         JobLifecycle,
         AccuracyExport,

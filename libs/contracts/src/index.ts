@@ -33,7 +33,10 @@ export {
   type DecodeFailure,
   type SensorReadingEvent,
   type TextEvent,
+  type InputControl,
 } from './input-decoder';
+/** Control records of the input topics (ordered per-key reset). */
+export { encodeResetControl } from './control-record';
 /** Deterministic prediction encoders and prediction types. */
 export {
   encodeForecastPrediction,

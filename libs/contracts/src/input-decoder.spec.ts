@@ -100,7 +100,7 @@ describe('decodeSensorReading reasons', () => {
     ]) {
       expect(failure(decodeSensorReading(key, v(body)))).toEqual({
         reason: 'schema_violation',
-        detail: 'exactly one of /value, /values is required',
+        detail: 'exactly one of /value, /values, /control is required',
       });
     }
   });
@@ -252,7 +252,7 @@ describe('decodeTextEvent', () => {
     const key = k('t');
     expect(failure(decodeTextEvent(key, v('{'))).reason).toBe('invalid_json');
     expect(failure(decodeTextEvent(key, v({ streamId: 't', ts: 1 }))).detail).toBe(
-      "/ must have required property 'text'",
+      'exactly one of /text, /control is required',
     );
     expect(failure(decodeTextEvent(key, v({ streamId: 't', ts: 1, text: 5 }))).detail).toBe(
       '/text must be string',
@@ -275,6 +275,36 @@ describe('decodeTextEvent', () => {
         }),
       ).reason,
     ).toBe('unknown_model');
+  });
+});
+
+describe('control records', () => {
+  it('a sensor control record resets its key, carries no values, passes the key and model checks', () => {
+    const e = success(decodeSensorReading(k('p'), v({ sensorId: 'p', ts: 5, model: 'm', control: 'reset' }), { featureCount: 3 }));
+    expect(e).toEqual({ key: 'p', ts: 5, rawTs: 5, values: new Float64Array(0), reset: true, control: 'reset', model: 'm' });
+    expect(failure(decodeSensorReading(k('q'), v({ sensorId: 'p', ts: 5, control: 'reset' }))).reason).toBe('key_mismatch');
+    expect(
+      failure(decodeSensorReading(k('p'), v({ sensorId: 'p', ts: 5, model: 'x', control: 'reset' }), { knownModels: new Set(['m']) })).reason,
+    ).toBe('unknown_model');
+  });
+
+  it('a text control record decodes with an empty text', () => {
+    const e = success(decodeTextEvent(k('t'), v({ streamId: 't', ts: 1, control: 'reset' })));
+    expect(e).toEqual({ key: 't', ts: 1, rawTs: 1, text: '', reset: true, control: 'reset' });
+  });
+
+  it('refuses an unknown control, or a control next to a reading or a text', () => {
+    expect(failure(decodeSensorReading(k('p'), v({ sensorId: 'p', ts: 1, control: 'wipe' })))).toEqual({
+      reason: 'schema_violation',
+      detail: '/control must be one of ["reset"]',
+    });
+    expect(failure(decodeSensorReading(k('p'), v({ sensorId: 'p', ts: 1, value: 2, control: 'reset' })))).toEqual({
+      reason: 'schema_violation',
+      detail: 'exactly one of /value, /values, /control is required',
+    });
+    expect(failure(decodeTextEvent(k('t'), v({ streamId: 't', ts: 1, text: 'a', control: 'reset' }))).detail).toBe(
+      'exactly one of /text, /control is required',
+    );
   });
 });
 

@@ -28,13 +28,18 @@ export interface SensorReadingEvent {
   readonly ts: number;
   /** `ts` as the producer sent it (ISO string or epoch ms); predictions echo it unchanged. */
   readonly rawTs: string | number;
-  /** Features (`value` becomes a length-1 array). */
+  /** Features (`value` becomes a length-1 array; empty for a control record). */
   readonly values: Float64Array;
-  /** Start the key's sequence afresh. */
+  /** Start the key's sequence afresh (always true for a control record). */
   readonly reset: boolean;
   /** Named model, when the event selects one. */
   readonly model?: string;
+  /** A control record (no reading): `reset` sets the key's state to the initial one at its offset. */
+  readonly control?: InputControl;
 }
+
+/** What a control record asks of its key (schema field `control`). */
+export type InputControl = 'reset';
 
 /** A valid text event. */
 export interface TextEvent {
@@ -44,9 +49,12 @@ export interface TextEvent {
   readonly ts: number;
   /** `ts` as the producer sent it (ISO string or epoch ms); predictions echo it unchanged. */
   readonly rawTs: string | number;
+  /** The text ('' for a control record). */
   readonly text: string;
   readonly reset: boolean;
   readonly model?: string;
+  /** A control record (no text): see {@link SensorReadingEvent.control}. */
+  readonly control?: InputControl;
 }
 
 /** Why a message was rejected: a DLQ reason code and a one-line detail naming the field. */
@@ -203,6 +211,24 @@ function checkKeyAndModel(
 }
 
 /**
+ * A schema-valid control record (`control` present, so no reading or text): the key and model
+ * checks of any event, then an event that resets its key and carries `payload` (empty values or
+ * text).
+ */
+function controlEvent<P extends object>(
+  head: DecodedHead,
+  idField: 'sensorId' | 'streamId',
+  limits: DecodeLimits,
+  payload: P,
+): DecodeResult<{ key: string; ts: number; rawTs: string | number; reset: boolean; model?: string; control: InputControl } & P> {
+  const tailFailure = checkKeyAndModel(head, idField, limits);
+  if (tailFailure) return tailFailure;
+  const { keyStr, body, rawTs, ts } = head;
+  const base = { key: keyStr, ts, rawTs, ...payload, reset: true, control: body.control as InputControl };
+  return { ok: true, event: body.model === undefined ? base : { ...base, model: body.model as string } };
+}
+
+/**
  * Decodes and validates one `sensor.readings` message (hot path: no exceptions escape, one
  * JSON.parse, one compiled schema check, then cheap checks).
  *
@@ -219,6 +245,7 @@ export function decodeSensorReading(
   const head = decodeHead(key, value, limits, validators.sensorReading);
   if (!head.ok) return head;
   const { keyStr, body, rawTs, ts } = head;
+  if (body.control !== undefined) return controlEvent(head, 'sensorId', limits, { values: new Float64Array(0) });
   let values: Float64Array;
   if (typeof body.value === 'number') {
     values = new Float64Array(1);
@@ -254,6 +281,7 @@ export function decodeTextEvent(
   const head = decodeHead(key, value, limits, validators.textEvent);
   if (!head.ok) return head;
   const { keyStr, body, rawTs, ts } = head;
+  if (body.control !== undefined) return controlEvent(head, 'streamId', limits, { text: '' });
   const text = body.text as string;
   const maxChars = limits.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
   // String length (UTF-16 units) bounds the code point count from above: count only when needed.

@@ -10,8 +10,9 @@ import {
 } from './schemas';
 
 // One ajv instance, every schema compiled once at module load: the hot path only calls the
-// generated functions. allErrors stays off so a bad message costs one failed check.
-const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false });
+// generated functions. allErrors stays off so a bad message costs one failed check; verbose
+// (schemas attached to errors, on failure only) lets a oneOf verdict name its alternatives.
+const ajv = new Ajv({ allErrors: false, strict: true, strictRequired: false, verbose: true });
 addFormats(ajv, ['date-time']);
 
 /** Compiled validators of every v1 schema (ajv, compiled once at module load). */
@@ -43,7 +44,9 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
   const e = errors.find((x) => !/\/(oneOf|anyOf)\/\d+\//.test(x.schemaPath)) ?? errors[0];
   const path = e.instancePath || '/';
   if (e.keyword === 'oneOf' && e.instancePath === '' && e.schemaPath === '#/oneOf') {
-    return 'exactly one of /value, /values is required';
+    const branches = (e.schema ?? []) as { required?: string[] }[];
+    const names = branches.flatMap((b) => b.required ?? []).map((n) => `/${n}`);
+    return `exactly one of ${names.length > 0 ? names.join(', ') : 'the alternatives'} is required`;
   }
   if (e.keyword === 'anyOf' && e.instancePath === '/ts') {
     return '/ts must be an ISO-8601 date-time with time zone or integer epoch milliseconds';

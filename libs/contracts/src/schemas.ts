@@ -28,6 +28,14 @@ const MODEL_NAME_SCHEMA = {
   maxLength: 128,
 } as const;
 
+const CONTROL_SCHEMA = {
+  description:
+    "A control record instead of an event: \"reset\" sets the key's state to the initial one at this offset " +
+    '(in order with the key\'s events, exactly once); it carries no reading or text and produces no prediction. ' +
+    'Produced by the admin API (POST /v1/models/{name}/keys/{key}/reset) with the message key = the key.',
+  enum: ['reset'],
+} as const;
+
 const SOURCE_SCHEMA = {
   description: 'Coordinates of the input message; the idempotency key of whatever it produced.',
   type: 'object',
@@ -48,7 +56,8 @@ export const SENSOR_READING_SCHEMA = {
   $schema: DRAFT,
   $id: 'urn:streamcell:schema:sensor-reading:v1',
   title: 'SensorReading',
-  description: 'One reading of one sensor. The Kafka message key is the sensorId (UTF-8, at most 256 bytes).',
+  description:
+    'One reading of one sensor (exactly one of value, values, control). The Kafka message key is the sensorId (UTF-8, at most 256 bytes).',
   type: 'object',
   required: ['sensorId', 'ts'],
   properties: {
@@ -64,8 +73,9 @@ export const SENSOR_READING_SCHEMA = {
     },
     reset: { type: 'boolean', description: "true starts the key's sequence afresh (state from zeros)." },
     model: MODEL_NAME_SCHEMA,
+    control: CONTROL_SCHEMA,
   },
-  oneOf: [{ required: ['value'] }, { required: ['values'] }],
+  oneOf: [{ required: ['value'] }, { required: ['values'] }, { required: ['control'] }],
 } as const;
 
 /** `text.events`, key = streamId. */
@@ -74,16 +84,18 @@ export const TEXT_EVENT_SCHEMA = {
   $id: 'urn:streamcell:schema:text-event:v1',
   title: 'TextEvent',
   description:
-    'One message of a text stream. The Kafka message key is the streamId (UTF-8, at most 256 bytes).',
+    'One message of a text stream (exactly one of text, control). The Kafka message key is the streamId (UTF-8, at most 256 bytes).',
   type: 'object',
-  required: ['streamId', 'ts', 'text'],
+  required: ['streamId', 'ts'],
   properties: {
     streamId: { type: 'string', minLength: 1, description: 'Must equal the message key.' },
     ts: TS_SCHEMA,
     text: { type: 'string', description: 'Advances the stream by its tokens (length limit is configured).' },
     reset: { type: 'boolean', description: "true starts the key's sequence afresh (state from zeros)." },
     model: MODEL_NAME_SCHEMA,
+    control: CONTROL_SCHEMA,
   },
+  oneOf: [{ required: ['text'] }, { required: ['control'] }],
 } as const;
 
 /** `predictions.forecasts`, key = sensorId. */

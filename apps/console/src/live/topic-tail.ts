@@ -149,12 +149,13 @@ export class TopicTail {
     switch (topic) {
       case t.sensor: {
         const r = decodeSensorReading(key, m.value);
-        if (r.ok) this.hub.reading(r.event.key, r.event.ts, r.event.values, partition, m.offset);
+        // Control records (an admin reset of the key) carry no reading to draw.
+        if (r.ok && r.event.control === undefined) this.hub.reading(r.event.key, r.event.ts, r.event.values, partition, m.offset);
         return;
       }
       case t.text: {
         const r = decodeTextEvent(key, m.value);
-        if (r.ok) this.hub.textEvent(r.event.key, r.event.ts, r.event.text, partition, m.offset);
+        if (r.ok && r.event.control === undefined) this.hub.textEvent(r.event.key, r.event.ts, r.event.text, partition, m.offset);
         return;
       }
       case t.forecasts: {

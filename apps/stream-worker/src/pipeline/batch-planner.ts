@@ -26,6 +26,12 @@ export interface PlannerEvent {
   readonly reset: boolean;
   /** Recurrent steps this event advances (1 for a reading, its token count for a text; may be 0). */
   readonly steps: number;
+  /**
+   * A control record resetting its key (docs/state-reset.md): applied at its offset like an event
+   * (skipped on replay, advances the key's offset) but never late, no step, no head; the key's
+   * next event then starts a sequence as a new key's first event does.
+   */
+  readonly control?: boolean;
 }
 
 /** What the loaded state record of a key says; absent when the key has no record. */
@@ -73,8 +79,10 @@ export interface PlannedEvent {
   /** Milliseconds since the key's previous applied event; 0 when the event starts a sequence. */
   readonly deltaMs: number;
   readonly start: SequenceStart;
-  /** Row of this event's head evaluation in the batch's head buffer. */
+  /** Row of this event's head evaluation in the batch's head buffer; -1 for a control record. */
   readonly headRow: number;
+  /** A control record (see {@link PlannerEvent.control}): no input, no prediction. */
+  readonly control: boolean;
 }
 
 /** One key's row in the step buffers. */
@@ -86,7 +94,7 @@ export interface KeySlot {
   readonly totalSteps: number;
   /** Applied events in offset order. */
   readonly events: readonly PlannedEvent[];
-  /** Offset and event time of the last applied event (what the state write records). */
+  /** Offset and event time of the last applied event (what the state write records; NaN: none). */
   readonly lastOffset: bigint;
   readonly lastTimeMs: number;
 }
@@ -117,7 +125,7 @@ export interface BatchPlan {
   readonly stepBatch: Int32Array;
   /** boundaries[b]: actions before step b (b = stepCount: after the last step). */
   readonly boundaries: readonly (readonly BoundaryAction[])[];
-  /** Number of head evaluations (one per applied event, key by key in slot order). */
+  /** Number of head evaluations (one per applied event but control records, key by key in slot order). */
   readonly headCount: number;
   readonly rejects: PlanRejects;
 }
@@ -132,6 +140,7 @@ interface MutableEvent {
   deltaMs: number;
   start: SequenceStart;
   headRow: number;
+  control: boolean;
 }
 
 /**
@@ -184,6 +193,13 @@ export function planBatch(
         skipped.push(e.index);
         continue;
       }
+      if (e.control === true) {
+        // Event time is left alone: a reset neither reopens the lateness window nor starts a gap.
+        applied.push({ index: e.index, offset: e.offset, timeMs: e.timeMs, slot: -1, firstStep: step, steps: 0, deltaMs: 0, start: 'flag', headRow: -1, control: true });
+        fresh = true;
+        lastOffset = e.offset;
+        continue;
+      }
       if (lastTimeMs !== null && options.allowedLatenessMs >= 0 && e.timeMs < lastTimeMs - options.allowedLatenessMs) {
         late.push({ index: e.index, lastTimeMs });
         continue;
@@ -203,6 +219,7 @@ export function planBatch(
         deltaMs,
         start: startKind,
         headRow: -1,
+        control: false,
       });
       step += e.steps;
       fresh = false;
@@ -216,7 +233,7 @@ export function planBatch(
       totalSteps: step,
       events: applied,
       lastOffset,
-      lastTimeMs: lastTimeMs as number,
+      lastTimeMs: lastTimeMs ?? Number.NaN,
     });
   }
 
@@ -238,10 +255,11 @@ export function planBatch(
     for (let t = 0; t < d.totalSteps; t++) stepBatch[t] = slot + 1;
     for (const e of d.events) {
       e.slot = slot;
-      e.headRow = headRow++;
       // Rows of fresh keys are initialised by the caller; an explicit reset is only needed for
       // flag and gap starts (and a flag on a fresh key is harmless but kept for uniformity).
       if (e.start === 'flag' || e.start === 'gap') boundaries[e.firstStep].push({ kind: 'reset', slot, event: e });
+      if (e.control) continue;
+      e.headRow = headRow++;
       boundaries[e.firstStep + e.steps].push({ kind: 'head', slot, row: e.headRow, event: e });
     }
     slots.push({

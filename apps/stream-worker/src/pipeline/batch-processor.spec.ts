@@ -331,6 +331,96 @@ describe('BatchProcessor (forecast)', () => {
   });
 });
 
+describe('BatchProcessor (reset control records)', () => {
+  it('a control record resets its key at its offset, publishes nothing, whatever the batch split', async () => {
+    const rs = readings(3, 8, 21);
+    // Control records after the 3rd and 6th message of key s-0, and one for a key with no state.
+    const ctl = (key: string) => ({ sensorId: key, ts: 1, model: 'forecaster', control: 'reset' });
+    const bodies: unknown[] = [];
+    const expected: Reading[] = [];
+    let seen = 0;
+    let resetNext = false;
+    for (const r of rs) {
+      bodies.push({ sensorId: r.key, ts: r.ts, value: r.value });
+      expected.push(r.key === 's-0' && resetNext ? { ...r, reset: true } : r);
+      if (r.key === 's-0') {
+        resetNext = false;
+        if (++seen === 3 || seen === 6) {
+          bodies.push(ctl('s-0'));
+          resetNext = true;
+        }
+      }
+    }
+    bodies.push(ctl('never-seen'));
+    const msgs = bodies.map((b, i) => msg(i, (b as { sensorId: string }).sensorId, b));
+    const ref = referenceForecasts(toyForecaster(), expected);
+    for (const size of [1, 2, 5, msgs.length]) {
+      const sink = new MemorySink();
+      const store = new MemoryState();
+      const p = new BatchProcessor(cfg, models(toyForecaster()), store, sink);
+      await runInBatches(p, msgs, size);
+      const got = sink.all.map((o) => JSON.parse(o.value) as { sensorId: string; forecast: number[]; anomalyScore?: number });
+      expect(got.map((g) => g.sensorId)).toEqual(ref.map((r) => r.key));
+      got.forEach((g, i) => {
+        g.forecast.forEach((v, j) => expect(v).toBeCloseTo(ref[i].forecast[j], 9));
+        expect(g.anomalyScore === undefined).toBe(ref[i].anomalyScore === undefined);
+      });
+      // Steps count from the last reset; the control-only key holds an initial state at its offset.
+      const s0 = store.data.get('forecaster/s-0')!;
+      expect(s0.steps).toBe(rs.filter((r) => r.key === 's-0').length - 6);
+      const never = store.data.get('forecaster/never-seen')!;
+      expect(never.steps).toBe(0);
+      expect(never.offset).toBe(BigInt(msgs.length - 1));
+      expect(Array.from(never.state).every((x) => x === 0)).toBe(true);
+      expect(Number.isNaN(never.lastEventTs)).toBe(true);
+    }
+  });
+
+  it('a text control record: the stream goes on exactly as a new stream fed the texts after it', async () => {
+    const texts = ['alpha beta', 'gamma', 'beta beta alpha', 'delta gamma'];
+    const bodies = [
+      { streamId: 't', ts: 1, text: texts[0] },
+      { streamId: 't', ts: 2, text: texts[1] },
+      { streamId: 't', ts: 3, control: 'reset' },
+      { streamId: 't', ts: 4, text: texts[2] },
+      { streamId: 't', ts: 5, text: texts[3] },
+      { streamId: 'u', ts: 4, text: texts[2] },
+      { streamId: 'u', ts: 5, text: texts[3] },
+    ];
+    for (const size of [1, 3, bodies.length]) {
+      const sink = new MemorySink();
+      const store = new MemoryState();
+      const p = new BatchProcessor(cfg, models(toyClassifier()), store, sink);
+      await runInBatches(p, bodies.map((b, i) => msg(i, b.streamId, b)), size, cfg.textTopic);
+      const out = sink.all.map((o) => JSON.parse(o.value) as { streamId: string; scores: Record<string, number> });
+      expect(out.map((o) => o.streamId)).toEqual(['t', 't', 't', 't', 'u', 'u']);
+      expect(out.slice(2, 4).map((o) => o.scores)).toEqual(out.slice(4).map((o) => o.scores));
+      const [t, u] = [store.data.get('classifier/t')!, store.data.get('classifier/u')!];
+      expect(Array.from(t.state)).toEqual(Array.from(u.state));
+      expect(t.steps).toBe(u.steps);
+    }
+  });
+
+  it('a control record is never late and leaves the event time alone', async () => {
+    const sink = new MemorySink();
+    const p = new BatchProcessor(cfg, models(toyForecaster()), new MemoryState(), sink);
+    await p.process({
+      topic: cfg.sensorTopic,
+      partition: 0,
+      messages: [
+        msg(0, 'a', { sensorId: 'a', ts: 5000, value: 20 }),
+        msg(1, 'a', { sensorId: 'a', ts: 1, control: 'reset' }),
+        msg(2, 'a', { sensorId: 'a', ts: 6000, value: 21 }),
+        msg(3, 'a', { sensorId: 'a', ts: 4000, value: 22 }),
+      ],
+    });
+    const out = sink.all;
+    // The reading at 4000 is late against 6000 (not against the control's time 1).
+    expect(out.filter((o) => o.topic === cfg.forecastTopic)).toHaveLength(2);
+    expect(out.filter((o) => o.topic === cfg.dlqTopic).map((o) => JSON.parse(o.value).reason)).toEqual(['late_event']);
+  });
+});
+
 describe('BatchProcessor (classify)', () => {
   it('steps text tokens and matches per-key sequential stepping of the concatenated tokens', async () => {
     const model = toyClassifier();

@@ -223,7 +223,8 @@ export class BatchProcessor {
         offset: e.offset,
         timeMs: e.timeMs,
         reset: e.reset,
-        steps: e.tokens !== null ? e.tokens.length : 1,
+        steps: e.control ? 0 : e.tokens !== null ? e.tokens.length : 1,
+        control: e.control,
       }));
       const planOf = (list: PlannerEvent[]): BatchPlan =>
         planBatch(list, starts, { maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });

@@ -21,6 +21,8 @@ export interface ValidEvent {
   /** `ts` as the input carried it; predictions echo it. */
   readonly rawTs: string | number;
   readonly reset: boolean;
+  /** A control record (`control: "reset"`): resets its key at its offset, no step, no prediction. */
+  readonly control: boolean;
   /** Forecast: raw values; classify: unused. */
   readonly values: Float64Array | null;
   /** Classify: token ids; forecast: unused. */
@@ -116,7 +118,10 @@ export function decodeUnit(
       const task = group.model.task;
       let values: Float64Array | null = null;
       let tokens: Int32Array | null = null;
-      if (task.kind === 'forecast') {
+      const control = ev.control !== undefined;
+      if (control) {
+        // Nothing to check or tokenize: the record only places its key's reset in the stream.
+      } else if (task.kind === 'forecast') {
         values = (ev as { values: Float64Array }).values;
         if (values.length !== task.valueCount) {
           batchRejections.push({
@@ -157,6 +162,7 @@ export function decodeUnit(
           timeMs: ev.ts,
           rawTs: ev.rawTs,
           reset: ev.reset,
+          control,
           values,
           tokens,
         },

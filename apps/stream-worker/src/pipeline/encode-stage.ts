@@ -64,6 +64,8 @@ export function encodeGroup(
         stepCount = 0;
       }
       stepCount += pe.steps;
+      // A control record resets the key (above) and publishes nothing.
+      if (pe.control) continue;
       const source = { topic: batches[ev.batch].topic, partition: ev.partition, offset: String(ev.offset) };
       const base = pe.headRow * model.engine.outputDim;
       let record: OutputRecord;

@@ -56,6 +56,7 @@ export function firstNonFiniteEvents(
   const bad: { index: number; key: string; what: 'state' | 'output' }[] = [];
   for (const slot of slots) {
     for (const e of slot.events) {
+      if (e.headRow < 0) continue; // a control record: nothing was stepped or evaluated
       const stateOk = allFinite(headStates, e.headRow * stateSize, stateSize);
       if (stateOk && allFinite(outputs, e.headRow * outputDim, outputDim)) continue;
       bad.push({ index: e.index, key: slot.key, what: stateOk ? 'output' : 'state' });

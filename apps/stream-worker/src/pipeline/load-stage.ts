@@ -83,7 +83,9 @@ export function prepareKeys(
       return;
     }
     if (record.modelVersion === model.versionLabel && record.state.length === storedS) {
-      set({ history, fresh: false, warmSteps: 0 }, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
+      // No step since a sequence start (a reset control record was the key's last event): the
+      // next event starts a sequence, as a new key's first event does.
+      set({ history, fresh: record.steps === 0, warmSteps: 0 }, { record, row: record.state, extras, warm: [], baseSteps: record.steps });
       return;
     }
     let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;

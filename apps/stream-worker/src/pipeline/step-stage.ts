@@ -44,6 +44,7 @@ export function runPlan(
         scaleInto(row, task.mean, task.scale, seq, t * D);
       }
       for (const pe of slot.events) {
+        if (pe.control) continue;
         const ev = events[pe.index];
         for (let j = 0; j < task.valueCount; j++) row[j] = ev.values![j];
         if (task.includeTimeDelta) row[task.valueCount] = pe.deltaMs / 1000;
@@ -55,7 +56,7 @@ export function runPlan(
       const warm = prep.warm as number[];
       const vocab = engine.vocabularySize;
       for (let t = 0; t < slot.warmSteps; t++) seq[t] = warm[t] < vocab ? warm[t] : 0;
-      for (const pe of slot.events) seq.set(events[pe.index].tokens!, pe.firstStep);
+      for (const pe of slot.events) if (!pe.control) seq.set(events[pe.index].tokens!, pe.firstStep);
       seqT.push(seq);
     }
   }

@@ -30,6 +30,7 @@ export function windowScores(
     let running: number[] = startTokens(slot.key).filter((t) => t > 0 && t < vocab);
     for (const pe of slot.events) {
       if (pe.start !== 'none') running = [];
+      if (pe.control) continue;
       for (const t of tokensOf(pe.index)) running.push(t);
       if (running.length > maxlen) running = running.slice(running.length - maxlen);
       byRow[pe.headRow] = Int32Array.from(running);

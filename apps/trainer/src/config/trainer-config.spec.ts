@@ -27,6 +27,7 @@ describe('loadTrainerConfig', () => {
       kafkaSasl: null,
       logLevel: 'info',
       modelsTopic: 'streamcell.models',
+      inputTopics: { forecast: 'sensor.readings', classify: 'text.events' },
       accuracyTopic: 'streamcell.accuracy',
       accuracyPublishMs: 10_000,
       adminToken: 'a'.repeat(32),

@@ -51,6 +51,8 @@ export const TRAINER_ENV = {
   BOOT_PROBE_TIMEOUT: BOOT_ENV.BOOT_PROBE_TIMEOUT,
   LOG_LEVEL: BOOT_ENV.LOG_LEVEL,
   MODELS_TOPIC: env.topic('model activation events (compacted, created when missing)', DEFAULT_TOPICS.models),
+  SENSOR_TOPIC: env.topic("input topic of forecast models (key resets are produced to it; backtests read it)", DEFAULT_TOPICS.sensorReadings),
+  TEXT_TOPIC: env.topic("input topic of classify models (key resets are produced to it; backtests read it)", DEFAULT_TOPICS.textEvents),
   ACCURACY_TOPIC: env.topic('live accuracy per model version (compacted, created when missing)', DEFAULT_TOPICS.accuracy),
   ACCURACY_PUBLISH_MS: env.intInRange('how often live accuracy is read, exported as gauges and published, ms', 100, 3_600_000, 10_000),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
@@ -94,6 +96,8 @@ export interface TrainerConfig {
   /** SASL login to Kafka (also used by training processes), or null for none. */
   readonly kafkaSasl: KafkaSasl | null;
   readonly modelsTopic: string;
+  /** Input topics by task (the workers' SENSOR_TOPIC / TEXT_TOPIC): key resets and backtests. */
+  readonly inputTopics: { readonly forecast: string; readonly classify: string };
   /** Compacted live accuracy topic (docs/accuracy.md). */
   readonly accuracyTopic: string;
   /** Period of the live accuracy export (gauges and topic), ms. */
@@ -150,6 +154,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     kafkaClientId: e.KAFKA_CLIENT_ID,
     kafkaSasl: kafkaSasl(e),
     modelsTopic: e.MODELS_TOPIC,
+    inputTopics: { forecast: e.SENSOR_TOPIC, classify: e.TEXT_TOPIC },
     accuracyTopic: e.ACCURACY_TOPIC,
     accuracyPublishMs: e.ACCURACY_PUBLISH_MS,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),

@@ -1,6 +1,7 @@
 import { BadRequestException, ConflictException, Controller, Get, HttpCode, NotFoundException, Param, Post, Sse, UseGuards, type MessageEvent, type PipeTransform } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
+import { BacktestRunner, type BacktestRecord } from '../backtest/backtest-runner';
 import { isTerminal, type JobRecord } from '../jobs/job-record';
 import { JobActivatingError, JobRunner } from '../jobs/job-runner';
 import { BearerAuthGuard } from './bearer-auth.guard';
@@ -19,11 +20,15 @@ class JobIdPipe implements PipeTransform<string, string> {
 @UseGuards(BearerAuthGuard)
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobRunner) {}
+  constructor(
+    private readonly jobs: JobRunner,
+    private readonly backtests: BacktestRunner,
+  ) {}
 
+  /** A training job, or a backtest (`kind: "backtest"`). */
   @Get(':id')
-  async get(@Param('id', JobIdPipe) id: string): Promise<JobRecord> {
-    const job = await this.jobs.get(id);
+  async get(@Param('id', JobIdPipe) id: string): Promise<JobRecord | BacktestRecord> {
+    const job = (await this.jobs.get(id)) ?? (await this.backtests.get(id));
     if (!job) throw new NotFoundException(`job ${id} not found`);
     return job;
   }

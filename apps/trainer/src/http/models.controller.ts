@@ -15,10 +15,12 @@ import {
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import { ModelRegistry } from '@app/registry';
+import { BacktestRunner } from '../backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from '../config/trainer-config';
 import { JobCapacityError, JobConflictError, JobRunner } from '../jobs/job-runner';
 import { JobsService } from '../services/jobs.service';
 import { ModelsService } from '../services/models.service';
+import { BacktestDto } from './backtest.dto';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { ActivateDto, ImportVersionDto, RetrainDto } from './retrain.dto';
 import { TrainerMetrics } from './trainer-metrics';
@@ -59,6 +61,7 @@ export class ModelsController {
     private readonly registry: ModelRegistry,
     private readonly jobs: JobRunner,
     private readonly metrics: TrainerMetrics,
+    private readonly backtests: BacktestRunner,
     @Inject(TRAINER_CONFIG) config: TrainerConfig,
   ) {
     this.models = new ModelsService(registry);
@@ -125,6 +128,21 @@ export class ModelsController {
     });
     if (imported.active) this.metrics.activations.inc();
     return { ...imported, meta: await this.registry.getVersion(name, imported.version) };
+  }
+
+  /** Starts a backtest job (docs/backtest.md); its result is the job's (GET /v1/jobs/{id}). */
+  @Post(':name/versions/:version/backtest')
+  @HttpCode(202)
+  async backtest(@Param('name') name: string, @Param('version') rawVersion: string, @Body() body: BacktestDto) {
+    ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
+    try {
+      const job = await this.backtests.start(name, version, body ?? {});
+      return { jobId: job.id, status: job.status, model: name, version, versions: job.versions, links: { job: `/v1/jobs/${job.id}` } };
+    } catch (err) {
+      if (err instanceof JobCapacityError) throw new TooManyJobsException(err);
+      throw err;
+    }
   }
 
   @Post(':name/versions/:version/activate')

@@ -7,6 +7,8 @@ import { bearerProblem } from './bearer-auth.guard';
 export const MAX_JSON_DEPTH = 16;
 /** Body limit of the routes that take little data (activate, cancel, policy). */
 export const SMALL_BODY_BYTES = 64 * 1024;
+/** Body limit of `POST /v1/models/{name}/keys/reset`. */
+export const RESET_BODY_BYTES = 1024 * 1024;
 /**
  * A refused request whose declared body is at most this many bytes is read to its end
  * and dropped, so the connection stays usable and a client still sending sees the answer; larger
@@ -70,9 +72,13 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
       multipart: { labels: 'list', maxlen: 'int', scaler: 'json', window: 'int', activate: 'bool' },
     };
   }
+  // A key reset names up to 1000 keys of up to 256 bytes each.
+  if (/^\/v1\/models\/[^/]+\/keys\/reset\/?$/i.test(path)) return { limit: RESET_BODY_BYTES, limitName: `${RESET_BODY_BYTES} bytes for this route`, multipart: null };
+  if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/backtest\/?$/i.test(path)) return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   if (
     /^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) ||
     /^\/v1\/models\/[^/]+\/policy\/(pause|resume)\/?$/i.test(path) ||
+    /^\/v1\/models\/[^/]+\/keys\/[^/]+\/reset\/?$/i.test(path) ||
     /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)
   ) {
     return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };

@@ -70,6 +70,8 @@ export class SensorReadingCollector {
   readonly rejected = new RejectedRecords();
   private readonly limits: DecodeLimits;
   private featureCount: number | undefined;
+  /** Keys whose last record was a reset control record: their next reading starts a sequence. */
+  private readonly resetPending = new Set<string>();
 
   constructor(model?: string) {
     this.limits = modelFilter(model);
@@ -79,8 +81,11 @@ export class SensorReadingCollector {
   add(key: Buffer | null, value: Buffer | null): void {
     const r = decodeSensorReading(key, value, this.featureCount === undefined ? this.limits : { ...this.limits, featureCount: this.featureCount });
     if (!r.ok) return this.rejected.add(r.reason);
+    const id = r.event.key;
+    if (r.event.control !== undefined) return void this.resetPending.add(id);
     this.featureCount ??= r.event.values.length;
-    this.readings.push({ key: r.event.key, ts: r.event.ts, values: Array.from(r.event.values), reset: r.event.reset });
+    const reset = this.resetPending.delete(id) || r.event.reset;
+    this.readings.push({ key: id, ts: r.event.ts, values: Array.from(r.event.values), reset });
   }
 }
 
@@ -105,6 +110,7 @@ export class TextStreamCollector {
   add(key: Buffer | null, value: Buffer | null): void {
     const r = decodeTextEvent(key, value, this.limits);
     if (!r.ok) return this.rejected.add(r.reason);
+    if (r.event.control !== undefined) return void this.streams.set(r.event.key, []);
     const label = labelOf((JSON.parse(value!.toString('utf8')) as Record<string, unknown>).label);
     if (label !== null) {
       this.labelled.push({ text: r.event.text, label });
