@@ -163,7 +163,7 @@ export class BatchProcessor {
     let emittedAtMs: number;
     try {
       const accuracy = new Map(
-        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, partitions: a.tally.partitions() }]]),
+        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, kind: a.kind, partitions: a.tally.partitions() }]]),
       );
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
@@ -225,6 +225,7 @@ export class BatchProcessor {
         reset: e.reset,
         steps: e.control ? 0 : e.tokens !== null ? e.tokens.length : 1,
         control: e.control,
+        label: e.label !== null,
       }));
       const planOf = (list: PlannerEvent[]): BatchPlan =>
         planBatch(list, starts, { maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
@@ -270,7 +271,7 @@ export class BatchProcessor {
       acc.outputs.push(...enc.predictions);
       if (enc.accuracy !== null && !enc.accuracy.empty) {
         let a = acc.accuracy.get(g.name);
-        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, tally: new AccuracyTally() }));
+        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, kind: g.model.task.kind === 'forecast' ? 'forecast' : 'label', tally: new AccuracyTally() }));
         a.tally.merge(enc.accuracy);
       }
       acc.eventTimesMs.push(...enc.eventTimesMs);
@@ -325,8 +326,8 @@ interface UnitOutputs {
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
   readonly trace: UnitTrace;
-  /** Forecast errors scored, by model (docs/accuracy.md), written before the states. */
-  readonly accuracy: Map<string, { readonly version: string; readonly tally: AccuracyTally }>;
+  /** Forecast errors or labels scored, by model (docs/accuracy.md), written before the states. */
+  readonly accuracy: Map<string, { readonly version: string; readonly kind: 'forecast' | 'label'; readonly tally: AccuracyTally }>;
 }
 
 /** A stage that started at `t0` (performance.now()) ended: its histogram and its span. */
