@@ -309,6 +309,8 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       'POST /v1/models/{name}/retrain': { task: 'forecast', source: { kind: 'file', path: 'missing.csv' } },
       'POST /v1/models/{name}/versions': { task: 'forecast', files: {} },
       'POST /v1/models/{name}/versions/{version}/activate': {},
+      'POST /v1/models/{name}/versions/{version}/shadow': {},
+      'POST /v1/models/{name}/versions/{version}/promote': {},
       'POST /v1/jobs/{id}/cancel': {},
       'PUT /v1/models/{name}/policy': { autoPromote: { margin: 0.1, minEvents: 10 }, drift: { threshold: 2, windowEvents: 100, retrain: { historyMs: 60_000, topic: 'sensor.readings' } } },
       'POST /v1/models/{name}/policy/pause': {},
@@ -321,6 +323,8 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       'POST /v1/models/{name}/retrain': /source\.path does not exist under TRAINER_DATA_DIR/,
       'POST /v1/models/{name}/versions': /^files must contain/,
       'POST /v1/models/{name}/versions/{version}/activate': /has no version 1|not found/,
+      'POST /v1/models/{name}/versions/{version}/shadow': /has no version 1/,
+      'POST /v1/models/{name}/versions/{version}/promote': /has no version 1/,
       'POST /v1/jobs/{id}/cancel': /not found/,
       'PUT /v1/models/{name}/policy': /not found/,
       'POST /v1/models/{name}/policy/pause': /has no policy/,
@@ -368,7 +372,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
         cases.push({ label: `${key} with a big body`, method, path, headers: json, body: 'x'.repeat(100_000), check: is([413], /takes no body/) });
         continue;
       }
-      const okStatus = ['activate', 'cancel', 'policy', 'reset', 'backtest'].some((r) => key.includes(r)) ? [404] : [400];
+      const okStatus = /activate|shadow|promote|cancel|policy|reset|backtest/.test(key) ? [404] : [400];
       // Malformed and hostile JSON.
       const deepArray = '['.repeat(5000) + ']'.repeat(5000);
       const deepObject = '{"a":'.repeat(3000) + '1' + '}'.repeat(3000);
@@ -481,6 +485,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       ['POST', `/v1/models/m/retrain`],
       ['POST', `/v1/models/m/versions`],
       ['POST', `/v1/models/m/versions/1/activate`],
+      ['POST', `/v1/models/m/versions/1/promote`],
       ['POST', `/v1/jobs/${randomUUID()}/cancel`],
       ['PUT', `/v1/models/m/policy`],
       ['POST', `/v1/models/m/policy/pause`],

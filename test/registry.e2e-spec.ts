@@ -116,6 +116,7 @@ describe('model registry on Redis and Kafka', () => {
       latestVersion: 2,
       versionCount: 2,
       activeVersion: null,
+      shadowVersion: null,
     });
 
     // A stored byte flipped behind the registry's back is caught on read.

@@ -23,6 +23,8 @@
  *                the run per key, with what Redis adds shown apart;
  *   state_layout the same keys written directly with each record layout, each in an empty
  *                database;
+ *   shadow_cost  events/s of a worker whose forecaster has a second version in shadow ÷ the same
+ *                forecaster alone (two fresh workers over the same pre-filled topic);
  *   key_curve    events/s and Redis used_memory per key at 1e3, 1e4, 1e5 and 1e6 distinct keys
  *                (two events per key, at least 40,000 events; the 1e6 point one event per key);
  *   tracing_cost events/s of inputs without headers, tracing off (bare), vs inputs with a
@@ -33,7 +35,8 @@
  * BENCH_CURVE_KEYS (1000,10000,100000,1000000; empty skips the curve), BENCH_REWARM_STEPS
  * (worker's REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default
  * reset; rewarm makes the worker keep the input ring), BENCH_TRACING_ROUNDS (2: bare/off/on rounds; 0
- * skips), BENCH_ONLY=engine (skip the stack) or BENCH_ONLY=tracing (only tracing_cost).
+ * skips), BENCH_ONLY=engine (skip the stack), BENCH_ONLY=shadow (the engine result and shadow_cost
+ * only) or BENCH_ONLY=tracing (only tracing_cost).
  */
 import { loadavg } from 'os';
 import { performance } from 'perf_hooks';
@@ -589,6 +592,11 @@ async function main(): Promise<void> {
       2000,
     );
 
+    if (process.env.BENCH_ONLY === 'shadow') {
+      await shadowCost(stack, kafka, registry, fc, `bench-${s}`, t, workers);
+      return;
+    }
+
     progress('pass-through run');
     const pass = await passThrough(stack.brokers, t.sensor, passTopic, `bench-${s}-pass`, EVENTS);
     const passRate = (EVENTS / pass.ms) * 1000;
@@ -657,6 +665,8 @@ async function main(): Promise<void> {
       dlq: collector.count(t.dlq),
       loadAvg1m: Number(loadavg()[0].toFixed(2)),
     });
+
+    await shadowCost(stack, kafka, registry, fc, `bench-${s}`, t, workers);
 
     // Latency at fractions of the worker's measured max rate, the worker and the pass-through
     // each alone on the machine in turn (same rates, same producer, same collector).
@@ -739,6 +749,72 @@ async function main(): Promise<void> {
     await probe?.quit();
     await stack.stop();
   }
+}
+
+/**
+ * Cost of a shadow version: events/s of two fresh workers over the same pre-filled topic, one
+ * serving a forecaster alone, one serving the same forecaster with a second version (same
+ * architecture, other weights) in shadow (stepped on every event with its own state, nothing
+ * published). Same run, same machine, one after the other; `ratio` = with ÷ without.
+ */
+async function shadowCost(
+  stack: BenchStack,
+  kafka: TestKafka,
+  registry: TestRegistry,
+  fc: ForecasterDef,
+  prefix: string,
+  t: ReturnType<typeof suiteTopics>,
+  workers: WorkerProcess[],
+): Promise<void> {
+  const rates: number[] = [];
+  let shadowEvents = 0;
+  for (const withShadow of [false, true]) {
+    const tag = withShadow ? 'shadow' : 'alone';
+    const model = `${prefix}-fc-${tag}`;
+    await registry.seed(model, fc);
+    if (withShadow) {
+      await registry.seed(model, { ...fc, seed: fc.seed + 100 }, { activate: false });
+      await registry.registry.setShadow(model, 2);
+    }
+    const out = `${prefix}.${tag}-forecasts`;
+    await kafka.createTopics([{ topic: out, partitions: 2 }]);
+    const collector = await kafka.collect([out], `${prefix}-${tag}-collector`);
+    progress(`shadow cost: worker run, ${withShadow ? 'with a shadow version' : 'no shadow'}`);
+    const worker = new WorkerProcess(
+      `${prefix}-worker-${tag}`,
+      workerEnv(stack, {
+        KAFKA_GROUP_ID: `${prefix}-worker-${tag}`,
+        ...topicEnv(t),
+        FORECAST_TOPIC: out,
+        FORECAST_MODEL: model,
+        CLASSIFY_MODEL: `${prefix}-cl`,
+      }),
+    );
+    workers.push(worker);
+    worker.start();
+    await worker.ready(120_000);
+    const t0 = performance.now();
+    await waitFor(`${tag}: a prediction for every event`, () => collector.distinctSources(out) >= EVENTS, 900_000, 10);
+    rates.push((EVENTS / (performance.now() - t0)) * 1000);
+    if (withShadow) {
+      const m = /^streamcell_shadow_events_total\{model="[^"]+"\} (\d+)/m.exec((await worker.http('/metrics')).body);
+      shadowEvents = Number(m?.[1] ?? 0);
+    }
+    await worker.stop('SIGTERM');
+  }
+  emit({
+    metric: 'shadow_cost',
+    events: EVENTS,
+    keys: KEYS,
+    partitions: PARTITIONS,
+    units: UNITS,
+    withoutShadowEventsPerSec: Math.round(rates[0]),
+    withShadowEventsPerSec: Math.round(rates[1]),
+    ratio: Number((rates[1] / rates[0]).toFixed(3)),
+    shadowEventsStepped: shadowEvents,
+    loadAvg1m: Number(loadavg()[0].toFixed(2)),
+    note: 'events/s from ready to the last prediction read, one fresh worker each over the same pre-filled topic; ratio = with one shadow version ÷ without',
+  });
 }
 
 main().then(

@@ -13,7 +13,9 @@ import { TrainerMetrics } from './http/trainer-metrics';
 import type { TrainerInfra } from './infra';
 import { JobRunner } from './jobs/job-runner';
 import { JobStore } from './jobs/job-store';
+import { LoopRunner } from './policy/loop-runner';
 import { AccuracyService } from './services/accuracy.service';
+import { JobsService } from './services/jobs.service';
 
 const CLOSE_INFRA = Symbol('CLOSE_INFRA');
 
@@ -46,6 +48,52 @@ class AccuracyExport implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.running;
+  }
+}
+
+/**
+ * Every POLICY_LOOP_MS: the control loop over every model with a policy (docs/closed-loop.md).
+ * A pass still running when the next is due is not doubled; a failed model is retried next period.
+ */
+class ControlLoop implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('ControlLoop');
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<unknown> | null = null;
+  private loop: LoopRunner | null = null;
+
+  constructor(
+    @Inject(ModelRegistry) private readonly registry: ModelRegistry,
+    @Inject(PolicyStore) private readonly policies: PolicyStore,
+    @Inject(JobRunner) private readonly runner: JobRunner,
+    @Inject(TRAINER_INFRA) private readonly infra: TrainerInfra,
+    @Inject(TRAINER_CONFIG) private readonly config: TrainerConfig,
+  ) {}
+  onModuleInit(): void {
+    const loop = new LoopRunner({
+      redis: this.infra.redis,
+      registry: this.registry,
+      policies: this.policies,
+      jobs: new JobsService(this.registry, this.config),
+      runner: this.runner,
+      instanceId: this.config.instanceId,
+      leaseMs: 3 * this.config.policyLoopMs,
+      onError: (model, err) => this.logger.warn(`control loop of ${model}: ${err instanceof Error ? err.message : String(err)}`),
+    });
+    this.loop = loop;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = loop
+        .tick()
+        .catch((err: unknown) => this.logger.warn(`control loop: ${err instanceof Error ? err.message : String(err)}`))
+        .finally(() => (this.running = null));
+    }, this.config.policyLoopMs);
+    this.timer.unref();
+  }
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    const models = await this.registry.listModels().catch(() => []);
+    await this.loop?.release(models.map((m) => m.name)).catch(() => undefined);
   }
 }
 
@@ -100,6 +148,7 @@ export class TrainerModule {
         },
         JobLifecycle,
         AccuracyExport,
+        ControlLoop,
       ],
       exports: [TRAINER_CONFIG],
     };

@@ -16,6 +16,7 @@ export {
   CLASSIFICATION_PREDICTION_SCHEMA,
   DLQ_ENVELOPE_SCHEMA,
   MODEL_ACTIVATED_SCHEMA,
+  MODEL_SHADOW_SCHEMA,
   CONTRACT_SCHEMAS,
 } from './schemas';
 /** Compiled (ajv) validators of every schema and a one-line error describer. */
@@ -62,10 +63,16 @@ export {
   type DlqRecordInput,
   type DlqEnvelope,
 } from './dlq-envelope';
-/** Model-activated event. */
+/** Model-activated and model-shadow events. */
 export {
   decodeModelActivated,
+  decodeModelEvent,
   encodeModelActivated,
+  encodeModelShadow,
+  shadowEventKey,
+  type ModelShadowEvent,
+  type ModelEvent,
+  type AnyModelEventDecodeResult,
   sidecarChecksum,
   type ModelActivatedEvent,
   type ModelEventDecodeResult,

@@ -1,8 +1,12 @@
 import {
   decodeModelActivated,
+  decodeModelEvent,
   encodeModelActivated,
+  encodeModelShadow,
+  shadowEventKey,
   sidecarChecksum,
   type ModelActivatedEvent,
+  type ModelShadowEvent,
 } from './model-event';
 
 const sha = 'a'.repeat(64);
@@ -45,11 +49,44 @@ describe('model-activated event', () => {
     expect(decodeModelActivated(JSON.stringify({ ...event, policy: 'drop' }))).toEqual({
       ok: false,
       reason: 'schema_violation',
-      detail: '/policy must be one of ["reset","rewarm","keep"]',
+      detail: '/policy must be one of ["reset","rewarm","keep","warm"]',
     });
     expect(decodeModelActivated(JSON.stringify({ ...event, checksum: 'xyz' }))).toMatchObject({
       ok: false,
       reason: 'schema_violation',
     });
+  });
+});
+
+describe('model-shadow event', () => {
+  const shadow: ModelShadowEvent = {
+    type: 'model.shadow',
+    model: 'temp',
+    version: 3,
+    task: 'forecast',
+    checksum: 'c'.repeat(64),
+    files: { 'streamcell.json': 'c'.repeat(64) },
+    at: '2026-11-27T10:00:00.000Z',
+    epoch: 2,
+  };
+
+  it('round-trips through the models-topic decoder, which tells it from an activation', () => {
+    expect(decodeModelEvent(encodeModelShadow(shadow))).toEqual({ ok: true, event: shadow });
+    const stop: ModelShadowEvent = { type: 'model.shadow', model: 'temp', version: null, at: shadow.at, epoch: 3 };
+    expect(decodeModelEvent(Buffer.from(encodeModelShadow(stop)))).toEqual({ ok: true, event: stop });
+    const activated = decodeModelEvent(
+      JSON.stringify({ model: 'temp', version: 3, task: 'forecast', activatedAt: shadow.at, policy: 'warm', epoch: 4 }),
+    );
+    expect(activated.ok && activated.event.type !== 'model.shadow' && activated.event.policy).toBe('warm');
+    expect(shadowEventKey('temp')).toBe('temp#shadow');
+  });
+
+  it('names the field of a bad shadow event', () => {
+    const r = decodeModelEvent(JSON.stringify({ ...shadow, version: 0 }));
+    expect(r).toMatchObject({ ok: false, reason: 'schema_violation' });
+    expect(!r.ok && r.detail).toMatch(/^\/version/);
+    const noEpoch = decodeModelEvent(JSON.stringify({ type: 'model.shadow', model: 'temp', version: 2, at: shadow.at }));
+    expect(!noEpoch.ok && noEpoch.detail).toMatch(/epoch/);
+    expect(decodeModelEvent(JSON.stringify({ ...shadow, policy: 'bogus', type: 'model.activated' }))).toMatchObject({ ok: false });
   });
 });

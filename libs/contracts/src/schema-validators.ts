@@ -5,6 +5,7 @@ import {
   DLQ_ENVELOPE_SCHEMA,
   FORECAST_PREDICTION_SCHEMA,
   MODEL_ACTIVATED_SCHEMA,
+  MODEL_SHADOW_SCHEMA,
   SENSOR_READING_SCHEMA,
   TEXT_EVENT_SCHEMA,
 } from './schemas';
@@ -23,6 +24,7 @@ export const validators = {
   classificationPrediction: ajv.compile(CLASSIFICATION_PREDICTION_SCHEMA),
   dlqEnvelope: ajv.compile(DLQ_ENVELOPE_SCHEMA),
   modelActivated: ajv.compile(MODEL_ACTIVATED_SCHEMA),
+  modelShadow: ajv.compile(MODEL_SHADOW_SCHEMA),
 } satisfies Record<string, ValidateFunction>;
 
 /** Names of the compiled validators. */

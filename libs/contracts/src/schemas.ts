@@ -210,6 +210,18 @@ export const DLQ_ENVELOPE_SCHEMA = {
   },
 } as const;
 
+const SIDECAR_CHECKSUM_SCHEMA = {
+  type: 'string',
+  pattern: '^[0-9a-f]{64}$',
+  description: 'sha256 (hex) of the streamcell.json sidecar.',
+} as const;
+
+const FILE_CHECKSUMS_SCHEMA = {
+  type: 'object',
+  additionalProperties: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+  description: 'sha256 (hex) of every artifact file, by file name.',
+} as const;
+
 /** `streamcell.models` (compacted, key = model name): a version became active. */
 export const MODEL_ACTIVATED_SCHEMA = {
   $schema: DRAFT,
@@ -229,23 +241,38 @@ export const MODEL_ACTIVATED_SCHEMA = {
     },
     previousVersion: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string' }, { type: 'null' }] },
     task: { enum: ['forecast', 'classify'] },
-    checksum: {
-      type: 'string',
-      pattern: '^[0-9a-f]{64}$',
-      description: 'sha256 (hex) of the streamcell.json sidecar.',
-    },
-    files: {
-      type: 'object',
-      additionalProperties: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-      description: 'sha256 (hex) of every artifact file, by file name.',
-    },
+    checksum: SIDECAR_CHECKSUM_SCHEMA,
+    files: FILE_CHECKSUMS_SCHEMA,
     activatedAt: { type: 'string', format: 'date-time' },
     policy: {
-      enum: ['reset', 'rewarm', 'keep'],
-      description: 'What workers do with keys whose state came from an older version.',
+      enum: ['reset', 'rewarm', 'keep', 'warm'],
+      description:
+        "What workers do with keys whose state came from an older version ('warm': take the state the version computed in shadow).",
     },
     rewarmSteps: { type: 'integer', minimum: 0, description: 'rewarm: how many stored inputs to replay.' },
     epoch: { type: 'integer', minimum: 0, description: 'Increments on every activation of the model.' },
+  },
+} as const;
+
+/** `streamcell.models` (compacted, key = `<model>#shadow`): the model's shadow version changed. */
+export const MODEL_SHADOW_SCHEMA = {
+  $schema: DRAFT,
+  $id: 'urn:streamcell:schema:model-shadow:v1',
+  title: 'ModelShadow',
+  type: 'object',
+  required: ['type', 'model', 'version', 'at', 'epoch'],
+  properties: {
+    type: { const: 'model.shadow' },
+    model: { type: 'string', minLength: 1, maxLength: 128 },
+    version: {
+      anyOf: [{ type: 'integer', minimum: 1 }, { type: 'null' }],
+      description: 'The version stepped in shadow; null: the model has no shadow any more.',
+    },
+    task: { enum: ['forecast', 'classify'] },
+    checksum: SIDECAR_CHECKSUM_SCHEMA,
+    files: FILE_CHECKSUMS_SCHEMA,
+    at: { type: 'string', format: 'date-time' },
+    epoch: { type: 'integer', minimum: 0, description: "Increments on every change of the model's shadow." },
   },
 } as const;
 
@@ -257,4 +284,5 @@ export const CONTRACT_SCHEMAS = [
   CLASSIFICATION_PREDICTION_SCHEMA,
   DLQ_ENVELOPE_SCHEMA,
   MODEL_ACTIVATED_SCHEMA,
+  MODEL_SHADOW_SCHEMA,
 ] as const;

@@ -14,6 +14,7 @@ export type {
   ModelVersionMeta,
   NewVersionMeta,
   StoredFileInfo,
+  ShadowPointer,
   SwapPolicy,
 } from './registry.types';
 /** Activation events and where they go. */
@@ -22,6 +23,7 @@ export {
   KafkaModelEventPublisher,
   type ModelActivatedEvent,
   type ModelEventPublisher,
+  type ModelShadowEvent,
   type ProducerLike,
 } from './model-event-publisher';
 /** Per-model control policy and action log. */
@@ -41,6 +43,7 @@ export {
   ChecksumMismatchError,
   InvalidArtifactError,
   ModelNotFoundError,
+  RegistryConflictError,
   RegistryError,
 } from './registry-errors';
 /** Model-name rules and the Redis key layout. */

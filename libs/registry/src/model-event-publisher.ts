@@ -1,4 +1,4 @@
-import { DEFAULT_TOPICS, encodeModelActivated } from '@app/contracts';
+import { DEFAULT_TOPICS, encodeModelActivated, encodeModelShadow, shadowEventKey, type ModelShadowEvent } from '@app/contracts';
 import type { ModelTask, SwapPolicy } from './registry.types';
 
 /**
@@ -25,7 +25,11 @@ export interface ModelActivatedEvent {
 export interface ModelEventPublisher {
   /** Publishes one activation; resolves once the event is durable (acknowledged). */
   publishActivated(event: ModelActivatedEvent): Promise<void>;
+  /** Publishes one shadow change (key `<model>#shadow`); resolves once durable. */
+  publishShadow(event: ModelShadowEvent): Promise<void>;
 }
+
+export type { ModelShadowEvent };
 
 /**
  * The part of a Kafka producer the publisher needs; a kafkajs `Producer` satisfies it, so this
@@ -59,12 +63,30 @@ export class KafkaModelEventPublisher implements ModelEventPublisher {
       ],
     });
   }
+
+  async publishShadow(event: ModelShadowEvent): Promise<void> {
+    await this.producer.send({
+      topic: this.topic,
+      acks: -1,
+      messages: [
+        {
+          key: shadowEventKey(event.model),
+          value: encodeModelShadow(event),
+          headers: { 'content-type': 'application/json', 'event-type': event.type },
+        },
+      ],
+    });
+  }
 }
 
 /** Keeps events in memory; for tests and for running the registry without Kafka (CLI dry runs). */
 export class InMemoryModelEventPublisher implements ModelEventPublisher {
   readonly events: ModelActivatedEvent[] = [];
+  readonly shadowEvents: ModelShadowEvent[] = [];
   async publishActivated(event: ModelActivatedEvent): Promise<void> {
     this.events.push(event);
+  }
+  async publishShadow(event: ModelShadowEvent): Promise<void> {
+    this.shadowEvents.push(event);
   }
 }

@@ -1,7 +1,7 @@
 /** Base class of registry errors; `code` is stable and machine-readable. */
 export class RegistryError extends Error {
   constructor(
-    readonly code: 'invalid_name' | 'not_found' | 'checksum_mismatch' | 'invalid_artifact',
+    readonly code: 'invalid_name' | 'not_found' | 'checksum_mismatch' | 'invalid_artifact' | 'conflict',
     message: string,
   ) {
     super(message);
@@ -30,5 +30,13 @@ export class InvalidArtifactError extends RegistryError {
   constructor(message: string) {
     super('invalid_artifact', message);
     this.name = 'InvalidArtifactError';
+  }
+}
+
+/** The request contradicts the model's current pointers (e.g. promoting a version that is not in shadow). */
+export class RegistryConflictError extends RegistryError {
+  constructor(message: string) {
+    super('conflict', message);
+    this.name = 'RegistryConflictError';
   }
 }

@@ -42,6 +42,11 @@ export class RegistryKeys {
   files(model: string, version: number): string {
     return `${this.prefix}:{${model}}:files:${version}`;
   }
+  /** Hash with the shadow pointer (version, at, epoch); version '' = no shadow. */
+  shadow(model: string): string {
+    return `${this.prefix}:{${model}}:shadow`;
+  }
+
   /** Hash with the active pointer (version, policy, activatedAt, previousVersion, epoch). */
   active(model: string): string {
     return `${this.prefix}:{${model}}:active`;
@@ -53,5 +58,13 @@ export class RegistryKeys {
   /** Stream of the model's control actions (capped, one JSON entry each). */
   actions(model: string): string {
     return `${this.prefix}:{${model}}:actions`;
+  }
+  /** String with the control loop's state (JSON, docs/closed-loop.md). */
+  loop(model: string): string {
+    return `${this.prefix}:{${model}}:loop`;
+  }
+  /** String naming the trainer that runs the model's control loop (expires unless renewed). */
+  loopLease(model: string): string {
+    return `${this.prefix}:{${model}}:loop-lease`;
   }
 }

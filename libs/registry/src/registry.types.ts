@@ -75,11 +75,21 @@ export interface ActivePointer {
   readonly epoch: number;
 }
 
-/** A model with all its versions (oldest first) and its active pointer. */
+/** The shadow pointer of a model: the version workers step next to the active one. */
+export interface ShadowPointer {
+  readonly version: number;
+  /** ISO-8601, when it was put in shadow. */
+  readonly at: string;
+  /** Increments on every shadow change of the model (set or stop). */
+  readonly epoch: number;
+}
+
+/** A model with all its versions (oldest first), its active pointer and its shadow pointer. */
 export interface ModelDetails {
   readonly name: string;
   readonly versions: readonly ModelVersionMeta[];
   readonly active: ActivePointer | null;
+  readonly shadow: ShadowPointer | null;
 }
 
 /** One line of `listModels()`. */
@@ -89,4 +99,5 @@ export interface ModelSummary {
   readonly latestVersion: number | null;
   readonly versionCount: number;
   readonly activeVersion: number | null;
+  readonly shadowVersion: number | null;
 }

@@ -45,6 +45,8 @@ export interface AccuracyPartition {
 /** What a unit adds to one (model, version)'s accumulator. */
 export interface AccuracyUpdate {
   readonly version: string;
+  /** The model whose accumulator it is, when the write is of another state namespace (a shadow's). */
+  readonly model?: string;
   readonly partitions: readonly AccuracyPartition[];
   /**
    * `forecast` (default): readings scored against pending forecasts. `label`: labels scored

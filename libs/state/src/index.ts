@@ -28,7 +28,7 @@ export {
   type StateFormatVersion,
 } from './state-codec';
 /** Key layout. */
-export { stateKey, accuracyKey, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
+export { stateKey, accuracyKey, shadowStateModel, parseStateKey, stateKeyPattern, clusterKeySlot, DEFAULT_KEY_PREFIX } from './state-keys';
 /** Redis client factory. */
 export {
   createRedisClient,

@@ -1,4 +1,4 @@
-import { clusterKeySlot, parseStateKey, stateKey, stateKeyPattern } from './state-keys';
+import { clusterKeySlot, parseStateKey, shadowStateModel, stateKey, stateKeyPattern } from './state-keys';
 
 describe('state key layout', () => {
   it('wraps model and key in one hash tag', () => {
@@ -58,5 +58,17 @@ describe('state key layout', () => {
   it('builds a SCAN pattern per model', () => {
     expect(stateKeyPattern('temp')).toBe('sc:\\{temp:*}:st');
     expect(stateKeyPattern('a*b')).toBe('sc:\\{a\\*b:*}:st');
+  });
+});
+
+describe('shadow state namespace', () => {
+  it('keeps a shadow version apart from its model, under one hash tag per key', () => {
+    const ns = shadowStateModel('forecaster', 2);
+    expect(ns).toBe('forecaster#v2');
+    const k = stateKey(ns, 'sensor-1');
+    expect(k).toBe('sc:{forecaster#v2:sensor-1}:st');
+    expect(k).not.toBe(stateKey('forecaster', 'sensor-1'));
+    expect(parseStateKey(k)).toEqual({ model: 'forecaster#v2', key: 'sensor-1' });
+    expect(clusterKeySlot(k)).toBe(clusterKeySlot('{forecaster#v2:sensor-1}'));
   });
 });

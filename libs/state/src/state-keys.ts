@@ -32,6 +32,16 @@ function unescape(s: string): string {
   return s.replace(/%(25|7B|7D|3A)/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+/**
+ * State namespace of a model version stepped in shadow: `<model>#v<version>` takes the model's
+ * place in {@link stateKey} (`sc:{<model>#v<version>:<key>}:st`), so a shadow's records never
+ * meet the active version's and keep one hash tag per (namespace, key). `#` never occurs in a
+ * model name, so no model's own namespace can collide with it.
+ */
+export function shadowStateModel(model: string, version: number | string): string {
+  return `${model}#v${version}`;
+}
+
 /** Redis key of the state record of (`model`, message `key`). */
 export function stateKey(model: string, key: string, prefix: string = DEFAULT_KEY_PREFIX): string {
   return `${prefix}:{${escapeModel(model)}:${escapeKey(key)}}${STATE_SUFFIX}`;

@@ -11,6 +11,7 @@ import {
   parseDurationMs,
   parseIntInRange,
   parseNonNegativeInt,
+  parseTopicName,
   validateEnv,
   otelEnv,
   type EnvVarSpec,
@@ -52,6 +53,11 @@ export const WORKER_ENV = {
   CLASSIFICATION_TOPIC: env.topic('classifications out', DEFAULT_TOPICS.classifications),
   DLQ_TOPIC: env.topic('dead letters out', DEFAULT_TOPICS.dlq),
   MODELS_TOPIC: env.topic('model activation events (compacted)', DEFAULT_TOPICS.models),
+  SHADOW_TOPIC: {
+    parse: parseTopicName,
+    optional: true,
+    description: 'outputs of shadow versions (prediction encoding, the shadow version in modelVersion); unset = shadow outputs are not published',
+  } satisfies EnvVarSpec<string>,
   FORECAST_MODEL: modelName('registry model serving SENSOR_TOPIC', 'forecaster'),
   CLASSIFY_MODEL: modelName('registry model serving TEXT_TOPIC', 'classifier'),
   HTTP_PORT: env.port('port of /health, /health/ready and /metrics (0 = any free port)', 9464),
@@ -156,6 +162,8 @@ export interface WorkerConfig {
   /** Largest dead letter (record key + value), bytes. */
   readonly dlqMaxBytes: number;
   readonly rewarmSteps: number;
+  /** SHADOW_TOPIC; null = shadow outputs are not published. */
+  readonly shadowTopic: string | null;
   readonly logLevel: LogLevel;
   /** How long boot waits for Kafka and Redis (BOOT_PROBE_TIMEOUT) before exiting. */
   readonly bootProbeTimeoutMs: number;
@@ -198,6 +206,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     dlqMaxBytes: e.DLQ_MAX_BYTES,
     rewarmSteps: e.REWARM_STEPS,
+    shadowTopic: (e.SHADOW_TOPIC) ?? null,
     logLevel: e.LOG_LEVEL,
     batchLingerMs: e.BATCH_LINGER_MS,
     stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,

@@ -1,5 +1,5 @@
-import { RegistryError, type ActivePointer, type ModelSummary, type ModelVersionMeta } from '@app/registry';
-import type { ModelActivatedEvent } from '@app/contracts';
+import { RegistryError, type ActivePointer, type ModelSummary, type ModelVersionMeta, type ShadowPointer } from '@app/registry';
+import type { ModelActivatedEvent, ModelShadowEvent } from '@app/contracts';
 import { ModelManager, NEGATIVE_CACHE_MAX, RegistryUnavailableError, type RegistryReader } from './model-manager';
 import { toyForecaster } from '../pipeline/testing/toy-engine';
 import type { ServingModel, SwapPolicy } from './serving-model';
@@ -10,9 +10,9 @@ function pointer(version: number, policy: SwapPolicy = 'reset', epoch = version)
 
 const SHA = (v: number) => String(v % 10).repeat(64);
 
-function setup(active: Record<string, ActivePointer | null>) {
+function setup(active: Record<string, ActivePointer | null>, shadows: Record<string, ShadowPointer | null> = {}) {
   const loads: string[] = [];
-  const state = { redisDown: false, failLoads: 0, brokenNames: new Set(['broken']) };
+  const state = { redisDown: false, failLoads: 0, brokenNames: new Set(['broken']), brokenVersions: new Set<number>() };
   const down = async () => {
     if (state.redisDown) throw new Error('Connection is closed.');
   };
@@ -24,11 +24,16 @@ function setup(active: Record<string, ActivePointer | null>) {
         latestVersion: p?.version ?? null,
         versionCount: 1,
         activeVersion: p?.version ?? null,
+        shadowVersion: null,
       })),
     getActive: async (name: string) => {
       await down();
       if (name.includes('/')) throw new RegistryError('invalid_name', `invalid model name ${name}`);
       return active[name] ?? null;
+    },
+    getShadow: async (name: string) => {
+      await down();
+      return shadows[name] ?? null;
     },
     getVersion: async (name: string, version: number) => {
       await down();
@@ -39,7 +44,7 @@ function setup(active: Record<string, ActivePointer | null>) {
   const loader = async (name: string, version: number, policy: SwapPolicy): Promise<ServingModel> => {
     loads.push(`${name}@${version}/${policy}`);
     if (state.redisDown) throw new Error('Connection is closed.');
-    if (state.brokenNames.has(name)) throw new Error('bad artifact');
+    if (state.brokenNames.has(name) || state.brokenVersions.has(version)) throw new Error('bad artifact');
     if (state.failLoads > 0) {
       state.failLoads--;
       throw new Error('load failed');
@@ -52,9 +57,11 @@ function setup(active: Record<string, ActivePointer | null>) {
   const observer = {
     activationIgnored: (_m: string, reason: string) => observed.push(`ignored:${reason}`),
     activationRetry: () => observed.push('retry'),
+    shadowServed: (m: string, v: number | null) => observed.push(`shadow:${m}@${v}`),
+    shadowLoadFailed: () => observed.push('shadow-failed'),
   };
   const manager = new ModelManager(registry, loader, logger, observer, { retryFirstMs: 5, retryMaxMs: 20 });
-  return { manager, loads, logs, active, state, observed };
+  return { manager, loads, logs, active, shadows, state, observed };
 }
 
 function ev(version: number, epoch: number, policy: SwapPolicy = 'rewarm', model = 'forecaster', extra: Partial<ModelActivatedEvent> = {}): ModelActivatedEvent {
@@ -224,5 +231,74 @@ describe('ModelManager', () => {
     expect(manager.get('forecaster')?.version).toBe(6);
     expect(observed.slice(4)).toEqual(['ignored:mismatch']);
     manager.close();
+  });
+
+  describe('shadow versions', () => {
+    const sp = (version: number, epoch: number): ShadowPointer => ({ version, epoch, at: '2026-11-27T00:00:00Z' });
+    const sev = (version: number | null, epoch: number): ModelShadowEvent => ({ type: 'model.shadow', model: 'forecaster', version, epoch, at: '2026-11-27T00:00:00Z' });
+
+    it('loads the shadow at boot next to the active version and follows shadow events', async () => {
+      const { manager, loads, shadows, observed } = setup({ forecaster: pointer(1) }, { forecaster: sp(2, 1) });
+      await manager.loadAllActive(['forecaster']);
+      expect(manager.get('forecaster')?.version).toBe(1);
+      expect(manager.shadow('forecaster')?.version).toBe(2);
+      expect(loads).toEqual(['forecaster@1/reset', 'forecaster@2/warm']);
+      shadows.forecaster = sp(3, 2);
+      manager.activations.next(sev(2, 1)); // the boot shadow again (compacted topic): nothing
+      manager.activations.next(sev(3, 2));
+      await tick();
+      await manager.settled();
+      expect(manager.shadow('forecaster')?.version).toBe(3);
+      shadows.forecaster = null;
+      manager.activations.next(sev(null, 3));
+      await tick();
+      await manager.settled();
+      expect(manager.shadow('forecaster')).toBeUndefined();
+      expect(observed).toEqual(['shadow:forecaster@2', 'shadow:forecaster@3', 'shadow:forecaster@null']);
+      manager.close();
+    });
+
+    it('ignores a shadow event the registry does not hold', async () => {
+      const { manager, observed } = setup({ forecaster: pointer(1) }, { forecaster: sp(2, 4) });
+      await manager.loadAllActive(['forecaster']);
+      manager.activations.next(sev(7, 5)); // forged: the registry's shadow is v2
+      await tick();
+      await manager.settled();
+      expect(manager.shadow('forecaster')?.version).toBe(2);
+      expect(observed).toContain('ignored:mismatch');
+      manager.close();
+    });
+
+    it('a promotion swaps the shadow in and stops stepping it in the same swap, whatever event comes first', async () => {
+      const { manager, active, shadows } = setup({ forecaster: pointer(1) }, { forecaster: sp(2, 1) });
+      await manager.loadAllActive(['forecaster']);
+      active.forecaster = pointer(2, 'warm', 2);
+      shadows.forecaster = null;
+      manager.activations.next(sev(null, 2)); // the stop arrives first: the active pointer is read too
+      await tick();
+      await manager.settled();
+      expect(manager.get('forecaster')?.version).toBe(2);
+      expect(manager.get('forecaster')?.policy).toBe('warm');
+      expect(manager.shadow('forecaster')).toBeUndefined();
+      manager.activations.next(ev(2, 2, 'warm'));
+      await tick();
+      await manager.settled();
+      expect(manager.get('forecaster')?.version).toBe(2);
+      manager.close();
+    });
+
+    it('a shadow that fails to load leaves the active version serving, is reported, and is retried', async () => {
+      const { manager, state, observed } = setup({ forecaster: pointer(1) }, { forecaster: sp(2, 1) });
+      state.brokenVersions.add(2);
+      await manager.loadAllActive(['forecaster']);
+      expect(manager.get('forecaster')?.version).toBe(1);
+      expect(manager.shadow('forecaster')).toBeUndefined();
+      expect(manager.shadowSnapshot()).toEqual([{ model: 'forecaster', version: 2, loaded: false }]);
+      expect(observed).toContain('shadow-failed');
+      state.brokenVersions.delete(2);
+      await until(() => manager.shadow('forecaster')?.version === 2, 'the shadow after a retry');
+      expect(manager.shadowSnapshot()).toEqual([{ model: 'forecaster', version: 2, loaded: true }]);
+      manager.close();
+    });
   });
 });

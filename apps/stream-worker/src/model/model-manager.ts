@@ -1,11 +1,11 @@
 import { Subject, type Subscription, concatMap, from, map, tap } from 'rxjs';
-import { sidecarChecksum, type ModelActivatedEvent } from '@app/contracts';
-import { RegistryError, SIDECAR_FILE, type ActivePointer, type ModelRegistry, type ModelSummary } from '@app/registry';
+import { sidecarChecksum, type ModelActivatedEvent, type ModelEvent, type ModelShadowEvent } from '@app/contracts';
+import { RegistryError, SIDECAR_FILE, type ActivePointer, type ModelRegistry, type ModelSummary, type ShadowPointer } from '@app/registry';
 import type { ModelSource } from '../pipeline/ports';
 import type { ServingModel, SwapPolicy } from './serving-model';
 
 /** The registry calls the manager makes. */
-export type RegistryReader = Pick<ModelRegistry, 'getActive' | 'getVersion' | 'listModels' | 'loadVersionFiles'>;
+export type RegistryReader = Pick<ModelRegistry, 'getActive' | 'getShadow' | 'getVersion' | 'listModels' | 'loadVersionFiles'>;
 
 /** Builds a serving model from a registry version (model-loader.ts in production). */
 export type ServingModelLoader = (name: string, version: number, policy: SwapPolicy) => Promise<ServingModel>;
@@ -24,6 +24,10 @@ export interface ModelManagerObserver {
   activationIgnored?(model: string, reason: ActivationIgnoredReason): void;
   /** A failed activation is tried again. */
   activationRetry?(model: string): void;
+  /** The model's shadow version now stepped here (null: none any more). */
+  shadowServed?(model: string, version: number | null): void;
+  /** A shadow version failed to load: the active version goes on, the shadow is retried. */
+  shadowLoadFailed?(model: string): void;
 }
 
 /** Why an activation event was not applied (label of `streamcell_model_activations_ignored_total`). */
@@ -71,7 +75,10 @@ export function isRegistryUnavailable(e: unknown): boolean {
   );
 }
 
-type Activation = { readonly ev: ModelActivatedEvent; readonly seq: number; readonly attempt: number };
+type Activation = { readonly ev: ModelEvent; readonly seq: number; readonly attempt: number };
+
+/** Queue key of an event: activations and shadow changes of a model are ordered separately. */
+const eventKey = (ev: ModelEvent): string => (ev.type === 'model.shadow' ? `${ev.model}#shadow` : ev.model);
 
 /**
  * Keeps the active version of every served model in memory and swaps it when an activation
@@ -88,8 +95,13 @@ export class ModelManager implements ModelSource {
   private readonly served = new Map<string, ServingModel>();
   private readonly epochs = new Map<string, number>();
   private readonly negative = new Map<string, number>();
-  /** Activation events in arrival order; loads run one at a time. */
-  readonly activations = new Subject<ModelActivatedEvent>();
+  /** Shadow versions stepped next to the active ones, by model. */
+  private readonly shadows = new Map<string, ServingModel>();
+  private readonly shadowEpochs = new Map<string, number>();
+  /** Per model, a verified shadow whose load failed and is retried. */
+  private readonly shadowPending = new Map<string, number>();
+  /** Models-topic events (activations and shadow changes) in arrival order; loads run one at a time. */
+  readonly activations = new Subject<ModelEvent>();
   /** Failed activations tried again (after their backoff), in the same queue as new ones. */
   private readonly retries = new Subject<Activation>();
   private readonly subscription: Subscription;
@@ -123,8 +135,8 @@ export class ModelManager implements ModelSource {
     this.activations
       .pipe(
         map((ev): Activation => {
-          const seq = (this.received.get(ev.model) ?? 0) + 1;
-          this.received.set(ev.model, seq);
+          const seq = (this.received.get(eventKey(ev)) ?? 0) + 1;
+          this.received.set(eventKey(ev), seq);
           return { ev, seq, attempt: 0 };
         }),
       )
@@ -134,6 +146,18 @@ export class ModelManager implements ModelSource {
 
   get(name: string): ServingModel | undefined {
     return this.served.get(name);
+  }
+
+  /** The shadow version of `name` stepped here, if any (never the active version). */
+  shadow(name: string): ServingModel | undefined {
+    return this.shadows.get(name);
+  }
+
+  /** Shadow versions served, and shadow versions verified but not loaded (their load is retried). */
+  shadowSnapshot(): { model: string; version: number; loaded: boolean }[] {
+    const out = [...this.shadows.values()].map((m) => ({ model: m.name, version: m.version, loaded: true }));
+    for (const [model, version] of this.shadowPending) out.push({ model, version, loaded: false });
+    return out;
   }
 
   pendingVersion(name: string): string | null {
@@ -164,7 +188,20 @@ export class ModelManager implements ModelSource {
         this.logger.warn('model has no active version; its events wait until one is activated', { model: name });
         continue;
       }
-      await this.install(name, pointer);
+      if ((await this.install(name, pointer)) === null) await this.bootShadow(name);
+    }
+  }
+
+  /**
+   * Loads the model's shadow version before events flow (a shadow that missed events would
+   * restart its keys); one that fails to load is retried in the background while the active
+   * version serves.
+   */
+  private async bootShadow(name: string): Promise<void> {
+    const pointer = await this.registry.getShadow(name);
+    if (pointer === null) return;
+    if ((await this.installShadow(name, pointer)) !== null) {
+      this.activations.next({ type: 'model.shadow', model: name, version: pointer.version, at: pointer.at, epoch: pointer.epoch });
     }
   }
 
@@ -193,6 +230,7 @@ export class ModelManager implements ModelSource {
       const failure = await this.install(name, pointer);
       if (failure !== null && isRegistryUnavailable(failure)) throw new RegistryUnavailableError(name, failure);
       if (failure !== null) this.rememberMissing(name, now);
+      else await this.bootShadow(name).catch((e: unknown) => this.logger.warn('shadow lookup failed', { model: name, error: String(e) }));
     }
   }
 
@@ -248,6 +286,7 @@ export class ModelManager implements ModelSource {
    * again (the registry or the load failed).
    */
   private async tryActivation(a: Activation): Promise<boolean> {
+    if (a.ev.type === 'model.shadow') return this.tryShadow(a, a.ev);
     const ev = a.ev;
     const version = Number(ev.version);
     const epoch = ev.epoch ?? -1;
@@ -279,11 +318,98 @@ export class ModelManager implements ModelSource {
       return false;
     }
     // Only a verified activation supersedes the retries of an earlier one.
-    this.verified.set(ev.model, a.seq);
+    this.verified.set(eventKey(ev), a.seq);
     const failure = await this.install(ev.model, pointer!);
     if (failure === null) return true;
     this.pending.set(ev.model, pointer!.version);
     return false;
+  }
+
+  /**
+   * Applies a shadow change once it matches the registry's shadow pointer (version, epoch and
+   * file checksums, as for activations). A promotion's activation may travel on another
+   * partition of the models topic than the shadow's stop: the active pointer is read too, and a
+   * newer one installed first, so the shadow is never stopped before its version is active.
+   */
+  private async tryShadow(a: Activation, ev: ModelShadowEvent): Promise<boolean> {
+    if (ev.epoch <= (this.shadowEpochs.get(ev.model) ?? -1) && !this.shadowPending.has(ev.model)) return true;
+    let pointer: ShadowPointer | null;
+    let problem: ActivationIgnoredReason | null = null;
+    try {
+      const active = await this.registry.getActive(ev.model);
+      if (active !== null && this.served.has(ev.model) && active.epoch > (this.epochs.get(ev.model) ?? -1)) {
+        if ((await this.install(ev.model, active)) !== null) return false;
+      }
+      pointer = await this.registry.getShadow(ev.model);
+      if (ev.epoch < (pointer?.epoch ?? -1)) problem = 'stale';
+      else if ((pointer?.version ?? null) !== ev.version || (pointer !== null && pointer.epoch !== ev.epoch)) problem = 'mismatch';
+      else if (pointer !== null) problem = await this.filesMismatch(ev, pointer.version);
+    } catch (e) {
+      if (!isRegistryUnavailable(e) && e instanceof RegistryError) {
+        this.observer.activationIgnored?.(ev.model, 'mismatch');
+        return true;
+      }
+      this.logger.warn('model shadow: registry unavailable; will retry', { model: ev.model, error: (e as Error).message });
+      return false;
+    }
+    if (problem !== null) {
+      this.observer.activationIgnored?.(ev.model, problem);
+      this.logger.warn('ignoring a model shadow event that does not match the registry', { model: ev.model, version: ev.version, epoch: ev.epoch, reason: problem });
+      return true;
+    }
+    this.verified.set(eventKey(ev), a.seq);
+    if (pointer === null) {
+      this.shadowEpochs.set(ev.model, ev.epoch);
+      this.shadowPending.delete(ev.model);
+      this.dropShadow(ev.model);
+      return true;
+    }
+    return (await this.installShadow(ev.model, pointer)) === null;
+  }
+
+  /** Loads and steps `pointer`'s version as the model's shadow; the error when it could not. */
+  private async installShadow(name: string, pointer: ShadowPointer): Promise<unknown> {
+    this.shadowEpochs.set(name, Math.max(this.shadowEpochs.get(name) ?? -1, pointer.epoch));
+    if (this.served.get(name)?.version === pointer.version) return null;
+    if (this.shadows.get(name)?.version === pointer.version) {
+      this.shadowPending.delete(name);
+      return null;
+    }
+    try {
+      const model = await this.loader(name, pointer.version, 'warm');
+      this.shadows.set(name, model);
+      this.shadowPending.delete(name);
+      this.observer.shadowServed?.(name, pointer.version);
+      this.logger.log('model shadow version stepped', { model: name, version: pointer.version, active: this.served.get(name)?.version ?? null });
+      const active = this.served.get(name);
+      const width = (m: ServingModel): number | null => (m.task.kind === 'forecast' ? m.task.valueCount : null);
+      if (active && (active.task.kind !== model.task.kind || width(active) !== width(model))) {
+        this.logger.warn('the shadow version reads other inputs than the active one (task or value count): it is not stepped', {
+          model: name,
+          version: pointer.version,
+        });
+      }
+      return null;
+    } catch (e) {
+      // The active version goes on serving; the shadow's keys restart where they missed events.
+      this.dropShadow(name);
+      this.shadowPending.set(name, pointer.version);
+      this.observer.shadowLoadFailed?.(name);
+      this.logger.error('model shadow version failed to load; the active version is unaffected, the shadow is retried', {
+        model: name,
+        version: pointer.version,
+        error: (e as Error).message,
+      });
+      return e ?? new Error('load failed');
+    }
+  }
+
+  private dropShadow(name: string): void {
+    const had = this.shadows.get(name);
+    if (!had) return;
+    this.shadows.delete(name);
+    this.observer.shadowServed?.(name, null);
+    this.logger.log('model shadow version no longer stepped', { model: name, version: had.version });
   }
 
   /** Null when the event describes the active pointer; else why not. */
@@ -295,8 +421,13 @@ export class ModelManager implements ModelSource {
   ): Promise<ActivationIgnoredReason | null> {
     if (epoch >= 0 && epoch < pointer.epoch) return 'stale';
     if (pointer.version !== version || pointer.policy !== ev.policy || (epoch >= 0 && epoch !== pointer.epoch)) return 'mismatch';
+    return this.filesMismatch(ev, version);
+  }
+
+  /** Null when the checksums an event claims are the version's recorded ones. */
+  private async filesMismatch(ev: ModelEvent, version: number): Promise<ActivationIgnoredReason | null> {
     const claimed = { ...(ev.files ?? {}) } as Record<string, string>;
-    const sidecar = sidecarChecksum(ev);
+    const sidecar = ev.checksum ?? (ev.type === 'model.shadow' ? null : sidecarChecksum(ev));
     if (sidecar !== null) claimed[SIDECAR_FILE] = sidecar;
     if (Object.keys(claimed).length === 0) return null;
     const meta = await this.registry.getVersion(ev.model, version);
@@ -320,7 +451,7 @@ export class ModelManager implements ModelSource {
       this.retryTimers.delete(timer);
       // A newer verified activation of the model arrived meanwhile: it supersedes this one (a
       // retry after a registry failure was never verified, and goes on until it is).
-      const latest = this.verified.get(a.ev.model);
+      const latest = this.verified.get(eventKey(a.ev));
       if (this.closed || (latest !== undefined && latest > a.seq)) return;
       this.retries.next({ ...a, attempt: a.attempt + 1 });
     }, delay);
@@ -338,6 +469,8 @@ export class ModelManager implements ModelSource {
     try {
       const model = await this.loader(name, pointer.version, pointer.policy);
       this.served.set(name, model);
+      // A promoted shadow stops being stepped in the same swap (between units of work).
+      if (this.shadows.get(name)?.version === pointer.version) this.dropShadow(name);
       this.pending.delete(name);
       this.negative.delete(name);
       if (pointer.epoch >= 0) this.epochs.set(name, Math.max(this.epochs.get(name) ?? -1, pointer.epoch));

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DLQ_REASONS, type DlqReason } from '@app/contracts';
-import type { PipelineStage, ProcessorObserver } from '../pipeline/ports';
+import type { PipelineStage, PolicyApplied, ProcessorObserver } from '../pipeline/ports';
 import type { ActivationIgnoredReason, ModelManagerObserver } from '../model/model-manager';
 
 /**
@@ -36,6 +36,10 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   private readonly policyTotal: Counter<'policy'>;
   private readonly modelVersion: Gauge<'model'>;
   private readonly modelLoadFailures: Counter<'model'>;
+  private readonly shadowVersion: Gauge<'model'>;
+  private readonly shadowLoadFailures: Counter<'model'>;
+  private readonly shadowEvents: Counter<'model'>;
+  private readonly shadowRestarts: Counter<'model'>;
   private readonly lag: Gauge<'topic' | 'partition'>;
   private readonly retriesTotal: Counter<'kind'>;
   private readonly stageHist: Histogram<'stage'>;
@@ -104,6 +108,25 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
       registers,
     });
     this.modelVersion = new Gauge({ name: 'streamcell_model_version', help: 'Version served per model', labelNames: ['model'], registers });
+    this.shadowVersion = new Gauge({ name: 'streamcell_shadow_version', help: 'Shadow version stepped per model (0: none)', labelNames: ['model'], registers });
+    this.shadowLoadFailures = new Counter({
+      name: 'streamcell_shadow_load_failures_total',
+      help: 'Shadow versions that failed to load (the active version serves on; the load is retried)',
+      labelNames: ['model'],
+      registers,
+    });
+    this.shadowEvents = new Counter({
+      name: 'streamcell_shadow_events_total',
+      help: 'Events stepped by shadow versions',
+      labelNames: ['model'],
+      registers,
+    });
+    this.shadowRestarts = new Counter({
+      name: 'streamcell_shadow_key_restarts_total',
+      help: 'Shadow keys restarted from the initial state because the shadow missed events of the key',
+      labelNames: ['model'],
+      registers,
+    });
     this.modelLoadFailures = new Counter({
       name: 'streamcell_model_load_failures_total',
       help: 'Model versions that failed to load',
@@ -247,11 +270,21 @@ export class WorkerMetrics implements ProcessorObserver, ModelManagerObserver {
   stateOps(op: 'load' | 'write' | 'conflict', n: number): void {
     this.stateOpsTotal.inc({ op: op === 'conflict' ? 'stale' : op }, n);
   }
-  policyApplied(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void {
+  policyApplied(policy: PolicyApplied, n: number): void {
     this.policyTotal.inc({ policy }, n);
   }
   versionServed(model: string, version: number): void {
     this.modelVersion.set({ model }, version);
+  }
+  shadowServed(model: string, version: number | null): void {
+    this.shadowVersion.set({ model }, version ?? 0);
+  }
+  shadowLoadFailed(model: string): void {
+    this.shadowLoadFailures.inc({ model });
+  }
+  shadowStepped(model: string, events: number, restarts: number): void {
+    this.shadowEvents.inc({ model }, events);
+    if (restarts > 0) this.shadowRestarts.inc({ model }, restarts);
   }
   loadFailed(model: string): void {
     this.modelLoadFailures.inc({ model });

@@ -285,3 +285,29 @@ export function planBatch(
     rejects: { skipped, late },
   };
 }
+
+/** The planner's view of decoded events (`index` = position in `events`). */
+export function plannerEventsOf(
+  events: readonly {
+    readonly key: string;
+    readonly partition: number;
+    readonly offset: bigint;
+    readonly timeMs: number;
+    readonly reset: boolean;
+    readonly control: boolean;
+    readonly label: 0 | 1 | null;
+    readonly tokens: Int32Array | null;
+  }[],
+): PlannerEvent[] {
+  return events.map((e, i) => ({
+    index: i,
+    key: e.key,
+    partition: e.partition,
+    offset: e.offset,
+    timeMs: e.timeMs,
+    reset: e.reset,
+    steps: e.control ? 0 : e.tokens !== null ? e.tokens.length : 1,
+    control: e.control,
+    label: e.label !== null,
+  }));
+}

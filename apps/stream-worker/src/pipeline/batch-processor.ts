@@ -1,6 +1,5 @@
 import type { StateRecord } from '@app/state';
-import type { ServingModel } from '../model/serving-model';
-import { planBatch, type BatchPlan, type PlannerEvent } from './batch-planner';
+import { planBatch, plannerEventsOf, type BatchPlan, type PlannerEvent } from './batch-planner';
 import { deadLetter, decodeUnit, type DecodedUnit, type Rejection, type ValidEvent } from './decode-stage';
 import { encodeGroup, type PlacedOutput } from './encode-stage';
 import { distinctKeys, prepareKeys } from './load-stage';
@@ -20,12 +19,13 @@ import {
   ModelNotReadyError,
   UnitSupersededError,
 } from './ports';
-import { firstNonFiniteEvents } from './finite-guard';
+import { nonFinite } from './finite-guard';
 import { AccuracyTally } from './forecast-scoring';
-import { runPlan, type StepOutput } from './step-stage';
+import { shadowGroupsOf, stepShadow, warmTakeover } from './shadow-stage';
+import { runGroupPlan, type StepOutput } from './step-stage';
 import { attachTraceHeaders, UNTRACED } from './trace-headers';
-import { windowScores } from './window-scores';
 import { writeUnit } from './write-stage';
+import type { ServingModel } from '../model/serving-model';
 
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
 export interface UnitResult extends BatchResult {
@@ -119,6 +119,7 @@ export class BatchProcessor {
       predicted: new Map(),
       rejections: [],
       skipped: 0,
+      shadowSkipped: 0,
       pending: new Map(),
       replaced: new Map(),
       trace,
@@ -163,12 +164,12 @@ export class BatchProcessor {
     let emittedAtMs: number;
     try {
       const accuracy = new Map(
-        [...acc.accuracy].map(([model, a]) => [model, [{ version: a.version, kind: a.kind, partitions: a.tally.partitions() }]]),
+        [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, kind: a.kind, partitions: a.tally.partitions() }]]),
       );
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
-      if (acc.skipped > 0) await this.store.confirmDurable?.();
+      if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
     } catch (err) {
       // Units prepared on top of this one's states must not be written: they are prepared again.
       this.generation++;
@@ -199,8 +200,12 @@ export class BatchProcessor {
       })
       .filter((g) => g.events.length > 0);
 
+    const shadows = shadowGroupsOf(this.models, groups);
     const tLoad = performance.now();
-    const loaded = await Promise.all(groups.map((g) => this.loadKeys(g.name, g.keys)));
+    const loaded = await Promise.all([...groups, ...shadows].map((g) => this.loadKeys('namespace' in g ? g.namespace : g.name, g.keys)));
+    const shadowLoaded = loaded.splice(groups.length);
+    const load = (namespace: string, keys: readonly string[]) => this.loadKeys(namespace, keys);
+    await Promise.all(groups.map((g, gi) => warmTakeover(g.model, g.keys, loaded[gi], load, this.observer)));
     if (groups.length > 0) stageDone(this.observer, acc.trace, 'state_load', tLoad);
     // A unit that failed to write while this one loaded may have given it some of its states.
     if (generation !== this.generation) throw new UnitSupersededError();
@@ -216,32 +221,10 @@ export class BatchProcessor {
       this.observer.stateOps?.('load', g.keys.length);
       const partitionOf = new Map(g.events.map((e) => [e.key, e.partition]));
       const { starts, prepared } = prepareKeys(g.model, g.keys, loaded[gi], partitionOf, this.cfg.rewarmSteps, this.observer, this.logger);
-      let plannerEvents: PlannerEvent[] = g.events.map((e, i) => ({
-        index: i,
-        key: e.key,
-        partition: e.partition,
-        offset: e.offset,
-        timeMs: e.timeMs,
-        reset: e.reset,
-        steps: e.control ? 0 : e.tokens !== null ? e.tokens.length : 1,
-        control: e.control,
-        label: e.label !== null,
-      }));
+      let plannerEvents = plannerEventsOf(g.events);
       const planOf = (list: PlannerEvent[]): BatchPlan =>
         planBatch(list, starts, { maxGapMs: this.cfg.maxGapMs, allowedLatenessMs: this.cfg.allowedLatenessMs });
-      const window = g.model.task.kind === 'classify' ? (g.model.task.window ?? null) : null;
-      const runOf = (p: BatchPlan): StepOutput | null => {
-        if (p.slots.length === 0) return null;
-        if (!window) return runPlan(g.model, p, prepared, g.events, this.observer);
-        return windowScores(
-          window,
-          g.model.engine,
-          p,
-          (key) => prepared.get(key)!.extras.history as number[],
-          (i) => g.events[i].tokens!,
-          (sec, n) => this.observer.stepSeconds?.(sec, n),
-        );
-      };
+      const runOf = (p: BatchPlan): StepOutput | null => runGroupPlan(g.model, p, prepared, g.events, this.observer);
       let plan = planOf(plannerEvents);
       let out = runOf(plan);
       // An event whose step is non-finite is dead-lettered and the key's later events are stepped
@@ -269,26 +252,37 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
-      if (enc.accuracy !== null && !enc.accuracy.empty) {
-        let a = acc.accuracy.get(g.name);
-        if (a === undefined) acc.accuracy.set(g.name, (a = { version: g.model.versionLabel, kind: g.model.task.kind === 'forecast' ? 'forecast' : 'label', tally: new AccuracyTally() }));
-        a.tally.merge(enc.accuracy);
-      }
+      tallyAccuracy(acc, g.name, g.name, g.model, enc.accuracy);
       acc.eventTimesMs.push(...enc.eventTimesMs);
-      let byKey = acc.writes.get(g.name);
-      if (byKey === undefined) acc.writes.set(g.name, (byKey = new Map()));
-      for (const w of enc.writes) {
-        // A later round's record of the same key includes the earlier one's events.
-        byKey.set(w.key, w);
-        const k = pendingKey(g.name, w.key);
-        if (!acc.replaced.has(k)) acc.replaced.set(k, this.pending.get(k));
-        this.pending.set(k, w.record);
-        acc.pending.set(k, w.record);
-      }
+      this.stageWrites(acc, g.name, enc.writes);
       const topic = g.model.task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic;
       acc.predicted.set(topic, (acc.predicted.get(topic) ?? 0) + enc.predictions.length);
     });
+    // Shadows step after the active versions, from the records loaded before them (shadow-stage.ts).
+    shadows.forEach((sg, si) => {
+      const stepped = stepShadow(this.cfg, batches, sg, shadowLoaded[si], loaded[groups.findIndex((g) => g.name === sg.name)], this.logger);
+      acc.outputs.push(...stepped.outputs);
+      acc.shadowSkipped += stepped.skipped;
+      this.stageWrites(acc, sg.namespace, stepped.writes);
+      // The shadow's errors ride with its own state write, into the (model, shadow version) accumulator.
+      tallyAccuracy(acc, sg.namespace, sg.name, sg.model, stepped.accuracy);
+      this.observer.shadowStepped?.(sg.name, stepped.events, stepped.restarts);
+    });
     if (groups.length > 0) stageDone(this.observer, acc.trace, 'step', tStep);
+  }
+
+  /** Queues a state namespace's CAS writes in the unit and publishes them as pending to later units. */
+  private stageWrites(acc: UnitOutputs, namespace: string, writes: readonly StateWrite[]): void {
+    let byKey = acc.writes.get(namespace);
+    if (byKey === undefined) acc.writes.set(namespace, (byKey = new Map()));
+    for (const w of writes) {
+      // A later round's record of the same key includes the earlier one's events.
+      byKey.set(w.key, w);
+      const k = pendingKey(namespace, w.key);
+      if (!acc.replaced.has(k)) acc.replaced.set(k, this.pending.get(k));
+      this.pending.set(k, w.record);
+      acc.pending.set(k, w.record);
+    }
   }
 
   /** Records of `keys`: pending ones (computed by a unit not written yet) first, the rest from the store. */
@@ -316,18 +310,29 @@ export class BatchProcessor {
 interface UnitOutputs {
   readonly outputs: PlacedOutput[];
   readonly eventTimesMs: number[];
-  /** CAS writes by model, by key (the last round's record of a key wins). */
+  /** CAS writes by state namespace (a model, or a shadow's), by key (the last round's record of a key wins). */
   readonly writes: Map<string, Map<string, StateWrite>>;
   readonly predicted: Map<string, number>;
   readonly rejections: Rejection[];
   skipped: number;
+  /** Events the unit's shadows had applied already (not counted as the unit's skipped events). */
+  shadowSkipped: number;
   /** Pending records this unit published for the units prepared after it. */
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
+  /** Forecast errors or labels scored, by state namespace (docs/accuracy.md), written before its states. */
+  readonly accuracy: Map<string, { readonly model: string; readonly version: string; readonly kind: 'forecast' | 'label'; readonly tally: AccuracyTally }>;
   readonly trace: UnitTrace;
-  /** Forecast errors or labels scored, by model (docs/accuracy.md), written before the states. */
-  readonly accuracy: Map<string, { readonly version: string; readonly kind: 'forecast' | 'label'; readonly tally: AccuracyTally }>;
+}
+
+/** Adds a namespace's scored errors or labels (the active version's, or a shadow's) to the unit's tallies. */
+function tallyAccuracy(acc: UnitOutputs, namespace: string, model: string, served: ServingModel, scored: AccuracyTally | null): void {
+  if (scored === null || scored.empty) return;
+  let a = acc.accuracy.get(namespace);
+  const kind = served.task.kind === 'forecast' ? 'forecast' : 'label';
+  if (a === undefined) acc.accuracy.set(namespace, (a = { model, version: served.versionLabel, kind, tally: new AccuracyTally() }));
+  a.tally.merge(scored);
 }
 
 /** A stage that started at `t0` (performance.now()) ended: its histogram and its span. */
@@ -338,14 +343,6 @@ function stageDone(observer: ProcessorObserver, trace: UnitTrace, stage: Pipelin
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;
-
-/** The first event per key whose step yielded a non-finite state or output (none normally). */
-function nonFinite(model: ServingModel, plan: BatchPlan, out: StepOutput | null): ReturnType<typeof firstNonFiniteEvents> {
-  if (out === null) return [];
-  // Window-mode scores carry no recurrent states (window-scores.ts): only outputs are checked.
-  const stateSize = out.headStates.length === 0 ? 0 : model.engine.stateSize;
-  return firstNonFiniteEvents(plan.slots, out.headStates, stateSize, out, model.engine.outputDim);
-}
 
 function lateRejection(e: ValidEvent, lastTimeMs: number, allowedLatenessMs: number): Rejection {
   return {

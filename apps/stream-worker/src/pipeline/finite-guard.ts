@@ -65,3 +65,15 @@ export function firstNonFiniteEvents(
   }
   return bad;
 }
+
+/** The first event per key whose step yielded a non-finite state or output (none normally). */
+export function nonFinite(
+  model: { readonly engine: { readonly stateSize: number; readonly outputDim: number } },
+  plan: { readonly slots: Parameters<typeof firstNonFiniteEvents>[0] },
+  out: (Float32Array & { headStates: Float32Array }) | null,
+): ReturnType<typeof firstNonFiniteEvents> {
+  if (out === null) return [];
+  // Window-mode scores carry no recurrent states (window-scores.ts): only outputs are checked.
+  const stateSize = out.headStates.length === 0 ? 0 : model.engine.stateSize;
+  return firstNonFiniteEvents(plan.slots, out.headStates, stateSize, out, model.engine.outputDim);
+}

@@ -1,7 +1,7 @@
 import type { StateRecord } from '@app/state';
 import { forecastFeatureCount, type ServingModel } from '../model/serving-model';
 import type { KeyStart } from './batch-planner';
-import type { ProcessorObserver, PipelineLogger } from './ports';
+import type { PolicyApplied, ProcessorObserver, PipelineLogger } from './ports';
 import { decodeExtras, freshExtras, type TaskExtras } from './task-extras';
 
 /**
@@ -29,7 +29,6 @@ export interface LoadedKeys {
   readonly prepared: Map<string, PreparedKey>;
 }
 
-type PolicyCount = 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback';
 
 /** Applies the swap policy to each key's loaded record. */
 export function prepareKeys(
@@ -49,7 +48,7 @@ export function prepareKeys(
   const featureCount = task.kind === 'forecast' ? forecastFeatureCount(task) : 0;
   const starts = new Map<string, KeyStart>();
   const prepared = new Map<string, PreparedKey>();
-  const counts: Record<PolicyCount, number> = { reset: 0, rewarm: 0, keep: 0, keep_fallback: 0, rewarm_fallback: 0 };
+  const counts: Record<PolicyApplied, number> = { reset: 0, rewarm: 0, keep: 0, warm: 0, keep_fallback: 0, rewarm_fallback: 0, warm_fallback: 0 };
   keys.forEach((key, k) => {
     const record = loaded[k];
     const partition = partitionOf.get(key)!;
@@ -92,6 +91,9 @@ export function prepareKeys(
       return;
     }
     let policy = record.modelVersion === model.versionLabel ? 'reset' : model.policy;
+    // warm: keys whose shadow record could take over were given it already (shadow-stage.ts).
+    const warmFallback = policy === 'warm';
+    if (warmFallback) policy = 'reset';
     if (policy === 'keep' && record.state.length !== storedS) {
       counts.keep_fallback++;
       logger.warn(
@@ -119,6 +121,7 @@ export function prepareKeys(
       return;
     }
     if (policy === 'rewarm') counts.rewarm_fallback++;
+    else if (warmFallback) counts.warm_fallback++;
     else counts.reset++;
     extras.history = [];
     set({ history, fresh: true, warmSteps: 0 }, { record, row: null, extras, warm: [], baseSteps: 0 });
@@ -130,7 +133,7 @@ export function prepareKeys(
     );
   }
   for (const [p, n] of Object.entries(counts)) {
-    if (n > 0) observer.policyApplied?.(p as PolicyCount, n);
+    if (n > 0) observer.policyApplied?.(p as PolicyApplied, n);
   }
   if (counts.rewarm_fallback > 0) {
     logger.warn(

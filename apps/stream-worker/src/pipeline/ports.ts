@@ -84,7 +84,15 @@ export interface ModelSource {
    * for it rather than being swapped back and forth.
    */
   pendingVersion?(name: string): string | null;
+  /** The shadow version of `name` (stepped next to the active one, outputs kept off the prediction topics). */
+  shadow?(name: string): ServingModel | undefined;
 }
+
+/**
+ * Label of `streamcell_swap_policy_total`: the policy applied to a key whose state came from
+ * another version; `*_fallback` = asked for, impossible for that key, reset instead.
+ */
+export type PolicyApplied = 'reset' | 'rewarm' | 'keep' | 'warm' | 'keep_fallback' | 'rewarm_fallback' | 'warm_fallback';
 
 /** Timed stages of a unit of work (the pipeline's; fetch_wait and commit are the consumer's). */
 export type PipelineStage = 'decode' | 'state_load' | 'step' | 'produce' | 'state_write';
@@ -115,7 +123,9 @@ export interface ProcessorObserver {
   /** Keys whose stored state came from another partition (a producer spreading a key, or a repartition). */
   keyPartitionMoved?(n: number): void;
   /** `rewarm_fallback`: rewarm asked for, but the key stored no inputs (reset instead). */
-  policyApplied?(policy: 'reset' | 'rewarm' | 'keep' | 'keep_fallback' | 'rewarm_fallback', n: number): void;
+  policyApplied?(policy: PolicyApplied, n: number): void;
+  /** A shadow version stepped `events` events; `restarts` of its keys restarted (missed events). */
+  shadowStepped?(model: string, events: number, restarts: number): void;
   stageSeconds?(stage: PipelineStage, seconds: number): void;
   /**
    * Predictions acknowledged by the producer at `emittedAtMs` (epoch ms), with the event times
@@ -145,6 +155,8 @@ export interface ProcessorConfig {
    * store none.
    */
   readonly rewarmSteps: number;
+  /** Topic of shadow versions' outputs (same encoding as the prediction topics); empty: none published. */
+  readonly shadowTopic?: string;
 }
 
 /** A batch needs a model that has no active version: retry later, drop nothing. */

@@ -3,6 +3,7 @@ import type { BatchPlan } from './batch-planner';
 import type { ValidEvent } from './decode-stage';
 import type { PreparedKey } from './load-stage';
 import type { ProcessorObserver } from './ports';
+import { windowScores } from './window-scores';
 
 /**
  * Head outputs of every applied event (row `headRow`), the final state of every slot and the
@@ -97,6 +98,31 @@ export function runPlan(
   out.finalState = state;
   out.headStates = headState;
   return out;
+}
+
+/**
+ * Steps one model's plan the way its task reads events: {@link runPlan}, or for text mode
+ * 'window' the key's last maxlen tokens scored as Keras reads them (window-scores.ts). Null for
+ * an empty plan.
+ */
+export function runGroupPlan(
+  model: ServingModel,
+  plan: BatchPlan,
+  prepared: ReadonlyMap<string, PreparedKey>,
+  events: readonly ValidEvent[],
+  observer: ProcessorObserver,
+): StepOutput | null {
+  if (plan.slots.length === 0) return null;
+  const window = model.task.kind === 'classify' ? (model.task.window ?? null) : null;
+  if (!window) return runPlan(model, plan, prepared, events, observer);
+  return windowScores(
+    window,
+    model.engine,
+    plan,
+    (key) => prepared.get(key)!.extras.history as number[],
+    (i) => events[i].tokens!,
+    (sec, n) => observer.stepSeconds?.(sec, n),
+  );
 }
 
 /** (x − mean) / scale in float64, rounded once to float32 (as a float32 tensor of scaled inputs). */

@@ -106,4 +106,31 @@ describe("BatchProcessor, text mode 'window'", () => {
     await p2.process({ topic: cfg.textTopic, partition: 0, messages: [msg(1, 'k', 'fine')] });
     expect(scores(sink).get('k')).toEqual([expected(v2, kept ? [1, 2, 3] : [3])]);
   });
+
+  it('a window-mode shadow scores like the version alone and hands its token windows over warm', async () => {
+    const shadowCfg = { ...cfg, shadowTopic: 'predictions.shadow' };
+    const texts = ['pump broken', 'again fine ok', 'bad leak', 'ok', 'fine pump again', 'leak', 'broken broken', 'ok fine'];
+    const msgs = texts.map((t, i) => msg(i, i % 2 === 0 ? 'a' : 'b', t));
+    const alone = new MemorySink();
+    const aloneStore = new MemoryState();
+    const v2 = windowModel(2, 'reset');
+    const ref = new BatchProcessor(shadowCfg, { get: (n) => (n === 'classifier' ? v2 : undefined) }, aloneStore, alone);
+    await ref.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(0, 5) });
+    await ref.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(5) });
+
+    const models = { active: windowModel(1, 'reset') as ServingModel, shadow: v2 as ServingModel | null };
+    const source = { get: (n: string) => (n === 'classifier' ? models.active : undefined), shadow: (n: string) => (n === 'classifier' ? (models.shadow ?? undefined) : undefined) };
+    const sink = new MemorySink();
+    const store = new MemoryState();
+    const p = new BatchProcessor(shadowCfg, source, store, sink);
+    await p.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(0, 5) });
+    const shadowOut = sink.all.filter((r) => r.topic === shadowCfg.shadowTopic).map((r) => r.value);
+    expect(shadowOut).toEqual(alone.all.slice(0, 5).map((r) => r.value));
+    models.active = { ...v2, policy: 'warm' };
+    models.shadow = null;
+    sink.batches.length = 0;
+    await p.process({ topic: cfg.textTopic, partition: 0, messages: msgs.slice(5) });
+    expect(sink.all.map((r) => r.value)).toEqual(alone.all.slice(5).map((r) => r.value));
+    for (const k of ['a', 'b']) expect(store.data.get(`classifier/${k}`)).toEqual(aloneStore.data.get(`classifier/${k}`));
+  });
 });

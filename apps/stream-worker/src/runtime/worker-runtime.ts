@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, ConsumerRunConfig, Kafka } from 'kafkajs';
-import { decodeModelActivated } from '@app/contracts';
+import { decodeModelEvent } from '@app/contracts';
 import {
   BatchConsumer,
   BatchProducer,
@@ -155,6 +155,7 @@ export class WorkerRuntime {
         maxPayloadBytes: cfg.maxPayloadBytes,
         dlqMaxBytes: cfg.dlqMaxBytes,
         rewarmSteps: cfg.rewarmSteps,
+        shadowTopic: cfg.shadowTopic ?? '',
       },
       this.manager,
       new StoreStatePort(
@@ -367,7 +368,7 @@ export class WorkerRuntime {
     const runConfig: ConsumerRunConfig = {
       autoCommit: false,
       eachMessage: async ({ message }) => {
-        const decoded = decodeModelActivated(message.value);
+        const decoded = decodeModelEvent(message.value);
         if (!decoded.ok) {
           this.logger.warn('ignoring an invalid model event', { reason: decoded.reason, detail: decoded.detail });
           return;
@@ -425,7 +426,8 @@ export class WorkerRuntime {
               }
             : {}),
         },
-        models: { ok: modelsOk, required, waitingForActivation: waiting, served: models },
+        // A shadow that fails to load is reported here and never affects readiness.
+        models: { ok: modelsOk, required, waitingForActivation: waiting, served: models, shadows: this.manager?.shadowSnapshot() ?? [] },
         partitions: {
           ok: partitionsOk,
           stuckLimitMs: this.cfg.stuckPartitionReadyMs,
@@ -478,6 +480,7 @@ export function workerTopics(cfg: WorkerConfig): TopicSpec[] {
     { topic: cfg.classificationTopic, partitions: 6 },
     { topic: cfg.dlqTopic, partitions: 1 },
     { topic: cfg.modelsTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } },
+    ...(cfg.shadowTopic ? [{ topic: cfg.shadowTopic, partitions: 6 }] : []),
   ];
 }
 

@@ -30,6 +30,7 @@ describe('loadTrainerConfig', () => {
       inputTopics: { forecast: 'sensor.readings', classify: 'text.events' },
       accuracyTopic: 'streamcell.accuracy',
       accuracyPublishMs: 10_000,
+      policyLoopMs: 5_000,
       adminToken: 'a'.repeat(32),
       dataDir: null,
       sourceTopics: ['sensor.readings', 'text.events'],

@@ -55,6 +55,7 @@ export const TRAINER_ENV = {
   TEXT_TOPIC: env.topic("input topic of classify models (key resets are produced to it; backtests read it)", DEFAULT_TOPICS.textEvents),
   ACCURACY_TOPIC: env.topic('live accuracy per model version (compacted, created when missing)', DEFAULT_TOPICS.accuracy),
   ACCURACY_PUBLISH_MS: env.intInRange('how often live accuracy is read, exported as gauges and published, ms', 100, 3_600_000, 10_000),
+  POLICY_LOOP_MS: env.intInRange('how often the control loop looks at each model with a policy, ms (docs/closed-loop.md)', 100, 3_600_000, 5_000),
   ADMIN_TOKEN: env.secret(`bearer token of every /v1 route (>= ${MIN_TOKEN_LENGTH} characters)`, MIN_TOKEN_LENGTH),
   // Strict on purpose: only the word "true" turns authentication off.
   ADMIN_AUTH_DISABLED: env.boolean('true runs /v1 without auth (local development only)', false, true),
@@ -102,6 +103,8 @@ export interface TrainerConfig {
   readonly accuracyTopic: string;
   /** Period of the live accuracy export (gauges and topic), ms. */
   readonly accuracyPublishMs: number;
+  /** Period of the control loop (docs/closed-loop.md), ms; a model's loop lease lives 3 periods. */
+  readonly policyLoopMs: number;
   /** null only when ADMIN_AUTH_DISABLED=true. */
   readonly adminToken: string | null;
   /** Root of `source.kind=file` paths (compared by real path); null: file sources are refused. */
@@ -157,6 +160,7 @@ export function loadTrainerConfig(source: Record<string, string | undefined> = p
     inputTopics: { forecast: e.SENSOR_TOPIC, classify: e.TEXT_TOPIC },
     accuracyTopic: e.ACCURACY_TOPIC,
     accuracyPublishMs: e.ACCURACY_PUBLISH_MS,
+    policyLoopMs: e.POLICY_LOOP_MS,
     adminToken: e.ADMIN_AUTH_DISABLED ? null : (e.ADMIN_TOKEN ?? null),
     dataDir: e.TRAINER_DATA_DIR ?? null,
     sourceTopics: e.TRAINER_SOURCE_TOPICS,

@@ -42,7 +42,7 @@ export class HttpErrorsFilter implements ExceptionFilter {
       status = 400;
       body = { message: [err.message], error: 'Bad Request', statusCode: 400 };
     } else if (err instanceof RegistryError) {
-      status = err.code === 'not_found' ? 404 : 400;
+      status = err.code === 'not_found' ? 404 : err.code === 'conflict' ? 409 : 400;
       body = { statusCode: status, error: err.code, message: err.message };
     } else {
       const dep = dependencyDown(err);

@@ -3,6 +3,7 @@ import {
   Body,
   ConflictException,
   Controller,
+  Delete,
   Get,
   HttpCode,
   HttpException,
@@ -14,13 +15,15 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
-import { ModelRegistry } from '@app/registry';
+import { ModelRegistry, PolicyStore } from '@app/registry';
 import { BacktestRunner } from '../backtest/backtest-runner';
 import { TRAINER_CONFIG, type TrainerConfig } from '../config/trainer-config';
 import { JobCapacityError, JobConflictError, JobRunner } from '../jobs/job-runner';
 import { JobsService } from '../services/jobs.service';
 import { ModelsService } from '../services/models.service';
+import { operatorName } from '../services/policy.service';
 import { BacktestDto } from './backtest.dto';
+import { PolicyActorDto } from './policy.dto';
 import { BearerAuthGuard } from './bearer-auth.guard';
 import { ActivateDto, ImportVersionDto, RetrainDto } from './retrain.dto';
 import { TrainerMetrics } from './trainer-metrics';
@@ -63,6 +66,7 @@ export class ModelsController {
     private readonly metrics: TrainerMetrics,
     private readonly backtests: BacktestRunner,
     @Inject(TRAINER_CONFIG) config: TrainerConfig,
+    private readonly actions: PolicyStore,
   ) {
     this.models = new ModelsService(registry);
     this.jobsService = new JobsService(registry, config);
@@ -152,6 +156,46 @@ export class ModelsController {
     const version = parseVersion(rawVersion);
     const pointer = await this.registry.activate(name, version, body?.policy);
     this.metrics.activations.inc();
+    return { model: name, active: pointer };
+  }
+
+  /**
+   * Puts a version in shadow: stepped next to the active one, its outputs kept off the prediction
+   * topics. Recorded in the model's action log (`shadowed`, who and why from the body).
+   */
+  @Post(':name/versions/:version/shadow')
+  @HttpCode(200)
+  async shadow(@Param('name') name: string, @Param('version') rawVersion: string, @Body() body: PolicyActorDto) {
+    ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
+    const shadow = await this.registry.setShadow(name, version);
+    await this.actions.append(name, { action: 'shadowed', by: operatorName(body?.by), reason: body?.reason ?? `v${version} put in shadow through the admin API`, version });
+    return { model: name, shadow };
+  }
+
+  /** Stops the model's shadow version (its per-key states stay in their namespace); logged as `rejected`. */
+  @Delete(':name/shadow')
+  @HttpCode(200)
+  async stopShadow(@Param('name') name: string) {
+    ModelsService.modelName(name);
+    const stopped = await this.registry.clearShadow(name);
+    if (stopped === null) throw new NotFoundException(`model ${name} has no shadow version`);
+    await this.actions.append(name, { action: 'rejected', by: operatorName(undefined), reason: `shadow v${stopped.version} stopped through the admin API`, version: stopped.version });
+    return { model: name, stopped };
+  }
+
+  /**
+   * Makes the shadow version active with the `warm` swap policy (keys continue from the shadow's
+   * own states); logged as `promoted`.
+   */
+  @Post(':name/versions/:version/promote')
+  @HttpCode(200)
+  async promote(@Param('name') name: string, @Param('version') rawVersion: string, @Body() body: PolicyActorDto) {
+    ModelsService.modelName(name);
+    const version = parseVersion(rawVersion);
+    const pointer = await this.registry.promoteShadow(name, version);
+    this.metrics.activations.inc();
+    await this.actions.append(name, { action: 'promoted', by: operatorName(body?.by), reason: body?.reason ?? `shadow v${version} promoted (warm) through the admin API`, version });
     return { model: name, active: pointer };
   }
 }

@@ -76,7 +76,7 @@ function routeBody(method: string | undefined, path: string, maxUploadBytes: num
   if (/^\/v1\/models\/[^/]+\/keys\/reset\/?$/i.test(path)) return { limit: RESET_BODY_BYTES, limitName: `${RESET_BODY_BYTES} bytes for this route`, multipart: null };
   if (/^\/v1\/models\/[^/]+\/versions\/[^/]+\/backtest\/?$/i.test(path)) return { limit: SMALL_BODY_BYTES, limitName: `${SMALL_BODY_BYTES} bytes for this route`, multipart: null };
   if (
-    /^\/v1\/models\/[^/]+\/versions\/[^/]+\/activate\/?$/i.test(path) ||
+    /^\/v1\/models\/[^/]+\/versions\/[^/]+\/(activate|shadow|promote)\/?$/i.test(path) ||
     /^\/v1\/models\/[^/]+\/policy\/(pause|resume)\/?$/i.test(path) ||
     /^\/v1\/models\/[^/]+\/keys\/[^/]+\/reset\/?$/i.test(path) ||
     /^\/v1\/jobs\/[^/]+\/cancel\/?$/i.test(path)

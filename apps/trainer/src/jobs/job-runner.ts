@@ -140,9 +140,10 @@ export class JobRunner {
 
   /**
    * Starts a job; throws JobCapacityError when this trainer already runs TRAINER_MAX_JOBS jobs,
-   * JobConflictError when the model already has one running.
+   * JobConflictError when the model already has one running. `jobId`: the id to use (the control
+   * loop records it before the job starts, so a restart finds the job instead of starting another).
    */
-  async start(spec: Omit<TrainJobSpec, 'jobId'>): Promise<JobRecord> {
+  async start(spec: Omit<TrainJobSpec, 'jobId'> & { readonly jobId?: string }): Promise<JobRecord> {
     if (this.local.size + this.starting >= this.config.maxJobs) throw new JobCapacityError(this.config.maxJobs);
     this.starting++;
     try {
@@ -152,8 +153,8 @@ export class JobRunner {
     }
   }
 
-  private async admit(spec: Omit<TrainJobSpec, 'jobId'>): Promise<JobRecord> {
-    const id = randomUUID();
+  private async admit({ jobId, ...spec }: Omit<TrainJobSpec, 'jobId'> & { readonly jobId?: string }): Promise<JobRecord> {
+    const id = jobId ?? randomUUID();
     // A retrain repeats the recipe of the version it replaces, on new data: what the request
     // leaves out comes from that version's recorded parameters, then from the defaults.
     const from = await inheritedParams(this.registry, spec.model, spec.task);

@@ -65,7 +65,7 @@ export class JobsService {
    * Throws `InvalidRequestError` naming the field, `JobConflictError` while the model has a job,
    * `JobCapacityError` when this trainer runs TRAINER_MAX_JOBS jobs.
    */
-  async retrain(runner: JobRunner, name: string, request: RetrainRequest) {
+  async retrain(runner: JobRunner, name: string, request: RetrainRequest, jobId?: string) {
     ModelsService.modelName(name);
     const task = await this.models.taskFor(
       name,
@@ -74,6 +74,7 @@ export class JobsService {
     );
     const source = await this.source(request.source);
     const job = await runner.start({
+      ...(jobId !== undefined ? { jobId } : {}),
       model: name,
       task,
       source,
