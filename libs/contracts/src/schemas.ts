@@ -39,7 +39,7 @@ const CONTROL_SCHEMA = {
 const TEXT_CONTROL_SCHEMA = {
   description:
     CONTROL_SCHEMA.description +
-    ' "label" carries the key\'s true class (field label) at this offset: it is scored against the key\'s latest ' +
+    ' "label" carries the key\'s true class (field label, 0 or 1, required with it; 1 = the classifier\'s second label) at this offset: it is scored against the key\'s latest ' +
     'classification before it (live accuracy, exactly once) and changes nothing else.',
   enum: ['reset', 'label'],
 } as const;
@@ -102,7 +102,6 @@ export const TEXT_EVENT_SCHEMA = {
     reset: { type: 'boolean', description: "true starts the key's sequence afresh (state from zeros)." },
     model: MODEL_NAME_SCHEMA,
     control: TEXT_CONTROL_SCHEMA,
-    label: { enum: [0, 1], description: 'With control "label" (required there): the true class, 1 = the classifier\'s second label.' },
   },
   oneOf: [{ required: ['text'] }, { required: ['control'] }],
 } as const;
