@@ -6,7 +6,8 @@
  * itself against the key's latest classification before it on the classifications topic (the
  * outside reference) and compares with the trainer's `GET /v1/models/{name}/accuracy`: labels
  * counted once (none lost, none twice across the replay), the same log loss, accuracy at 0.5
- * and Brier score, fences at each partition's last scored label; labels publish nothing.
+ * and Brier score, fences at each partition's last scored label; labels publish nothing; a full
+ * replay of the topic by another group changes no total.
  */
 import { readAccuracy } from '@app/state';
 import { e2eStack, testRedisClient, uniqueName, waitFor } from './support/e2e-env';
@@ -142,7 +143,22 @@ describe('live labels: a classifier scored exactly once across a SIGKILL', () =>
     expect(Math.abs(v.brier - want.brier)).toBeLessThan(1e-9);
     const redis = testRedisClient(stack);
     try {
-      expect((await readAccuracy(redis, modelName, 1))!.fences).toEqual(fences);
+      const before = await readAccuracy(redis, modelName, 1);
+      expect(before!.fences).toEqual(fences);
+      // A full replay of the topic by a worker of another group changes nothing.
+      expect((await worker.stop('SIGTERM')).code).toBe(0);
+      const replayGroup = `${group}-replay`;
+      worker = await WorkerProcess.launch('live-labels-replay', { ...env(), KAFKA_GROUP_ID: replayGroup });
+      await waitFor(
+        'the replay group to commit every input offset',
+        async () => {
+          const c = await kafka.committed(replayGroup, topics.text);
+          return [...ends].every(([p, end]) => c.get(p) === end);
+        },
+        120_000,
+        100,
+      );
+      expect(await readAccuracy(redis, modelName, 1)).toEqual(before);
     } finally {
       redis.disconnect();
     }
