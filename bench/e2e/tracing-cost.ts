@@ -1,7 +1,8 @@
 /**
  * `bench:e2e` tracing cost (docs/tracing.md): the worker's throughput over the same pre-filled
- * topic with inputs without headers and tracing off (`bare`: the hot path as before tracing
- * existed), inputs with a W3C traceparent and tracing off (`off`: OTEL_TRACES_EXPORTER unset, no
+ * topic with inputs carrying an unrelated header of a traceparent's size and tracing off (`bare`:
+ * nothing to propagate, as before tracing existed, with records of the same size), inputs with a
+ * W3C traceparent and tracing off (`off`: OTEL_TRACES_EXPORTER unset, no
  * SDK, the headers carried through), and the same inputs with tracing on (`on`: OTLP/HTTP
  * protobuf to an in-process receiver that counts what it gets). Runs alternate bare/off/on so
  * machine load drifts hit every side. Plus the header pass-through alone, in ns per output.
@@ -54,6 +55,19 @@ export function withTraceparents(messages: readonly OutMessage[]): OutMessage[] 
   return messages.map((m) => ({
     ...m,
     headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
+  }));
+}
+
+/**
+ * The same inputs with a header the worker does not read, of a traceparent's exact size (key and
+ * value): the records are as large as the traced ones, so the `bare` side differs from `off` only
+ * in what the worker does with trace context. Record size alone moves throughput (a fetch holds
+ * at most 256 KiB per partition), so inputs without any header would not isolate it.
+ */
+export function withInertHeaders(messages: readonly OutMessage[]): OutMessage[] {
+  return messages.map((m) => ({
+    ...m,
+    headers: { 'x-unrelated': `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
   }));
 }
 
@@ -151,6 +165,6 @@ export async function tracingCost(
     otlpRequests: receiver.requests,
     otlpBytes: receiver.bytes,
     runs,
-    note: 'bare = inputs without headers, tracing off; off = every input with a traceparent, OTEL_TRACES_EXPORTER unset (no SDK; headers carried through); on = the same inputs, OTLP/HTTP protobuf to an in-process receiver (unit + stage spans, links to inputs); medians of alternating runs; headerPassThrough: UNTRACED.outputHeaders alone, ns per output',
+    note: 'bare = inputs with an unrelated header of a traceparent\'s size (same record bytes, nothing to propagate), tracing off; off = every input with a traceparent, OTEL_TRACES_EXPORTER unset (no SDK; headers carried through); on = the same inputs, OTLP/HTTP protobuf to an in-process receiver (unit + stage spans, links to inputs); medians of alternating runs; headerPassThrough: UNTRACED.outputHeaders alone, ns per output',
   };
 }
