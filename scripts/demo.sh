@@ -154,3 +154,19 @@ DEMO_SECONDS=0 node dist/scripts/demo/produce.js >"$LOG_DIR/producer.log" 2>&1 &
 pids+=("$!")
 say "feeding sensors pump-1, pump-2, boiler-1 and tickets ticket-101..103 (producer pid ${pids[-1]})"
 DEMO_SECONDS="$DEMO_SECONDS" node dist/scripts/demo/watch.js
+
+# How good each forecaster version was on this run, graded live by the readings it forecast
+# (GET /v1/models/{name}/accuracy; docs/accuracy.md).
+if [ -n "${ADMIN_TOKEN:-}" ]; then
+  node -e '
+    fetch(process.argv[1], { headers: { authorization: "Bearer " + process.argv[2] } })
+      .then((r) => r.json())
+      .then((j) => {
+        for (const v of j.versions ?? []) {
+          const f = (x) => (x === null ? "-" : x.toFixed(3));
+          console.log(`[demo] live accuracy ${j.model} v${v.version}${v.active ? " (active)" : ""}: ${v.errors} errors scored over ${v.events} readings, MAE ${f(v.mae)}, RMSE ${f(v.rmse)}, bias ${f(v.bias)}`);
+        }
+      })
+      .catch((e) => console.log(`[demo] live accuracy not read: ${e.message}`));
+  ' "http://127.0.0.1:$TRAINER_PORT/v1/models/forecaster/accuracy" "$ADMIN_TOKEN"
+fi

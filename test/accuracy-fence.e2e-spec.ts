@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import {
   ACCURACY_QUANTA_PER_UNIT,
   accuracyKey,
+  labelQuanta,
   readAccuracy,
   StateStore,
   type AccuracyPartition,
@@ -113,6 +114,7 @@ describe('live accuracy accumulator script (real Redis)', () => {
           fences: Object.fromEntries(
             streams.map((s) => [`${TOPIC}:${s.partition}`, s.readings[s.readings.length - 1].offset.toString()]),
           ),
+          labels: null,
         });
         // The stored limbs are exact: high × 10^12 + low equals the BigInt sum.
         const raw = await redis.hgetall(accuracyKey(model, version));
@@ -134,5 +136,49 @@ describe('live accuracy accumulator script (real Redis)', () => {
     await store.writeMany(model, [], [{ version, partitions: [{ topic: TOPIC, partition: 3, readings: unit }] }]);
     expect(await readAccuracy(redis, model, version)).toEqual(before);
     expect(before).toMatchObject({ events: 2, errors: 2, mae: 1, bias: 0.5, fences: { [`${TOPIC}:3`]: '9' } });
+  });
+
+  it('labels: counted exactly once across replays in the c: fields, with the textbook log loss, accuracy and Brier', async () => {
+    const label = fc.record({ p: fc.double({ min: 0, max: 1, noNaN: true }), y: fc.constantFrom<0 | 1>(0, 1), gap: fc.integer({ min: 1, max: 50 }) });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(label, { minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 2 }),
+        fc.array(fc.record({ back: fc.nat(10), len: fc.integer({ min: 1, max: 6 }) }), { maxLength: 12 }),
+        async (parts, steps) => {
+          const version = `l${++run}`;
+          const streams = parts.map((ls) => {
+            let o = 0n;
+            return ls.map((l) => {
+              const q = labelQuanta(l.p, l.y);
+              return { ...l, reading: { offset: (o += BigInt(l.gap)), n: 1, sumErr: q.logLoss, sumAbs: q.correct, sumSq: q.brier } };
+            });
+          });
+          const counted = streams.map(() => 0);
+          const send = (i: number, from: number, to: number) =>
+            store.writeMany(model, [], [{ version, kind: 'label', partitions: [{ topic: 'text.events', partition: i, readings: streams[i].slice(from, to).map((l) => l.reading) }] }]);
+          for (const st of steps)
+            for (let i = 0; i < streams.length; i++) {
+              const to = Math.min(streams[i].length, counted[i] + st.len);
+              await send(i, Math.max(0, counted[i] - st.back), to);
+              counted[i] = to;
+            }
+          for (let i = 0; i < streams.length; i++) {
+            await send(i, counted[i], streams[i].length);
+            await send(i, 0, streams[i].length); // a full replay
+          }
+          const all = streams.flat();
+          const got = await readAccuracy(redis, model, version);
+          expect(got!.events).toBe(0);
+          expect(got!.mae).toBeNull();
+          expect(got!.labels!.events).toBe(all.length);
+          const mean = (f: (l: (typeof all)[number]) => number) => all.reduce((a, l) => a + f(l), 0) / all.length;
+          expect(got!.labels!.accuracy).toBe(mean((l) => ((l.p >= 0.5) === (l.y === 1) ? 1 : 0)));
+          expect(Math.abs(got!.labels!.logLoss - mean((l) => -Math.log(Math.max(1e-15, l.y === 1 ? l.p : 1 - l.p))))).toBeLessThan(1e-8);
+          expect(Math.abs(got!.labels!.brier - mean((l) => (l.p - l.y) ** 2))).toBeLessThan(1e-9);
+          expect(got!.fences).toEqual(Object.fromEntries(streams.map((s, i) => [`text.events:${i}`, s[s.length - 1].reading.offset.toString()])));
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 });

@@ -7,7 +7,7 @@
  * crashed side's totals equal the uninterrupted side's bit for bit (no reading counted twice or
  * lost), and the raw accumulator fences stand at each partition's last reading.
  */
-import { ACCURACY_QUANTA_PER_UNIT, readAccuracy, type AccuracyTotals } from '@app/state';
+import { ACCURACY_QUANTA_PER_UNIT, labelQuanta, readAccuracy, StateStore, type AccuracyPartition, type AccuracyTotals } from '@app/state';
 import { seededRandom } from '@app/lstm';
 import { sleep, testRedisClient, uniqueSuffix, waitFor } from './support/e2e-env';
 import { DUAL_FORECASTER, DualRun } from './support/dual-run';
@@ -93,6 +93,27 @@ function expectMatches(got: { events: number; errors: number; mae: number | null
   expect(Math.abs(got.mae! - want.mae)).toBeLessThan(1e-9);
   expect(Math.abs(got.bias! - want.bias)).toBeLessThan(1e-9);
   expect(Math.abs(got.rmse! - want.rmse)).toBeLessThan(1e-6);
+}
+
+/** The value of a trainer gauge of version 1 of `model` in a /metrics text; null when absent. */
+function gaugeOf(text: string, name: string, model: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{model="${model}",version="1"}`));
+  return line ? Number(line.split(' ').pop()) : null;
+}
+
+/** Waits until the trainer's gauge `name` of `model` shows `want`; returns the /metrics text. */
+async function gaugesShow(trainer: TrainerProcess, name: string, model: string, want: number): Promise<string> {
+  let metrics = '';
+  await waitFor(
+    `the trainer gauge ${name} to show ${want}`,
+    async () => {
+      metrics = await (await fetch(`${trainer.base}/metrics`)).text();
+      return gaugeOf(metrics, name, model) === want;
+    },
+    30_000,
+    250,
+  );
+  return metrics;
 }
 
 describe('live accuracy: exactly once across SIGKILLs', () => {
@@ -198,20 +219,8 @@ describe('live accuracy: exactly once across SIGKILLs', () => {
     expect(api.versions).toHaveLength(1);
     expectMatches(api.versions[0], want);
 
-    const gauge = (text: string, name: string, model: string): number | null => {
-      const line = text.split('\n').find((l) => l.startsWith(`${name}{model="${model}",version="1"}`));
-      return line ? Number(line.split(' ').pop()) : null;
-    };
-    let metrics = '';
-    await waitFor(
-      'the trainer gauges to show every scored reading',
-      async () => {
-        metrics = await (await fetch(`${trainer!.base}/metrics`)).text();
-        return gauge(metrics, 'streamcell_live_events', run.model.fc) === want.events;
-      },
-      30_000,
-      250,
-    );
+    const metrics = await gaugesShow(trainer!, 'streamcell_live_events', run.model.fc, want.events);
+    const gauge = gaugeOf;
     expect(gauge(metrics, 'streamcell_live_mae', run.model.fc)).toBeCloseTo(want.mae, 9);
     expect(gauge(metrics, 'streamcell_live_rmse', run.model.fc)).toBeCloseTo(want.rmse, 6);
     expect(gauge(metrics, 'streamcell_live_bias', run.model.fc)).toBeCloseTo(want.bias, 9);
@@ -227,5 +236,72 @@ describe('live accuracy: exactly once across SIGKILLs', () => {
 
     expect((await victim.stop('SIGTERM')).code).toBe(0);
     expect((await ref.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('classifier labels: the route, gauges and topic give log loss, accuracy at 0.5 and Brier, counted once', async () => {
+    // Each key's latest classification (what the worker keeps in the key's extras) gets a label;
+    // the labels are added to the classifier version's accumulator as the worker adds a unit's
+    // (kind 'label', at the classification's offset), then once more (a replay).
+    const latest = new Map<string, { p: number; partition: number; offset: bigint }>();
+    for (const c of run.collector.json<{ streamId: string; scores: Record<string, number>; source: { partition: number; offset: string } }>(run.side.classes)) {
+      const offset = BigInt(c.source.offset);
+      const prev = latest.get(c.streamId);
+      if (!prev || prev.offset < offset) latest.set(c.streamId, { p: Object.values(c.scores)[1], partition: c.source.partition, offset });
+    }
+    expect(latest.size).toBe(8);
+    const labelled = [...latest.values()].map((c, i) => {
+      const y: 0 | 1 = i % 3 === 0 ? 0 : 1;
+      return { ...c, y };
+    });
+    const parts = new Map<number, AccuracyPartition>();
+    for (const l of labelled) {
+      const q = labelQuanta(l.p, l.y);
+      const part = parts.get(l.partition) ?? { topic: run.side.text, partition: l.partition, readings: [] };
+      (part.readings as unknown[]).push({ offset: l.offset, n: 1, sumErr: q.logLoss, sumAbs: q.correct, sumSq: q.brier });
+      parts.set(l.partition, part);
+    }
+    const redis = testRedisClient(run.stack);
+    try {
+      const store = new StateStore(redis);
+      for (let i = 0; i < 2; i++) await store.writeMany(run.model.cl, [], [{ version: '1', kind: 'label', partitions: [...parts.values()] }]);
+    } finally {
+      redis.disconnect();
+    }
+    const mean = (f: (l: (typeof labelled)[number]) => number) => labelled.reduce((a, l) => a + f(l), 0) / labelled.length;
+    const want = {
+      labels: labelled.length,
+      logLoss: mean((l) => -Math.log(Math.max(1e-15, l.y === 1 ? l.p : 1 - l.p))),
+      labelAccuracy: mean((l) => ((l.p >= 0.5) === (l.y === 1) ? 1 : 0)),
+      brier: mean((l) => (l.p - l.y) ** 2),
+    };
+    const check = (got: { labels: number; logLoss: number; labelAccuracy: number; brier: number }) => {
+      expect(got.labels).toBe(want.labels);
+      expect(got.labelAccuracy).toBe(want.labelAccuracy);
+      expect(Math.abs(got.logLoss - want.logLoss)).toBeLessThan(1e-9);
+      expect(Math.abs(got.brier - want.brier)).toBeLessThan(1e-9);
+    };
+    const auth = { authorization: `Bearer ${token}` };
+    const api = (await (await fetch(`${trainer!.base}/v1/models/${run.model.cl}/accuracy`, { headers: auth })).json()) as {
+      versions: { version: number; events: number; mae: number | null; labels: number; logLoss: number; labelAccuracy: number; brier: number }[];
+    };
+    expect(api.versions).toHaveLength(1);
+    expect(api.versions[0]).toMatchObject({ version: 1, events: 0, mae: null });
+    check(api.versions[0]);
+
+    const metrics = await gaugesShow(trainer!, 'streamcell_live_labels', run.model.cl, want.labels);
+    const gauge = (text: string, name: string) => gaugeOf(text, name, run.model.cl);
+    expect(gauge(metrics, 'streamcell_live_label_accuracy')).toBeCloseTo(want.labelAccuracy, 12);
+    expect(gauge(metrics, 'streamcell_live_log_loss')).toBeCloseTo(want.logLoss, 8);
+    expect(gauge(metrics, 'streamcell_live_brier')).toBeCloseTo(want.brier, 8);
+    expect(gauge(metrics, 'streamcell_live_events')).toBeNull();
+
+    const key = `${run.model.cl}@1`;
+    const record = () => {
+      const mine = topicCollector.messages(accuracyTopic).filter((m) => m.key?.toString() === key);
+      return mine.length > 0 ? (JSON.parse(mine[mine.length - 1].value!.toString()) as Parameters<typeof check>[0]) : null;
+    };
+    await waitFor('the accuracy topic to carry the labels', () => record()?.labels === want.labels, 30_000, 250);
+    check(record()!);
+    console.log(JSON.stringify({ suite: 'live-accuracy', labels: want }));
   });
 });

@@ -119,6 +119,7 @@ describe('StateStore on a Redis Cluster', () => {
       sumAbs: 80,
       sumSq: 160,
       fences: { 'sensor.readings:2': '39' },
+      labels: null,
     });
     expect(clusterKeySlot(accuracyKey(model, '7'))).toBe(clusterKeySlot(accuracyKey(model, '8')));
   });

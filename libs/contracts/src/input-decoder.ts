@@ -38,8 +38,11 @@ export interface SensorReadingEvent {
   readonly control?: InputControl;
 }
 
-/** What a control record asks of its key (schema field `control`). */
-export type InputControl = 'reset';
+/**
+ * What a control record asks of its key (schema field `control`): `reset` its state, or score
+ * a `label` (text events only) against its latest classification (docs/accuracy.md).
+ */
+export type InputControl = 'reset' | 'label';
 
 /** A valid text event. */
 export interface TextEvent {
@@ -55,6 +58,8 @@ export interface TextEvent {
   readonly model?: string;
   /** A control record (no text): see {@link SensorReadingEvent.control}. */
   readonly control?: InputControl;
+  /** With `control: 'label'`: the key's true class (1 = the classifier's second label). */
+  readonly label?: 0 | 1;
 }
 
 /** Why a message was rejected: a DLQ reason code and a one-line detail naming the field. */
@@ -224,7 +229,7 @@ function controlEvent<P extends object>(
   const tailFailure = checkKeyAndModel(head, idField, limits);
   if (tailFailure) return tailFailure;
   const { keyStr, body, rawTs, ts } = head;
-  const base = { key: keyStr, ts, rawTs, ...payload, reset: true, control: body.control as InputControl };
+  const base = { key: keyStr, ts, rawTs, ...payload, reset: body.control === 'reset', control: body.control as InputControl };
   return { ok: true, event: body.model === undefined ? base : { ...base, model: body.model as string } };
 }
 
@@ -281,6 +286,10 @@ export function decodeTextEvent(
   const head = decodeHead(key, value, limits, validators.textEvent);
   if (!head.ok) return head;
   const { keyStr, body, rawTs, ts } = head;
+  if (body.control === 'label') {
+    if (body.label !== 0 && body.label !== 1) return fail('schema_violation', '/label (0 or 1) is required with control "label"');
+    return controlEvent(head, 'streamId', limits, { text: '', label: body.label });
+  }
   if (body.control !== undefined) return controlEvent(head, 'streamId', limits, { text: '' });
   const text = body.text as string;
   const maxChars = limits.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;

@@ -36,6 +36,14 @@ const CONTROL_SCHEMA = {
   enum: ['reset'],
 } as const;
 
+const TEXT_CONTROL_SCHEMA = {
+  description:
+    CONTROL_SCHEMA.description +
+    ' "label" carries the key\'s true class (field label, 0 or 1, required with it; 1 = the classifier\'s second label) at this offset: it is scored against the key\'s latest ' +
+    'classification before it (live accuracy, exactly once) and changes nothing else.',
+  enum: ['reset', 'label'],
+} as const;
+
 const SOURCE_SCHEMA = {
   description: 'Coordinates of the input message; the idempotency key of whatever it produced.',
   type: 'object',
@@ -93,7 +101,7 @@ export const TEXT_EVENT_SCHEMA = {
     text: { type: 'string', description: 'Advances the stream by its tokens (length limit is configured).' },
     reset: { type: 'boolean', description: "true starts the key's sequence afresh (state from zeros)." },
     model: MODEL_NAME_SCHEMA,
-    control: CONTROL_SCHEMA,
+    control: TEXT_CONTROL_SCHEMA,
   },
   oneOf: [{ required: ['text'] }, { required: ['control'] }],
 } as const;

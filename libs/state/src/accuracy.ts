@@ -48,6 +48,33 @@ export interface AccuracyUpdate {
   /** The model whose accumulator it is, when the write is of another state namespace (a shadow's). */
   readonly model?: string;
   readonly partitions: readonly AccuracyPartition[];
+  /**
+   * `forecast` (default): readings scored against pending forecasts. `label`: labels scored
+   * against the key's classification ({@link labelQuanta}), kept in the hash's `c:` fields; each
+   * label is one {@link ScoredReading} with n = 1, sumErr = log loss, sumAbs = 1 when right at
+   * 0.5, sumSq = Brier score (quanta).
+   */
+  readonly kind?: 'forecast' | 'label';
+}
+
+/** Smallest probability a log loss takes (so a confident miss costs −ln ε ≈ 34.5, not ∞). */
+export const LOG_LOSS_EPSILON = 1e-15;
+
+/**
+ * Quanta of one label y ∈ {0, 1} scored against the positive-class probability p the key's
+ * latest classification gave (docs/accuracy.md): log loss −ln(max(ε, p_y)) (p_1 = p,
+ * p_0 = 1 − p, ε = {@link LOG_LOSS_EPSILON}), right at 0.5 ((p ≥ 0.5) = y, one unit), Brier (p − y)².
+ * Each is rounded once to 1e-9, so label sums are exact and associative like forecast sums.
+ */
+export function labelQuanta(p: number, y: 0 | 1): { logLoss: bigint; correct: bigint; brier: bigint } {
+  const logLoss = -Math.log(Math.max(LOG_LOSS_EPSILON, y === 1 ? p : 1 - p));
+  const q = (x: number) => BigInt(Math.round(x * ACCURACY_QUANTA_PER_UNIT));
+  return { logLoss: q(logLoss), correct: (p >= 0.5 ? 1 : 0) === y ? BigInt(ACCURACY_QUANTA_PER_UNIT) : 0n, brier: q((p - y) * (p - y)) };
+}
+
+/** Hash field prefix of a kind of update (forecast fields unprefixed). */
+function fieldPrefix(kind: AccuracyUpdate['kind']): string {
+  return kind === 'label' ? 'c:' : '';
 }
 
 /** Quanta of one error: Σerr, |err| and err² contributions (rounded once, deterministic). */
@@ -71,7 +98,8 @@ const SUM_WIDTH = HIGH_WIDTH + LOW_WIDTH;
 const RECORD_WIDTH = COUNT_WIDTH + 3 * SUM_WIDTH;
 
 /**
- * The accumulate script. KEYS[1] the accumulator hash. ARGV[1] the number of partitions; then
+ * The accumulate script. KEYS[1] the accumulator hash. ARGV[1] the prefix of the sum fields
+ * ('' forecasts, 'c:' labels); ARGV[2] the number of partitions; then
  * per partition: its fence field, the number m of readings, the last reading's offset, the m
  * offsets (ascending) and the m cumulative records (n, Σerr, Σ|err|, Σerr² up to and including
  * each reading), fixed width as above. Returns per partition the readings counted (0: every one
@@ -84,6 +112,7 @@ local function int(x)
   return string.format('%.0f', x)
 end
 local key = KEYS[1]
+local pre = ARGV[1]
 local function add(f, dh, dl)
   local h = tonumber(redis.call('HGET', key, f .. ':h') or '0')
   local l = tonumber(redis.call('HGET', key, f .. ':l') or '0') + dl
@@ -91,8 +120,8 @@ local function add(f, dh, dl)
   redis.call('HSET', key, f .. ':h', int(h + dh + c), f .. ':l', int(l - c * BASE))
 end
 local out = {}
-local i = 2
-for p = 1, tonumber(ARGV[1]) do
+local i = 3
+for p = 1, tonumber(ARGV[2]) do
   local fenceField, m, lastOffset, offs, cums = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
   if #offs ~= m * OW or #cums ~= m * RW then
@@ -118,11 +147,11 @@ for p = 1, tonumber(ARGV[1]) do
       if first > 0 then v = v - at(first - 1, from, width) end
       return v
     end
-    redis.call('HINCRBY', key, 'n', int(d(0, CW)))
-    redis.call('HINCRBY', key, 'events', m - first)
+    redis.call('HINCRBY', key, pre .. 'n', int(d(0, CW)))
+    redis.call('HINCRBY', key, pre .. 'events', m - first)
     for s, f in ipairs({ 'e', 'a', 's' }) do
       local from = CW + (s - 1) * SW
-      add(f, d(from, HW), d(from + HW, LW))
+      add(pre .. f, d(from, HW), d(from + HW, LW))
     end
     redis.call('HSET', key, fenceField, lastOffset)
     out[p] = m - first
@@ -134,7 +163,11 @@ return out
 /** Name of the accumulate script on a client (`defineCommand`). */
 export const ACCURACY_ADD_COMMAND = 'streamcellAccuracyAdd';
 
-/** Hash field of the fence of an input partition. */
+/**
+ * Hash field of the fence of an input partition. Forecast readings and labels of one
+ * (model, version) never come from the same partition (a version is a forecaster or a
+ * classifier), so one fence per partition serves both.
+ */
 export function fenceField(topic: string, partition: number): string {
   return `f:${topic}:${partition}`;
 }
@@ -152,10 +185,13 @@ function limbs(x: bigint): string {
   return hs.padStart(HIGH_WIDTH, ' ') + l.toString().padStart(LOW_WIDTH, '0');
 }
 
-/** The script's ARGV for one update (readings are sorted by offset here). */
-export function accuracyScriptArgs(partitions: readonly AccuracyPartition[]): string[] {
+/**
+ * The script's ARGV for one update (readings are sorted by offset here); `args[1]` is the number
+ * of partitions with readings ('0': nothing to send).
+ */
+export function accuracyScriptArgs(partitions: readonly AccuracyPartition[], kind?: AccuracyUpdate['kind']): string[] {
   const live = partitions.filter((p) => p.readings.length > 0);
-  const args: string[] = [String(live.length)];
+  const args: string[] = [fieldPrefix(kind), String(live.length)];
   for (const p of live) {
     const readings = [...p.readings].sort((a, b) => (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
     const offsets: string[] = [];
@@ -202,6 +238,24 @@ export interface AccuracyTotals {
   readonly sumSq: number;
   /** Last counted offset per input partition (`<topic>:<partition>` → offset). */
   readonly fences: Readonly<Record<string, string>>;
+  /** Classifiers: labels scored against the key's classification; null when none was. */
+  readonly labels: LabelTotals | null;
+}
+
+/** Live accuracy of a classifier version from labels (docs/accuracy.md). */
+export interface LabelTotals {
+  /** Labels scored. */
+  readonly events: number;
+  /** Mean log loss (natural log; the label's probability taken as at least 1e-15). */
+  readonly logLoss: number;
+  /** Share of labels the classification got right at a 0.5 threshold. */
+  readonly accuracy: number;
+  /** Mean Brier score (p − y)². */
+  readonly brier: number;
+  /** Σ log loss, Σ right, Σ Brier (differences of two reads give a window's figures). */
+  readonly sumLogLoss: number;
+  readonly correct: number;
+  readonly sumBrier: number;
 }
 
 /** Totals from the accumulator's hash fields (HGETALL); null when the hash is empty. */
@@ -217,6 +271,22 @@ export function accuracyTotalsOf(fields: Readonly<Record<string, string>>): Accu
   const sumErr = sum('e');
   const sumAbs = sum('a');
   const sumSq = sum('s');
+  const labelCount = Number(fields['c:n'] ?? '0');
+  let labels: LabelTotals | null = null;
+  if (labelCount > 0) {
+    const sumLogLoss = sum('c:e');
+    const correct = Math.round(sum('c:a'));
+    const sumBrier = sum('c:s');
+    labels = {
+      events: labelCount,
+      logLoss: sumLogLoss / labelCount,
+      accuracy: correct / labelCount,
+      brier: sumBrier / labelCount,
+      sumLogLoss,
+      correct,
+      sumBrier,
+    };
+  }
   return {
     events: Number(fields.events ?? '0'),
     errors,
@@ -227,6 +297,7 @@ export function accuracyTotalsOf(fields: Readonly<Record<string, string>>): Accu
     sumAbs,
     sumSq,
     fences,
+    labels,
   };
 }
 

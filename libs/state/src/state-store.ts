@@ -181,8 +181,8 @@ export class StateStore {
    */
   writeMany(model: string, writes: readonly StateWrite[], accuracy: readonly AccuracyUpdate[] = []): Promise<WriteOutcome[]> {
     const acc = accuracy
-      .map((u) => ({ key: accuracyKey(u.model ?? model, u.version, this.keyPrefix), args: accuracyScriptArgs(u.partitions) }))
-      .filter((u) => u.args[0] !== '0');
+      .map((u) => ({ key: accuracyKey(u.model ?? model, u.version, this.keyPrefix), args: accuracyScriptArgs(u.partitions, u.kind) }))
+      .filter((u) => u.args[1] !== '0');
     return this.casWrite(
       writes.map((w) => stateKey(model, w.key, this.keyPrefix)),
       writes.map((w) => encodeStateRecord(w.record)),

@@ -32,6 +32,8 @@ export interface PlannerEvent {
    * next event then starts a sequence as a new key's first event does.
    */
   readonly control?: boolean;
+  /** A label control record (docs/accuracy.md): applied at its offset like a reset, but resets nothing. */
+  readonly label?: boolean;
 }
 
 /** What the loaded state record of a key says; absent when the key has no record. */
@@ -195,8 +197,9 @@ export function planBatch(
       }
       if (e.control === true) {
         // Event time is left alone: a reset neither reopens the lateness window nor starts a gap.
-        applied.push({ index: e.index, offset: e.offset, timeMs: e.timeMs, slot: -1, firstStep: step, steps: 0, deltaMs: 0, start: 'flag', headRow: -1, control: true });
-        fresh = true;
+        const reset = e.label !== true;
+        applied.push({ index: e.index, offset: e.offset, timeMs: e.timeMs, slot: -1, firstStep: step, steps: 0, deltaMs: 0, start: reset ? 'flag' : 'none', headRow: -1, control: true });
+        fresh ||= reset;
         lastOffset = e.offset;
         continue;
       }
@@ -292,6 +295,7 @@ export function plannerEventsOf(
     readonly timeMs: number;
     readonly reset: boolean;
     readonly control: boolean;
+    readonly label: 0 | 1 | null;
     readonly tokens: Int32Array | null;
   }[],
 ): PlannerEvent[] {
@@ -304,5 +308,6 @@ export function plannerEventsOf(
     reset: e.reset,
     steps: e.control ? 0 : e.tokens !== null ? e.tokens.length : 1,
     control: e.control,
+    label: e.label !== null,
   }));
 }

@@ -421,6 +421,68 @@ describe('BatchProcessor (reset control records)', () => {
   });
 });
 
+describe('BatchProcessor (label control records: live accuracy of classifiers)', () => {
+  it('scores each label against the key’s latest classification, changes nothing else, the same whatever the batch split', async () => {
+    const r = mulberry32(29);
+    const words = ['pump', 'broken', 'fine', 'ok', 'bad', 'again'];
+    const bodies: Record<string, unknown>[] = [{ streamId: 'k2', ts: 1, control: 'label', label: 1 }]; // before k2's first text: not scored
+    for (let i = 0; i < 60; i++) {
+      const key = `k${Math.floor(r() * 3)}`;
+      const u = r();
+      if (u < 0.3) bodies.push({ streamId: key, ts: 100 + i, control: 'label', label: r() < 0.5 ? 0 : 1 });
+      else if (u < 0.33) bodies.push({ streamId: key, ts: 100 + i, control: 'reset' });
+      else bodies.push({ streamId: key, ts: 100 + i, text: `${words[Math.floor(r() * 6)]} ${words[Math.floor(r() * 6)]}` });
+    }
+    // Independent: the same texts without labels give the classifications; a label scores the
+    // key's last one before it (none after a reset), with the textbook formulas.
+    const plain = new MemorySink();
+    const noLabels = bodies.map((b, i) => ({ b, i })).filter(({ b }) => b.control !== 'label');
+    await runInBatches(new BatchProcessor(cfg, models(toyClassifier()), new MemoryState(), plain), noLabels.map(({ b, i }) => msg(i, b.streamId as string, b)), 1000, cfg.textTopic);
+    const plainOut = plain.all.map((o) => JSON.parse(o.value) as { streamId: string; scores: { pos: number }; source: { offset: string } });
+    const last = new Map<string, number | null>();
+    let next = 0;
+    const want: { offset: bigint; n: number; sumErr: bigint; sumAbs: bigint; sumSq: bigint }[] = [];
+    bodies.forEach((b, i) => {
+      const key = b.streamId as string;
+      if (b.control === 'reset') last.set(key, null);
+      else if (b.control === 'label') {
+        const p = last.get(key) ?? null;
+        if (p === null) return;
+        const y = b.label as number;
+        const q = (x: number) => BigInt(Math.round(x * 1e9));
+        want.push({ offset: BigInt(i), n: 1, sumErr: q(-Math.log(Math.max(1e-15, y === 1 ? p : 1 - p))), sumAbs: (p >= 0.5 ? 1 : 0) === y ? 1_000_000_000n : 0n, sumSq: q((p - y) ** 2) });
+      } else last.set(key, plainOut[next++].scores.pos);
+    });
+    expect(want.length).toBeGreaterThan(10);
+    for (const size of [1, 4, bodies.length]) {
+      const sink = new MemorySink();
+      const store = new MemoryState();
+      await runInBatches(new BatchProcessor(cfg, models(toyClassifier()), store, sink), bodies.map((b, i) => msg(i, b.streamId as string, b)), size, cfg.textTopic);
+      // Labels publish nothing and change no classification.
+      expect(sink.all.map((o) => ({ ...JSON.parse(o.value), source: null }))).toEqual(plainOut.map((o) => ({ ...o, source: null })));
+      const got = store.accuracy.flatMap((a) => {
+        expect([a.model, a.update.version, a.update.kind]).toEqual(['classifier', '1', 'label']);
+        return a.update.partitions.flatMap((p) => p.readings);
+      });
+      got.sort((a, b) => (a.offset < b.offset ? -1 : 1));
+      expect(got).toEqual(want);
+    }
+  });
+
+  it('refuses a label control record without a 0/1 label, with a reason naming the field', async () => {
+    const sink = new MemorySink();
+    await new BatchProcessor(cfg, models(toyClassifier()), new MemoryState(), sink).process({
+      topic: cfg.textTopic,
+      partition: 0,
+      messages: [msg(0, 't', { streamId: 't', ts: 1, control: 'label' }), msg(1, 't', { streamId: 't', ts: 1, control: 'label', label: 2 })],
+    });
+    expect(sink.all.map((o) => JSON.parse(o.value) as { reason: string; detail: string })).toMatchObject([
+      { reason: 'schema_violation', detail: '/label (0 or 1) is required with control "label"' },
+      { reason: 'schema_violation' },
+    ]);
+  });
+});
+
 describe('BatchProcessor (classify)', () => {
   it('steps text tokens and matches per-key sequential stepping of the concatenated tokens', async () => {
     const model = toyClassifier();

@@ -25,6 +25,7 @@ import { shadowGroupsOf, stepShadow, warmTakeover } from './shadow-stage';
 import { runGroupPlan, type StepOutput } from './step-stage';
 import { attachTraceHeaders, UNTRACED } from './trace-headers';
 import { writeUnit } from './write-stage';
+import type { ServingModel } from '../model/serving-model';
 
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
 export interface UnitResult extends BatchResult {
@@ -163,7 +164,7 @@ export class BatchProcessor {
     let emittedAtMs: number;
     try {
       const accuracy = new Map(
-        [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, partitions: a.tally.partitions() }]]),
+        [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, kind: a.kind, partitions: a.tally.partitions() }]]),
       );
       ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
       // Events skipped as already applied may have been written by an earlier attempt of this
@@ -251,7 +252,7 @@ export class BatchProcessor {
       if (out === null) return;
       const enc = encodeGroup(this.cfg, batches, g.model, plan, prepared, g.events, out);
       acc.outputs.push(...enc.predictions);
-      tallyAccuracy(acc, g.name, g.name, g.model.versionLabel, enc.accuracy);
+      tallyAccuracy(acc, g.name, g.name, g.model, enc.accuracy);
       acc.eventTimesMs.push(...enc.eventTimesMs);
       this.stageWrites(acc, g.name, enc.writes);
       const topic = g.model.task.kind === 'forecast' ? this.cfg.forecastTopic : this.cfg.classificationTopic;
@@ -264,7 +265,7 @@ export class BatchProcessor {
       acc.shadowSkipped += stepped.skipped;
       this.stageWrites(acc, sg.namespace, stepped.writes);
       // The shadow's errors ride with its own state write, into the (model, shadow version) accumulator.
-      tallyAccuracy(acc, sg.namespace, sg.name, sg.model.versionLabel, stepped.accuracy);
+      tallyAccuracy(acc, sg.namespace, sg.name, sg.model, stepped.accuracy);
       this.observer.shadowStepped?.(sg.name, stepped.events, stepped.restarts);
     });
     if (groups.length > 0) stageDone(this.observer, acc.trace, 'step', tStep);
@@ -320,16 +321,17 @@ interface UnitOutputs {
   readonly pending: Map<string, StateRecord>;
   /** What those replaced (undefined: nothing was pending), to undo a failed preparation. */
   readonly replaced: Map<string, StateRecord | undefined>;
-  /** Forecast errors scored, by state namespace (docs/accuracy.md), written before its states. */
-  readonly accuracy: Map<string, { readonly model: string; readonly version: string; readonly tally: AccuracyTally }>;
+  /** Forecast errors or labels scored, by state namespace (docs/accuracy.md), written before its states. */
+  readonly accuracy: Map<string, { readonly model: string; readonly version: string; readonly kind: 'forecast' | 'label'; readonly tally: AccuracyTally }>;
   readonly trace: UnitTrace;
 }
 
-/** Adds a namespace's scored errors (the active version's, or a shadow's) to the unit's tallies. */
-function tallyAccuracy(acc: UnitOutputs, namespace: string, model: string, version: string, scored: AccuracyTally | null): void {
+/** Adds a namespace's scored errors or labels (the active version's, or a shadow's) to the unit's tallies. */
+function tallyAccuracy(acc: UnitOutputs, namespace: string, model: string, served: ServingModel, scored: AccuracyTally | null): void {
   if (scored === null || scored.empty) return;
   let a = acc.accuracy.get(namespace);
-  if (a === undefined) acc.accuracy.set(namespace, (a = { model, version, tally: new AccuracyTally() }));
+  const kind = served.task.kind === 'forecast' ? 'forecast' : 'label';
+  if (a === undefined) acc.accuracy.set(namespace, (a = { model, version: served.versionLabel, kind, tally: new AccuracyTally() }));
   a.tally.merge(scored);
 }
 

@@ -23,6 +23,8 @@ export interface ValidEvent {
   readonly reset: boolean;
   /** A control record (`control: "reset"`): resets its key at its offset, no step, no prediction. */
   readonly control: boolean;
+  /** A label control record's class (scored against the key's latest classification), else null. */
+  readonly label: 0 | 1 | null;
   /** Forecast: raw values; classify: unused. */
   readonly values: Float64Array | null;
   /** Classify: token ids; forecast: unused. */
@@ -163,6 +165,7 @@ export function decodeUnit(
           rawTs: ev.rawTs,
           reset: ev.reset,
           control,
+          label: (ev as { label?: 0 | 1 }).label ?? null,
           values,
           tokens,
         },

@@ -7,7 +7,8 @@ import type { PreparedKey } from './load-stage';
 import type { OutputRecord, PartitionBatch, ProcessorConfig, StateWrite } from './ports';
 import type { StepOutput } from './step-stage';
 import { AccuracyTally, scoreAndQueue } from './forecast-scoring';
-import { encodeExtras, freshExtras, type ForecastExtras } from './task-extras';
+import { scoreLabel } from './label-scoring';
+import { encodeExtras, freshExtras, type ClassifyExtras, type ForecastExtras } from './task-extras';
 
 /** An output record with the position of its source message in the unit (for source order). */
 export interface PlacedOutput {
@@ -22,7 +23,7 @@ export interface EncodedGroup {
   /** Event time (epoch ms) of each prediction, in the same order. */
   readonly eventTimesMs: number[];
   readonly writes: StateWrite[];
-  /** Forecast errors the unit's readings scored (docs/accuracy.md); null for classifiers. */
+  /** Forecast errors the unit's readings scored, or a classifier's labels (docs/accuracy.md). */
   readonly accuracy: AccuracyTally | null;
 }
 
@@ -50,7 +51,7 @@ export function encodeGroup(
   const predictions: PlacedOutput[] = [];
   const eventTimesMs: number[] = [];
   const writes: StateWrite[] = [];
-  const accuracy = task.kind === 'forecast' ? new AccuracyTally() : null;
+  const accuracy = new AccuracyTally();
   for (const slot of plan.slots) {
     const prep = prepared.get(slot.key)!;
     const extras = prep.extras;
@@ -64,8 +65,14 @@ export function encodeGroup(
         stepCount = 0;
       }
       stepCount += pe.steps;
-      // A control record resets the key (above) and publishes nothing.
-      if (pe.control) continue;
+      // A control record resets the key (above) or scores a label, and publishes nothing.
+      if (pe.control) {
+        if (ev.label !== null && task.kind === 'classify') {
+          const scored = scoreLabel(extras as ClassifyExtras, ev.label, ev.offset);
+          if (scored !== null) accuracy.add(batches[ev.batch].topic, ev.partition, scored);
+        }
+        continue;
+      }
       const source = { topic: batches[ev.batch].topic, partition: ev.partition, offset: String(ev.offset) };
       const base = pe.headRow * model.engine.outputDim;
       let record: OutputRecord;
@@ -102,7 +109,7 @@ export function encodeGroup(
         fx.hasForecast = true;
         fx.lastForecast0 = forecast[0];
         const scored = scoreAndQueue(fx, ev.values!, targets, forecast, ev.offset);
-        if (scored !== null) accuracy!.add(source.topic, ev.partition, scored);
+        if (scored !== null) accuracy.add(source.topic, ev.partition, scored);
         const value = encodeForecastPrediction({
           sensorId: slot.key,
           ts: ev.rawTs,
@@ -114,7 +121,7 @@ export function encodeGroup(
         });
         record = { topic: cfg.forecastTopic, key: slot.key, value };
       } else {
-        const cx = extras as { kind: 'classify'; history: number[] };
+        const cx = extras as ClassifyExtras;
         if (ringCapacity > 0) {
           for (let j = 0; j < ev.tokens!.length; j++) cx.history.push(ev.tokens![j]);
           if (cx.history.length > ringCapacity) cx.history.splice(0, cx.history.length - ringCapacity);
@@ -126,6 +133,8 @@ export function encodeGroup(
         } else {
           scores = Float64Array.from(out.subarray(base, base + model.engine.outputDim));
         }
+        // Labels are scored against the key's latest classification (label-scoring.ts).
+        cx.lastScore = scores.length === 2 ? scores[1] : null;
         const value = encodeClassificationPrediction({
           streamId: slot.key,
           ts: ev.rawTs,

@@ -71,8 +71,11 @@ export function prepareKeys(
         task.kind === 'forecast' ? task.targetIndex.length : 1,
       ) ??
       freshExtras(task.kind, featureCount);
-    // Pending forecasts are scored for the version that made them only (docs/accuracy.md).
-    if (extras.kind === 'forecast' && record !== null && record.modelVersion !== model.versionLabel) extras.pending = [];
+    // Pending forecasts and the latest classification are scored for the version that made them only (docs/accuracy.md).
+    if (record !== null && record.modelVersion !== model.versionLabel) {
+      if (extras.kind === 'forecast') extras.pending = [];
+      else extras.lastScore = null;
+    }
     const set = (start: KeyStart, prep: PreparedKey): void => {
       starts.set(key, start);
       prepared.set(key, prep);

@@ -60,10 +60,10 @@ describe('task extras', () => {
     expect(encodeExtras(x, 2).ring).toMatchObject({ count: 2, dim: 2 });
     expect(Array.from(encodeExtras(x, 2).ring!.rows)).toEqual([21.25, 1.5, 19, 2]);
     expect(encodeExtras(x, 0).ring).toBeNull();
-    const tokens = encodeExtras({ kind: 'classify', history: [5, 6, 7] }, 2);
+    const tokens = encodeExtras({ kind: 'classify', history: [5, 6, 7], lastScore: null }, 2);
     expect(tokens.extras.length).toBe(0);
     expect(Array.from(tokens.ring!.rows)).toEqual([6, 7]);
-    expect(encodeExtras({ kind: 'classify', history: [5, 6, 7] }, 0).ring).toBeNull();
+    expect(encodeExtras({ kind: 'classify', history: [5, 6, 7], lastScore: null }, 0).ring).toBeNull();
   });
 
   it('reads the five-float64 extras of records written before the compact layout', () => {
@@ -89,7 +89,7 @@ describe('task extras', () => {
     expect(decodeExtras(enc.extras, enc.ring, 'forecast', 3)).toBeNull();
     expect(decodeExtras(enc.extras, enc.ring, 'classify', 0)).toBeNull();
     expect(decodeExtras(new Float32Array(6), null, 'forecast', 2)).toBeNull();
-    expect(decodeExtras(new Float32Array(0), null, 'classify', 0)).toEqual({ kind: 'classify', history: [] });
+    expect(decodeExtras(new Float32Array(0), null, 'classify', 0)).toEqual({ kind: 'classify', history: [], lastScore: null });
   });
 
   it('pending forecasts keep the steps still to be scored, bit for bit; another output length drops them only', () => {

@@ -7,7 +7,9 @@ import type { InputRing } from '@app/state';
  *   forecast; lastForecast0; residualMean; residualM2) stored as the 8 float32 words of their
  *   bytes (the state codec copies float32 data bit for bit, so the running statistics keep full
  *   double precision and a replay reproduces them exactly, whatever the batch boundaries);
- *   classify: no extras. Records written before this layout hold five float64 (hasForecast,
+ *   classify: none before the key's first classification, then one float64 (2 words): the
+ *   positive-class probability of the key's latest classification (binary classifiers; labels
+ *   are scored against it, docs/accuracy.md). Records written before this layout hold five float64 (hasForecast,
  *   lastForecast0, residualCount, residualMean, residualM2; 10 words) and still decode.
  *   Folding hasForecast into the count is exact: residuals are only counted once a forecast
  *   exists, so "no forecast yet" always has a count of 0.
@@ -44,6 +46,11 @@ export interface ForecastExtras {
 export interface ClassifyExtras {
   kind: 'classify';
   history: number[];
+  /**
+   * Positive-class probability of the key's latest classification (binary classifiers), null
+   * before the first one or for a classifier of more than two labels.
+   */
+  lastScore: number | null;
 }
 
 export type TaskExtras = ForecastExtras | ClassifyExtras;
@@ -67,7 +74,7 @@ export function freshExtras(kind: 'forecast' | 'classify', featureCount: number)
         featureCount,
         history: [],
       }
-    : { kind, history: [] };
+    : { kind, history: [], lastScore: null };
 }
 
 /**
@@ -99,7 +106,7 @@ export function encodeExtras(x: TaskExtras, keep: number, targets = 1): { extras
   }
   const hist = keep > 0 ? x.history.slice(-keep) : [];
   return {
-    extras: new Float32Array(0),
+    extras: x.lastScore === null ? new Float32Array(0) : new Float32Array(Float64Array.of(x.lastScore).buffer),
     ring: hist.length > 0 ? { count: hist.length, dim: 1, rows: Float32Array.from(hist) } : null,
   };
 }
@@ -149,9 +156,13 @@ export function decodeExtras(
       history,
     };
   }
-  if (extras && extras.length !== 0) return null;
+  if (extras && extras.length !== 0 && extras.length !== 2) return null;
   if (ring && ring.dim !== 1) return null;
-  return { kind, history: ring ? Array.from(ring.rows.subarray(0, ring.count)) : [] };
+  return {
+    kind,
+    history: ring ? Array.from(ring.rows.subarray(0, ring.count)) : [],
+    lastScore: extras && extras.length === 2 ? new Float64Array(extras.slice().buffer)[0] : null,
+  };
 }
 
 /** Pending forecasts of the layout with a fifth float64 (none when they do not fit `length` × `targets`). */

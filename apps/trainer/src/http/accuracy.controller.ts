@@ -18,7 +18,10 @@ export class AccuracyController {
     this.accuracy = new AccuracyService(infra.redis, registry);
   }
 
-  /** Per version: readings scored, errors scored, MAE, RMSE and bias (actual − forecast). */
+  /**
+   * Per version: readings scored, errors scored, MAE, RMSE and bias (actual − forecast); for
+   * classifiers, labels scored, log loss, accuracy at 0.5 and Brier score.
+   */
   @Get(':name/accuracy')
   async modelAccuracy(@Param('name') name: string) {
     try {

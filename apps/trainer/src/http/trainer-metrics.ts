@@ -21,6 +21,10 @@ export class TrainerMetrics {
   readonly liveRmse = new Gauge({ name: 'streamcell_live_rmse', help: 'Live root mean squared forecast error (reading units)', labelNames: ['model', 'version'], registers: [this.registry] });
   readonly liveBias = new Gauge({ name: 'streamcell_live_bias', help: 'Live mean forecast error, actual minus forecast (reading units)', labelNames: ['model', 'version'], registers: [this.registry] });
   readonly liveEvents = new Gauge({ name: 'streamcell_live_events', help: 'Readings scored against earlier forecasts, exactly once', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveLabels = new Gauge({ name: 'streamcell_live_labels', help: 'Labels scored against the key’s latest classification, exactly once', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveLogLoss = new Gauge({ name: 'streamcell_live_log_loss', help: 'Live mean log loss of classifications against labels (natural log)', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveLabelAccuracy = new Gauge({ name: 'streamcell_live_label_accuracy', help: 'Live share of labels the classification got right at 0.5', labelNames: ['model', 'version'], registers: [this.registry] });
+  readonly liveBrier = new Gauge({ name: 'streamcell_live_brier', help: 'Live mean Brier score of classifications against labels', labelNames: ['model', 'version'], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'streamcell_trainer_' });
@@ -30,8 +34,26 @@ export class TrainerMetrics {
   }
 
   /** Sets the live accuracy gauges of one version. */
-  setAccuracy(a: { model: string; version: number; events: number; mae: number | null; rmse: number | null; bias: number | null }): void {
+  setAccuracy(a: {
+    model: string;
+    version: number;
+    events: number;
+    mae: number | null;
+    rmse: number | null;
+    bias: number | null;
+    labels?: number;
+    logLoss?: number | null;
+    labelAccuracy?: number | null;
+    brier?: number | null;
+  }): void {
     const labels = { model: a.model, version: String(a.version) };
+    if (a.labels !== undefined && a.labels > 0) {
+      this.liveLabels.set(labels, a.labels);
+      if (a.logLoss != null) this.liveLogLoss.set(labels, a.logLoss);
+      if (a.labelAccuracy != null) this.liveLabelAccuracy.set(labels, a.labelAccuracy);
+      if (a.brier != null) this.liveBrier.set(labels, a.brier);
+      if (a.events === 0) return;
+    }
     this.liveEvents.set(labels, a.events);
     if (a.mae !== null) this.liveMae.set(labels, a.mae);
     if (a.rmse !== null) this.liveRmse.set(labels, a.rmse);

@@ -12,6 +12,12 @@ export interface VersionAccuracy {
   readonly mae: number | null;
   readonly rmse: number | null;
   readonly bias: number | null;
+  /** Classifiers: labels scored against the key's classification, exactly once. */
+  readonly labels: number;
+  /** Mean log loss, share right at 0.5 and mean Brier score of the labels; null before any. */
+  readonly logLoss: number | null;
+  readonly labelAccuracy: number | null;
+  readonly brier: number | null;
 }
 
 /** A model's versions and their live accuracy. */
@@ -44,6 +50,10 @@ function view(model: string, version: number, active: boolean, t: AccuracyTotals
     mae: t?.mae ?? null,
     rmse: t?.rmse ?? null,
     bias: t?.bias ?? null,
+    labels: t?.labels?.events ?? 0,
+    logLoss: t?.labels?.logLoss ?? null,
+    labelAccuracy: t?.labels?.accuracy ?? null,
+    brier: t?.labels?.brier ?? null,
   };
 }
 
@@ -83,7 +93,7 @@ export class AccuracyService {
       });
       if (!acc) continue;
       for (const v of acc.versions) {
-        if (v.events === 0) continue;
+        if (v.events === 0 && v.labels === 0) continue;
         sink.set(v);
         const key = `${v.model}@${v.version}`;
         const value = JSON.stringify(v);

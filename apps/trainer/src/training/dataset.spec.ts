@@ -56,6 +56,7 @@ describe('training data', () => {
     add('s1', { streamId: 's1', ts: 1, text: 'old words' });
     add('s1', { streamId: 's1', ts: 2, text: 'fresh', reset: true });
     add('s1', { streamId: 's1', ts: 3, text: 'start' });
+    add('s1', { streamId: 's1', ts: 4, control: 'label', label: 1 }); // scores the live model; no text, no reset
     add('s2', { streamId: 's2', ts: 1, text: 'labelled', label: 'pos' });
     add('s3', { streamId: 'other', ts: 1, text: 'x' });
     add('s4', { streamId: 's4', ts: '2026-11-27T10:00:00', text: 'no zone' });

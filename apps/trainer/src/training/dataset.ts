@@ -110,6 +110,8 @@ export class TextStreamCollector {
   add(key: Buffer | null, value: Buffer | null): void {
     const r = decodeTextEvent(key, value, this.limits);
     if (!r.ok) return this.rejected.add(r.reason);
+    // A label control record scores the live classifier (docs/accuracy.md); it is no text.
+    if (r.event.control === 'label') return;
     if (r.event.control !== undefined) return void this.streams.set(r.event.key, []);
     const label = labelOf((JSON.parse(value!.toString('utf8')) as Record<string, unknown>).label);
     if (label !== null) {
