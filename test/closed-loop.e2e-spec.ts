@@ -3,16 +3,20 @@
  * set: a forecaster trained by the trainer on one regime serves a stream; the generator changes
  * regime; the live error of the active version rises past the policy's threshold; the trainer's
  * control loop starts a retrain on the recent history by itself, puts its version in shadow, judges
- * it on live events and promotes it warm. Real Kafka, Redis, trainer and worker processes.
+ * it on live events and promotes it warm. Real Kafka, Redis, trainer and worker processes; once the
+ * shadow exists the worker is SIGKILLed while a burst of readings is in flight, and a successor of
+ * the same group and environment takes over.
  *
  * Checked against outside references: the action log shows each step with its reason and numbers;
  * the drift's holdout error is the registry's recorded metric of v1; every version's live totals
  * (which the loop acted on) equal the errors computed here from the topics — the readings in, the
  * served forecasts and the shadow's forecasts (SHADOW_TOPIC) out; the verdict's numbers are within
  * those totals; forecasts of readings produced after the promotion all come from v2, which took
- * over the keys warm.
+ * over the keys warm. The topics' records are deduplicated by their source (the successor replays
+ * what the killed worker emitted but had not committed) and every duplicate is byte-identical.
  */
 import { readAccuracy } from '@app/state';
+import { allOffsets, checkCoverage } from './support/prediction-checks';
 import { e2eStack, sleep, testRedisClient, uniqueName, uniqueSuffix, waitFor } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
 import { TrainerProcess } from './support/trainer-process';
@@ -65,6 +69,16 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
     return { status: res.status, body: (await res.json().catch(() => null)) as Record<string, unknown> };
   };
   const actions = async (): Promise<Action[]> => ((await api('GET', `/v1/models/${model}/actions?limit=100`)).body.actions as Action[]).reverse();
+
+  /** `partition/offset` of every reading produced, in order (the suite is the topic's only producer). */
+  function offsetIds(): string[] {
+    const offsets = new Map<number, bigint>();
+    return produced.map((r) => {
+      const o = offsets.get(r.partition) ?? 0n;
+      offsets.set(r.partition, o + 1n);
+      return `${r.partition}/${o}`;
+    });
+  }
 
   /** `n` readings per sensor around `level`, continuing the series (one minute apart in event time). */
   async function produce(n: number, level: number): Promise<void> {
@@ -159,8 +173,22 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
         await sleep(200);
       }
     })();
+    const settled = (log: Action[]) => log.some((a) => a.action === 'promoted' || a.action === 'rejected' || a.action === 'retrain_failed');
+    let kill: { burst: number; forecastBeforeKill: number; settledBeforeKill: boolean } | undefined;
     try {
-      await waitFor('the loop to promote', async () => (await actions()).some((a) => a.action === 'promoted' || a.action === 'rejected' || a.action === 'retrain_failed'), 400_000, 500);
+      // Once v2 is in shadow: a burst of readings in several sends, and a SIGKILL once a third of
+      // them is forecast (units of the rest in flight); a successor of the same group and env takes over.
+      await waitFor('the shadow', async () => (await actions()).some((a) => a.action === 'shadowed' || a.action === 'retrain_failed'), 400_000, 200);
+      const burstFrom = produced.length;
+      for (let i = 0; i < 10; i++) await produce(2, LEVEL_B);
+      const burstIds = new Set(offsetIds().slice(burstFrom));
+      const forecastOfBurst = () => collector.json<Forecast>(t.forecasts).filter((f) => burstIds.has(`${f.source.partition}/${f.source.offset}`)).length;
+      await waitFor('a third of the burst forecast', () => collector.distinctSources(t.forecasts) >= burstFrom + burstIds.size / 3 || !worker.running, 120_000, 1);
+      kill = { burst: burstIds.size, forecastBeforeKill: forecastOfBurst(), settledBeforeKill: settled(await actions()) };
+      expect((await worker.stop('SIGKILL')).signal).toBe('SIGKILL');
+      worker.start();
+      await worker.ready();
+      await waitFor('the loop to promote', async () => settled(await actions()), 400_000, 500);
     } finally {
       promoted = true;
       await feeding;
@@ -193,15 +221,16 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
     await waitFor('the worker to serve v2', () => worker.logLines('model version active').some((l) => l.version === 2), 60_000);
     const before = produced.length;
     await produce(5, LEVEL_B);
-    await waitFor('forecasts of every reading', () => collector.count(t.forecasts) >= produced.length, 120_000, 100);
+    await waitFor('forecasts of every reading', () => collector.distinctSources(t.forecasts) >= produced.length, 120_000, 100);
     const forecasts = collector.json<Forecast>(t.forecasts);
     const shadowForecasts = collector.json<Forecast>(shadowTopic);
-    const offsets = new Map<number, bigint>();
-    const idOf = produced.map((r) => {
-      const o = offsets.get(r.partition) ?? 0n;
-      offsets.set(r.partition, o + 1n);
-      return `${r.partition}/${o}`;
-    });
+    const idOf = offsetIds();
+    // Each reading forecast at least once; what the successor replayed is byte-identical.
+    expect(allOffsets(await kafka.endOffsets(t.sensor))).toEqual(new Set(idOf));
+    const served = checkCoverage(collector.messages(t.forecasts), t.sensor, new Set(idOf));
+    expect({ missing: served.missing, unexpected: served.unexpected, differing: served.differingDuplicates }).toEqual({ missing: [], unexpected: [], differing: [] });
+    const inShadow = checkCoverage(collector.messages(shadowTopic), t.sensor, new Set(idOf));
+    expect({ unexpected: inShadow.unexpected, differing: inShadow.differingDuplicates }).toEqual({ unexpected: [], differing: [] });
     const servedBy = new Map(forecasts.map((f) => [`${f.source.partition}/${f.source.offset}`, f]));
     expect(idOf.slice(before).map((id) => servedBy.get(id)?.modelVersion)).toEqual(new Array(produced.length - before).fill('2'));
     expect((await worker.http('/metrics')).body).toMatch(new RegExp(`streamcell_swap_policy_total\\{policy="warm"\\} ${KEYS}\\b`));
@@ -238,6 +267,8 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
       JSON.stringify({
         suite: 'closed-loop',
         log: log.map((a) => `${a.action} (${a.by}): ${a.reason}`),
+        kill,
+        replayed: { forecasts: served.predictions - served.covered, shadow: inShadow.predictions - inShadow.covered },
         live: Object.fromEntries([...expected].map(([v, e]) => [`v${v}`, { errors: e.errors, mae: e.sumAbs / e.errors }])),
       }),
     );
