@@ -17,11 +17,7 @@ import { scoreAndQueue } from '../../apps/stream-worker/src/pipeline/forecast-sc
 import { freshExtras, type ForecastExtras } from '../../apps/stream-worker/src/pipeline/task-extras';
 import { sleep, testRedisClient } from '../../test/support/e2e-env';
 import { freePort } from '../../test/support/e2e-stack';
-
-function arg(name: string, def: string): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i >= 0 ? process.argv[i + 1] : def);
-}
+import { arg } from './numeric-arg';
 
 const H = 64;
 const KEYS = arg('keys', '2000');

@@ -15,11 +15,7 @@ import { performance } from 'perf_hooks';
 import { StateStore, type StateRecord } from '@app/state';
 import { testRedisClient } from '../../test/support/e2e-env';
 import { SENTINEL_MASTER, startRedisSentinel } from '../../test/support/redis-sentinel';
-
-function arg(name: string, def: string): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i >= 0 ? process.argv[i + 1] : def);
-}
+import { arg } from './numeric-arg';
 
 const H = 64;
 const KEYS = arg('keys', '2000');
