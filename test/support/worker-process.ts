@@ -122,7 +122,9 @@ export class WorkerProcess {
     this.startedAt = Date.now();
     this.log ??= createWriteStream(this.logFile, { flags: 'a' });
     this.log.write(`\n===== start ${new Date().toISOString()} =====\n`);
-    const child = spawn(process.execPath, [WORKER_MAIN], {
+    // Profiling a spawned worker, e.g. WORKER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    const nodeArgs = (process.env.WORKER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...nodeArgs, WORKER_MAIN], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH ?? '',

@@ -1,12 +1,13 @@
 import type { IHeaders, Kafka, Producer, RecordMetadata } from 'kafkajs';
 import { CompressionTypes } from 'kafkajs';
+import { memoKeyPartitioner } from './key-partitioner';
 
 /** One message for {@link BatchProducer.sendBatch}. */
 export interface OutgoingMessage {
   readonly topic: string;
   readonly key?: Buffer | string | null;
   readonly value: Buffer | string | null;
-  /** Explicit partition; otherwise the default partitioner hashes the key (Java-compatible murmur2). */
+  /** Explicit partition; otherwise the key's hash picks it (Java-compatible murmur2, key-partitioner.ts). */
   readonly partition?: number;
   readonly headers?: IHeaders;
   readonly timestamp?: string;
@@ -89,6 +90,7 @@ export class BatchProducer {
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       transactionalId: options.transactionalId,
+      createPartitioner: memoKeyPartitioner,
     });
     this.compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
     this.timeoutMs = options.timeoutMs ?? 30000;

@@ -26,6 +26,8 @@ export {
   type BatchProducerOptions,
   type OutgoingMessage,
 } from './batch-producer';
+/** kafkajs' default partitioner with each key's partition remembered. */
+export { memoKeyPartitioner } from './key-partitioner';
 /** Commit-after-handler consumer: the partition batches of one fetch as one unit of work. */
 export {
   BatchConsumer,
