@@ -15,7 +15,8 @@
  *                last output); target ratio ≥ 0.8;
  *   latency      p50/p99/max from an event's send time to its output being read, of the worker
  *                and of the pass-through at 10 %, 50 % and 90 % of the worker's measured max
- *                rate, with the ratio worker ÷ pass-through;
+ *                rate (sent every BENCH_TICK_MS), and at 50 % in BENCH_BURST_TICK_MS bursts, with
+ *                the ratio worker ÷ pass-through;
  *   stage_breakdown  at 50 %: the worker's own streamcell_batch_stage_seconds and
  *                streamcell_event_to_emit_seconds over that run (two /metrics scrapes);
  *   state_bytes_per_key  the worker's records: payload bytes per key (the subject of the target
@@ -31,7 +32,8 @@
  *                off (bare), vs inputs with a traceparent, tracing off (off) and on (OTLP to an in-process receiver),
  *                alternating runs; the header pass-through alone in ns (tracing-cost.ts).
  * Progress goes to stderr. Env: BENCH_EVENTS (default 40000), BENCH_KEYS (2000), BENCH_UNITS
- * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (15, per rate and side),
+ * (64), BENCH_PARTITIONS (16), BENCH_LATENCY_SECONDS (15, per rate and side), BENCH_TICK_MS (10),
+ * BENCH_BURST_TICK_MS (50; 0 skips the burst run),
  * BENCH_CURVE_KEYS (1000,10000,100000,1000000; empty skips the curve), BENCH_REWARM_STEPS
  * (worker's REWARM_STEPS, default 16), BENCH_POLICY (activation policy of the forecaster, default
  * reset; rewarm makes the worker keep the input ring), BENCH_TRACING_ROUNDS (2: bare/off/on rounds; 0
@@ -82,6 +84,17 @@ const TTL_MS = 7 * 24 * 3600 * 1000;
 const WINDOW = 64;
 /** Rates of the latency runs, as fractions of the worker's measured max rate. */
 const LATENCY_FRACTIONS = [0.1, 0.5, 0.9];
+/**
+ * Send interval of the latency runs' producer, ms (BENCH_TICK_MS, default 10): each tick sends
+ * what the rate owes since the last one, in one request. A fleet of sensors each reading every
+ * second arrives nearly evenly; 10 ms keeps that shape within what one producer can send.
+ */
+const TICK_MS = Number(process.env.BENCH_TICK_MS ?? 10);
+/**
+ * A second 50 % run with every event of this interval sent at once (BENCH_BURST_TICK_MS, default
+ * 50, the tick of the earlier benches; 0 skips it): the cost of bursty arrivals.
+ */
+const BURST_TICK_MS = Number(process.env.BENCH_BURST_TICK_MS ?? 50);
 const STAGES = ['fetch_wait', 'decode', 'state_load', 'step', 'produce', 'state_write', 'commit'] as const;
 /** Distinct keys of the key-count curve (BENCH_CURVE_KEYS, comma-separated; empty skips it). */
 const CURVE_KEYS = (process.env.BENCH_CURVE_KEYS ?? '1000,10000,100000,1000000')
@@ -100,7 +113,7 @@ interface LatencyFigures {
   readonly maxMs: number;
 }
 
-/** Sends sensor events at `rate` for `seconds` in 50 ms ticks (ts = send time); returns how many. */
+/** Sends sensor events at `rate` for `seconds` in `tickMs` ticks (ts = send time); returns how many. */
 async function produceAtRate(
   kafka: TestKafka,
   topic: string,
@@ -108,8 +121,8 @@ async function produceAtRate(
   firstIndex: number,
   rate: number,
   seconds: number,
+  tickMs: number,
 ): Promise<number> {
-  const tickMs = 50;
   let sent = 0;
   const startWall = Date.now();
   while (Date.now() - startWall < seconds * 1000) {
@@ -683,25 +696,30 @@ async function main(): Promise<void> {
     const timedRun = async (
       topic: string,
       rate: number,
+      tickMs: number,
       out: { count: () => number; messages: () => readonly { value: Buffer | null; receivedAt: number; timestamp: number }[] },
     ): Promise<LatencyFigures> => {
       const from = out.count();
-      const sent = await produceAtRate(kafka, topic, `bench-${s}`, sentSoFar, rate, LATENCY_SECONDS);
+      const sent = await produceAtRate(kafka, topic, `bench-${s}`, sentSoFar, rate, LATENCY_SECONDS, tickMs);
       sentSoFar += sent;
       await waitFor(`${sent} outputs of the ${topic} run`, () => out.count() - from >= sent, 300_000, 20);
       return latencyFigures(out.messages().slice(from, from + sent), sent);
     };
-    for (const fraction of LATENCY_FRACTIONS) {
+    const runs = LATENCY_FRACTIONS.map((fraction) => ({ fraction, tickMs: TICK_MS }));
+    if (BURST_TICK_MS > 0 && BURST_TICK_MS !== TICK_MS) runs.push({ fraction: 0.5, tickMs: BURST_TICK_MS });
+    for (const { fraction, tickMs } of runs) {
       const rate = Math.max(10, workerRate * fraction);
-      progress(`latency at ${Math.round(fraction * 100)} % of the worker's max rate: ${Math.round(rate)} events/s for ${LATENCY_SECONDS} s each`);
+      progress(
+        `latency at ${Math.round(fraction * 100)} % of the worker's max rate: ${Math.round(rate)} events/s in ${tickMs} ms ticks for ${LATENCY_SECONDS} s each`,
+      );
       const before = await worker.http('/metrics');
       const load0 = loadavg()[0];
-      const w = await timedRun(t.sensor, rate, {
+      const w = await timedRun(t.sensor, rate, tickMs, {
         count: () => collector.count(t.forecasts),
         messages: () => collector.messages(t.forecasts),
       });
       const after = await worker.http('/metrics');
-      const p = await timedRun(liveIn, rate, {
+      const p = await timedRun(liveIn, rate, tickMs, {
         count: () => liveCollector.count(liveOut),
         messages: () => liveCollector.messages(liveOut),
       });
@@ -709,6 +727,7 @@ async function main(): Promise<void> {
         metric: 'latency',
         fractionOfMaxRate: fraction,
         targetRate: Math.round(rate),
+        tickMs,
         worker: w,
         passThrough: p,
         ratioP50: Number((w.p50Ms / Math.max(1, p.p50Ms)).toFixed(2)),
@@ -729,6 +748,7 @@ async function main(): Promise<void> {
           metric: 'stage_breakdown',
           fractionOfMaxRate: fraction,
           targetRate: Math.round(rate),
+          tickMs,
           stages: Object.fromEntries(STAGES.map((st) => [st, stages.has(st) ? summarizeMs(stages.get(st)!) : null])),
           eventToEmit: e2e ? summarizeMs(e2e) : null,
           loadAvg1m: Number(loadavg()[0].toFixed(2)),

@@ -749,4 +749,92 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
     expect(sink.batches.slice(1).flat().map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
     expect(stateOf(store)).toBe(stateOf(seqStore));
   });
+  describe('write lanes: a unit produces while the unit before it writes its states (docs/hot-path.md)', () => {
+    const setup = () => {
+      const msgs = toMessages(readings(5, 9, 43));
+      const units = [msgs.slice(0, 15), msgs.slice(15, 30), msgs.slice(30)].map((messages) => [
+        { topic: cfg.sensorTopic, partition: 0, messages },
+      ]);
+      const seqStore = new MemoryState();
+      const seqSink = new MemorySink();
+      const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+      const store = new MemoryState();
+      const sink = new MemorySink();
+      let open!: () => void;
+      store.gate = new Promise<void>((resolve) => (open = resolve));
+      const release = (): void => {
+        store.gate = null;
+        open();
+      };
+      return { units, seq, seqStore, seqSink, store, sink, release, p: new BatchProcessor(cfg, models(toyForecaster()), store, sink) };
+    };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('produces every prepared unit without waiting for the state writes before it; bit-identical to one unit at a time', async () => {
+      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
+      for (const u of units) await seq.processUnit(u);
+      const prepared = [];
+      for (const u of units) prepared.push(await p.prepareUnit(u));
+      const writes = prepared.map((u) => u.write());
+      await settle();
+      // the first state write hangs; all three produces went out anyway, in order
+      expect(sink.batches.length).toBe(3);
+      expect(store.data.size).toBe(0);
+      release();
+      await Promise.all(writes);
+      expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+      expect(stateOf(store)).toBe(stateOf(seqStore));
+    });
+
+    it('a failed state write supersedes the units after it, produced or not; replayed, the first copy of every prediction is in order and the states are identical', async () => {
+      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
+      for (const u of units) await seq.processUnit(u);
+      const prepared = [];
+      for (const u of units) prepared.push(await p.prepareUnit(u));
+      const writes = prepared.map((u) => u.write());
+      await settle();
+      store.failNextWrite = true;
+      release();
+      await expect(writes[0]).rejects.toThrow('redis down');
+      await expect(writes[1]).rejects.toBeInstanceOf(UnitSupersededError);
+      await expect(writes[2]).rejects.toBeInstanceOf(UnitSupersededError);
+      expect(store.data.size).toBe(0);
+      // the consumer rewinds all three; replayed, they read the store, not the discarded states
+      for (const u of units) await p.processUnit(u);
+      const firstCopies = [...new Set(sink.all.map((o) => o.value))];
+      expect(firstCopies).toEqual(seqSink.all.map((o) => o.value));
+      expect(stateOf(store)).toBe(stateOf(seqStore));
+    });
+
+    it('after a failed produce, the partition\'s later batch fetched before the rewind is superseded; the replay waits for the earlier state write under way', async () => {
+      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
+      for (const u of units) await seq.processUnit(u);
+      const first = await p.prepareUnit(units[0]);
+      const second = await p.prepareUnit(units[1]);
+      const w0 = first.write();
+      await settle();
+      sink.failNextSend = true;
+      const w1 = second.write();
+      w1.catch(() => undefined);
+      await settle();
+      // the third unit (same partition, later offsets) arrives before the consumer sought back
+      let third: string | null = null;
+      const preparing = p.prepareUnit(units[2]).then(
+        () => (third = 'prepared'),
+        (e: unknown) => (third = e instanceof UnitSupersededError ? 'superseded' : String(e)),
+      );
+      await settle();
+      // it waits while the first unit's states are still on their way to the store
+      expect(third).toBeNull();
+      release();
+      await w0;
+      await expect(w1).rejects.toThrow('broker down');
+      await preparing;
+      expect(third).toBe('superseded');
+      // the consumer sought back to the second unit: its replay lifts the fence
+      for (const u of units.slice(1)) await p.processUnit(u);
+      expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
+      expect(stateOf(store)).toBe(stateOf(seqStore));
+    });
+  });
 });

@@ -24,7 +24,7 @@ import { AccuracyTally } from './forecast-scoring';
 import { shadowGroupsOf, stepShadow, warmTakeover } from './shadow-stage';
 import { runGroupPlan, type StepOutput } from './step-stage';
 import { attachTraceHeaders, UNTRACED } from './trace-headers';
-import { writeUnit } from './write-stage';
+import { produceUnit, writeStates } from './write-stage';
 import type { ServingModel } from '../model/serving-model';
 
 /** What one unit of work gave; `waiting` batches (by position) were left untouched. */
@@ -37,8 +37,9 @@ export interface PreparedUnit {
   readonly result: UnitResult;
   /**
    * One producer call, then the CAS state writes (and, when events were skipped, the replica
-   * acknowledgement of earlier writes). Rejects with {@link UnitSupersededError} when a unit
-   * prepared before this one failed to write: this one was computed from its states.
+   * acknowledgement of earlier writes); settles with the state writes. Rejects with
+   * {@link UnitSupersededError} when a unit prepared before this one failed to write: this one
+   * was computed from its states.
    */
   write(): Promise<void>;
 }
@@ -67,9 +68,30 @@ export class BatchProcessor {
 
   /** States computed by prepared units whose write has not succeeded yet, by model and key. */
   private readonly pending = new Map<string, StateRecord>();
-  /** Bumped by a failed write: units prepared before it are superseded. */
+  /** Bumped by a failed write: a unit whose preparation spans a failure is superseded. */
   private generation = 0;
-  private writeChain: Promise<unknown> = Promise.resolve();
+  /** Preparation order of units. */
+  private seq = 0;
+  /** By generation: the first unit that failed to write; the generation's units after it are superseded. */
+  private readonly failedAt = new Map<number, number>();
+  /** Prepared units not written (durable or failed) yet: where each of their partition batches starts. */
+  private readonly inflight = new Map<number, { generation: number; starts: Map<string, bigint> }>();
+  /**
+   * Partitions with superseded or failed work, at the offset its replay starts: a batch that
+   * starts past it was fetched before the consumer sought back and must not be applied before
+   * the replay (it is superseded too); the replay itself lifts the fence.
+   */
+  private readonly fences = new Map<string, bigint>();
+  /** Produce calls, one after the other in preparation order. */
+  private produceLane: Promise<unknown> = Promise.resolve();
+  /** State writes, one after the other in preparation order, each after its own unit's produce. */
+  private stateLane: Promise<unknown> = Promise.resolve();
+  /**
+   * After a failed write: settles once the state writes already under way have settled and the
+   * pending states were discarded; a unit prepared meanwhile waits for it (it must not read a
+   * store that an earlier unit's write is still reaching).
+   */
+  private recovery: Promise<void> | null = null;
 
   /** One partition batch as a unit of its own; throws while its topic's model is not served. */
   async process(batch: PartitionBatch): Promise<BatchResult & { lastOffset: string | null }> {
@@ -94,7 +116,10 @@ export class BatchProcessor {
    * `write()` of each prepared unit in preparation order (it is chained in that order anyway).
    */
   async prepareUnit(batches: readonly PartitionBatch[], trace: UnitTrace = UNTRACED): Promise<PreparedUnit> {
+    while (this.recovery !== null) await this.recovery;
+    this.checkFences(batches);
     const generation = this.generation;
+    const seq = ++this.seq;
     const t0 = performance.now();
     let decoded = decodeUnit(this.cfg, this.models, batches, false);
     if (decoded.missing.size > 0) {
@@ -144,36 +169,54 @@ export class BatchProcessor {
       skipped: acc.skipped,
       waiting: decoded.waiting,
     };
+    // Two lanes (docs/hot-path.md, Write lanes): this unit's produce follows the previous unit's
+    // produce, not its state write; its state write follows both its own produce and the
+    // previous unit's state write. `write()` settles with the state write.
+    const unit: UnitId = { generation, seq };
+    this.inflight.set(seq, { generation, starts: new Map(batches.filter((b) => b.messages.length > 0).map((b) => [tpKey(b.topic, b.partition), firstOffset(b)])) });
     const write = (): Promise<void> => {
-      const run = (): Promise<void> => this.writePrepared(generation, batches, acc);
-      const done = this.writeChain.then(run, run);
-      this.writeChain = done.catch(() => undefined);
+      const produced = this.produceLane.then(() => this.producePrepared(unit, batches, acc));
+      this.produceLane = produced.catch(() => undefined);
+      const run = async (): Promise<void> => {
+        const emittedAtMs = await produced;
+        await this.writePrepared(unit, acc, emittedAtMs);
+      };
+      const done = this.stateLane.then(run, run).finally(() => this.inflight.delete(seq));
+      this.stateLane = done.catch(() => undefined);
       return done;
     };
     return { result, write };
   }
 
-  /** Produce and CAS writes of a prepared unit; a failure supersedes every unit prepared before it. */
-  private async writePrepared(generation: number, batches: readonly PartitionBatch[], acc: UnitOutputs): Promise<void> {
-    if (generation !== this.generation) throw new UnitSupersededError();
+  /** The produce of a prepared unit (predictions and dead letters); when it was acknowledged. */
+  private async producePrepared(unit: UnitId, batches: readonly PartitionBatch[], acc: UnitOutputs): Promise<number> {
+    if (this.superseded(unit)) throw new UnitSupersededError();
     for (const rej of acc.rejections) {
       acc.outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
     }
     attachTraceHeaders(acc.outputs, batches, acc.trace);
+    try {
+      return await produceUnit(this.sink, acc.outputs, this.observer, acc.trace);
+    } catch (err) {
+      this.failed(unit);
+      throw err;
+    }
+  }
+
+  /** The CAS state writes of a prepared unit whose produce succeeded; then its counters. */
+  private async writePrepared(unit: UnitId, acc: UnitOutputs, emittedAtMs: number): Promise<void> {
+    if (this.superseded(unit)) throw new UnitSupersededError();
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
-    let emittedAtMs: number;
     try {
       const accuracy = new Map(
         [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, kind: a.kind, partitions: a.tally.partitions() }]]),
       );
-      ({ emittedAtMs } = await writeUnit(this.sink, this.store, acc.outputs, writes, this.observer, acc.trace, accuracy));
+      await writeStates(this.store, writes, this.observer, acc.trace, accuracy);
       // Events skipped as already applied may have been written by an earlier attempt of this
       // unit whose replica acknowledgement fell short: committing past them needs it.
       if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
     } catch (err) {
-      // Units prepared on top of this one's states must not be written: they are prepared again.
-      this.generation++;
-      this.pending.clear();
+      this.failed(unit);
       throw err;
     }
     for (const [k, record] of acc.pending) if (this.pending.get(k) === record) this.pending.delete(k);
@@ -181,6 +224,53 @@ export class BatchProcessor {
     if (acc.skipped > 0) this.observer.skipped?.(acc.skipped);
     for (const [topic, n] of acc.predicted) this.observer.predictionsOut?.(topic, n);
     if (acc.eventTimesMs.length > 0) this.observer.emitted?.(acc.eventTimesMs, emittedAtMs);
+  }
+
+  /** Whether a unit prepared before it failed to write (this one was computed from its states). */
+  private superseded(unit: UnitId): boolean {
+    const first = this.failedAt.get(unit.generation);
+    return first !== undefined && unit.seq > first;
+  }
+
+  /**
+   * A produce or a state write of `unit` failed: the units prepared after it in its generation
+   * must not be written (they are prepared again) and their partitions are fenced until their
+   * replay; the pending states are discarded once the state writes already under way (units
+   * before it) have settled. docs/hot-path.md, Write lanes.
+   */
+  private failed(unit: UnitId): void {
+    const first = Math.min(this.failedAt.get(unit.generation) ?? Infinity, unit.seq);
+    this.failedAt.set(unit.generation, first);
+    for (const [seq, u] of this.inflight) {
+      if (u.generation !== unit.generation || seq < first) continue;
+      for (const [tp, offset] of u.starts) {
+        const fence = this.fences.get(tp);
+        if (fence === undefined || offset < fence) this.fences.set(tp, offset);
+      }
+    }
+    this.generation++;
+    const recovery = this.stateLane.then(() => {
+      this.pending.clear();
+      // Generations with nothing in flight any more need no record of their failure.
+      const live = new Set([...this.inflight.values()].map((u) => u.generation));
+      for (const g of [...this.failedAt.keys()]) if (!live.has(g)) this.failedAt.delete(g);
+      if (this.recovery === recovery) this.recovery = null;
+    });
+    this.recovery = recovery;
+  }
+
+  /** A unit with a batch past its partition's fence is superseded; a batch at or before it is the replay and lifts it. */
+  private checkFences(batches: readonly PartitionBatch[]): void {
+    if (this.fences.size === 0) return;
+    let ahead = false;
+    for (const b of batches) {
+      const k = tpKey(b.topic, b.partition);
+      const fence = this.fences.get(k);
+      if (fence === undefined || b.messages.length === 0) continue;
+      if (firstOffset(b) <= fence) this.fences.delete(k);
+      else ahead = true;
+    }
+    if (ahead) throw new UnitSupersededError();
   }
 
   /** Load → plan → step → encode for the unit's batches in `round`, into `acc`. */
@@ -343,6 +433,14 @@ function stageDone(observer: ProcessorObserver, trace: UnitTrace, stage: Pipelin
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+const firstOffset = (b: PartitionBatch): bigint => BigInt(b.messages[0].offset);
+
+/** A prepared unit: the generation it was prepared in and its place in preparation order. */
+interface UnitId {
+  readonly generation: number;
+  readonly seq: number;
+}
 
 function lateRejection(e: ValidEvent, lastTimeMs: number, allowedLatenessMs: number): Rejection {
   return {

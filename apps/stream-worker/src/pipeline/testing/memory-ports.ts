@@ -26,6 +26,8 @@ export class MemoryState implements StatePort {
   /** confirmDurable() calls (the replica acknowledgement of earlier writes). */
   confirms = 0;
   failNextWrite = false;
+  /** While set, every write waits for it (a slow store). */
+  gate: Promise<void> | null = null;
   /** Live accuracy updates passed with the writes, in call order (docs/accuracy.md). */
   readonly accuracy: { model: string; update: AccuracyUpdate }[] = [];
   async loadMany(model: string, keys: readonly string[]): Promise<(StateRecord | null)[]> {
@@ -34,6 +36,7 @@ export class MemoryState implements StatePort {
   }
   async writeMany(model: string, writes: readonly StateWrite[], accuracy: readonly AccuracyUpdate[] = []): Promise<{ conflicts: string[] }> {
     this.writes++;
+    if (this.gate !== null) await this.gate;
     if (this.failNextWrite) {
       this.failNextWrite = false;
       throw new Error('redis down');
@@ -57,7 +60,12 @@ export class MemoryState implements StatePort {
 /** Collects every producer call of the processor. */
 export class MemorySink {
   readonly batches: OutputRecord[][] = [];
+  failNextSend = false;
   async sendBatch(records: readonly OutputRecord[]): Promise<void> {
+    if (this.failNextSend) {
+      this.failNextSend = false;
+      throw new Error('broker down');
+    }
     this.batches.push([...records]);
   }
   get all(): OutputRecord[] {
