@@ -127,6 +127,15 @@ export interface BatchConsumerOptions {
    * away): its partitions then retry together, one attempt for all of them.
    */
   readonly isolateAfter?: (error: unknown) => boolean;
+  /**
+   * Least time between two offset commits, ms (default 0: each unit commits as soon as it is
+   * durable). Offsets of units made durable meanwhile go out together in the next commit, at the
+   * latest this long after the previous one. A commit shares the consumer's connection with the
+   * fetches, and the broker answers a connection's requests one at a time: fewer commits keep
+   * them off the fetch path (docs/hot-path.md, Commits). Replays after a crash or a rebalance
+   * start at the last commit; what they re-read was durable and is skipped by the handler.
+   */
+  readonly commitIntervalMs?: number;
   /** A commit failed; its offsets go out with the next unit's commit. */
   readonly onCommitError?: (error: unknown) => void;
   /** Durations of the consumer's own stages, seconds. */
@@ -181,6 +190,12 @@ export class BatchConsumer {
   /** Partitions sought back to re-deliver failed work: the earliest offset wins until re-delivered. */
   private readonly rewinds = new Map<string, bigint>();
   private idleSince = 0;
+  /** When the last commit request went out (performance.now()), and the one scheduled, if any. */
+  private lastCommitAt = -Infinity;
+  private commitTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> = Promise.resolve();
+  /** `committed` callbacks of durable units whose offsets are not committed yet. */
+  private awaitingCommit: ((startMs: number, endMs: number) => void)[] = [];
   /** When the last fetch request went out (kafkajs FETCH_START). */
   private fetchStartedAt = 0;
   private running = false;
@@ -263,6 +278,11 @@ export class BatchConsumer {
     this.detachRestart?.();
     await this.handleLane;
     await this.durableLane;
+    // What is durable is committed before leaving, whatever the interval.
+    if (this.commitTimer !== null) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    await this.committing;
+    await this.commitNow();
     await this.consumer.disconnect();
   }
 
@@ -387,8 +407,28 @@ export class BatchConsumer {
         this.uncommitted.set(k, { topic: a.view.topic, partition: a.view.partition, offset: BigInt(a.view.lastOffset) + 1n });
       }
     }
+    if (committed !== undefined) this.awaitingCommit.push(committed);
+    const interval = this.options.commitIntervalMs ?? 0;
+    if (interval <= 0) {
+      await this.commitNow();
+      return;
+    }
+    // Coalesced: one commit at most every `interval` ms, off the durable lane.
+    if (this.commitTimer !== null) return;
+    const delay = Math.max(0, this.lastCommitAt + interval - performance.now());
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      this.committing = this.committing.then(() => this.commitNow());
+    }, delay);
+  }
+
+  /** Commits every durable offset not committed yet and tells the units it covered. */
+  private async commitNow(): Promise<void> {
+    const callbacks = this.awaitingCommit;
+    this.awaitingCommit = [];
+    this.lastCommitAt = performance.now();
     const timing = await this.commit();
-    if (timing !== null) committed?.(timing.startMs, timing.endMs);
+    if (timing !== null) for (const cb of callbacks) cb(timing.startMs, timing.endMs);
   }
 
   /** Seeks a partition back to a batch's start, unless it is already sought back further. */

@@ -99,6 +99,16 @@ export const WORKER_ENV = {
     description:
       'latency/throughput trade-off: how long a fetch may wait for more records before a unit of work starts. 0 = start as soon as any record is there (lowest latency); a few ms give fewer, larger units (more events per round trip) at the cost of up to that much latency',
   } satisfies EnvVarSpec<number>,
+  COMMIT_INTERVAL_MS: {
+    parse: (raw: string) => {
+      const n = parseDurationMs(raw);
+      if (n > 5000) throw new Error(`"${raw}" is above 5000 ms`);
+      return n;
+    },
+    default: '100',
+    description:
+      'least time between two offset commits: offsets of the units made durable meanwhile go out together (a commit shares the consumer connection with the fetches). 0 = commit each unit as soon as it is durable. A replay after a crash or rebalance starts at the last commit; the events it re-reads are skipped by the state offsets',
+  } satisfies EnvVarSpec<number>,
   STUCK_PARTITION_READY_MS: {
     parse: (raw: string) => {
       const n = parseDurationMs(raw);
@@ -169,6 +179,8 @@ export interface WorkerConfig {
   readonly bootProbeTimeoutMs: number;
   /** BATCH_LINGER_MS: broker-side fetch wait for more records (0 = answer with the first record). */
   readonly batchLingerMs: number;
+  /** COMMIT_INTERVAL_MS: least time between two offset commits (0 = one per unit). */
+  readonly commitIntervalMs: number;
   /** A partition failing this long makes the worker not ready. */
   readonly stuckPartitionReadyMs: number;
   /** OTEL_TRACES_EXPORTER and co. (docs/tracing.md); exporter `none` = tracing off. */
@@ -209,6 +221,7 @@ export function loadWorkerConfig(source: Record<string, string | undefined> = pr
     shadowTopic: (e.SHADOW_TOPIC) ?? null,
     logLevel: e.LOG_LEVEL,
     batchLingerMs: e.BATCH_LINGER_MS,
+    commitIntervalMs: e.COMMIT_INTERVAL_MS,
     stuckPartitionReadyMs: e.STUCK_PARTITION_READY_MS,
     bootProbeTimeoutMs: e.BOOT_PROBE_TIMEOUT,
     tracing: { exporter: e.OTEL_SDK_DISABLED ? 'none' : e.OTEL_TRACES_EXPORTER, protocol: e.OTEL_EXPORTER_OTLP_PROTOCOL, serviceName: e.OTEL_SERVICE_NAME },

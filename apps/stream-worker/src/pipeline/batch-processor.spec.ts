@@ -622,6 +622,16 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
   }
   const stateOf = (store: MemoryState) =>
     JSON.stringify([...store.data.entries()].sort().map(([k, v]) => [k, Array.from(v.state), Array.from(v.extras), v.partition, String(v.offset)]));
+  /** One partition's messages cut into units at `cuts`, and what a processor gives them one unit at a time. */
+  const cutUnits = async (msgs: InputMessage[], cuts: number[]) => {
+    const bounds = [0, ...cuts, msgs.length];
+    const units = bounds.slice(1).map((end, i) => [{ topic: cfg.sensorTopic, partition: 0, messages: msgs.slice(bounds[i], end) }]);
+    const seqStore = new MemoryState();
+    const seqSink = new MemorySink();
+    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    for (const u of units) await seq.processUnit(u);
+    return { units, seqStore, seqSink };
+  };
 
   it('runs every partition of a unit in one load, one produce and one write per model, bit-identical to one batch at a time', async () => {
     const parts = byPartition(readings(12, 6, 21), 3);
@@ -703,14 +713,7 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
   });
 
   it('prepares the next unit while the current one writes, from its pending states, bit-identical to one unit at a time', async () => {
-    const msgs = toMessages(readings(6, 8, 31));
-    const units = [msgs.slice(0, 16), msgs.slice(16, 32), msgs.slice(32)].map((messages) => [
-      { topic: cfg.sensorTopic, partition: 0, messages },
-    ]);
-    const seqStore = new MemoryState();
-    const seqSink = new MemorySink();
-    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
-    for (const u of units) await seq.processUnit(u);
+    const { units, seqStore, seqSink } = await cutUnits(toMessages(readings(6, 8, 31)), [16, 32]);
 
     const store = new MemoryState();
     const sink = new MemorySink();
@@ -726,12 +729,7 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
   });
 
   it('supersedes the units prepared on a unit whose write failed; prepared again they give the same result', async () => {
-    const msgs = toMessages(readings(5, 6, 41));
-    const units = [msgs.slice(0, 15), msgs.slice(15)].map((messages) => [{ topic: cfg.sensorTopic, partition: 0, messages }]);
-    const seqStore = new MemoryState();
-    const seqSink = new MemorySink();
-    const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
-    for (const u of units) await seq.processUnit(u);
+    const { units, seqStore, seqSink } = await cutUnits(toMessages(readings(5, 6, 41)), [15]);
 
     const store = new MemoryState();
     const sink = new MemorySink();
@@ -750,14 +748,8 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
     expect(stateOf(store)).toBe(stateOf(seqStore));
   });
   describe('write lanes: a unit produces while the unit before it writes its states (docs/hot-path.md)', () => {
-    const setup = () => {
-      const msgs = toMessages(readings(5, 9, 43));
-      const units = [msgs.slice(0, 15), msgs.slice(15, 30), msgs.slice(30)].map((messages) => [
-        { topic: cfg.sensorTopic, partition: 0, messages },
-      ]);
-      const seqStore = new MemoryState();
-      const seqSink = new MemorySink();
-      const seq = new BatchProcessor(cfg, models(toyForecaster()), seqStore, seqSink);
+    const setup = async () => {
+      const { units, seqStore, seqSink } = await cutUnits(toMessages(readings(5, 9, 43)), [15, 30]);
       const store = new MemoryState();
       const sink = new MemorySink();
       let open!: () => void;
@@ -766,13 +758,12 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
         store.gate = null;
         open();
       };
-      return { units, seq, seqStore, seqSink, store, sink, release, p: new BatchProcessor(cfg, models(toyForecaster()), store, sink) };
+      return { units, seqStore, seqSink, store, sink, release, p: new BatchProcessor(cfg, models(toyForecaster()), store, sink) };
     };
     const settle = () => new Promise((resolve) => setImmediate(resolve));
 
     it('produces every prepared unit without waiting for the state writes before it; bit-identical to one unit at a time', async () => {
-      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
-      for (const u of units) await seq.processUnit(u);
+      const { units, seqStore, seqSink, store, sink, release, p } = await setup();
       const prepared = [];
       for (const u of units) prepared.push(await p.prepareUnit(u));
       const writes = prepared.map((u) => u.write());
@@ -787,8 +778,7 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
     });
 
     it('a failed state write supersedes the units after it, produced or not; replayed, the first copy of every prediction is in order and the states are identical', async () => {
-      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
-      for (const u of units) await seq.processUnit(u);
+      const { units, seqStore, seqSink, store, sink, release, p } = await setup();
       const prepared = [];
       for (const u of units) prepared.push(await p.prepareUnit(u));
       const writes = prepared.map((u) => u.write());
@@ -807,8 +797,7 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
     });
 
     it('after a failed produce, the partition\'s later batch fetched before the rewind is superseded; the replay waits for the earlier state write under way', async () => {
-      const { units, seq, seqStore, seqSink, store, sink, release, p } = setup();
-      for (const u of units) await seq.processUnit(u);
+      const { units, seqStore, seqSink, store, sink, release, p } = await setup();
       const first = await p.prepareUnit(units[0]);
       const second = await p.prepareUnit(units[1]);
       const w0 = first.write();

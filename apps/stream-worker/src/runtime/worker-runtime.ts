@@ -194,6 +194,7 @@ export class WorkerRuntime {
       fromBeginning: true,
       retryDelayMs: 200,
       maxRetryDelayMs: 5000,
+      commitIntervalMs: cfg.commitIntervalMs,
       consumerConfig: {
         sessionTimeout: SESSION_TIMEOUT_MS,
         rebalanceTimeout: 20_000,
