@@ -41,7 +41,8 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
     await redis.quit();
   });
 
-  it('moves 1,000 keyed messages in per-key order into binary Redis records and commits the offsets', async () => {
+  // commitIntervalMs 0: one commit per unit; 60 s: nothing is committed before stop(), which commits what is durable.
+  it.each([0, 60_000])('moves 1,000 keyed messages in per-key order into binary Redis records and commits the offsets (commit interval %i ms)', async (commitIntervalMs) => {
     const topic = await createUniqueTopic(kafka, 'foundation', 4);
     const groupId = uniqueName('foundation-group');
 
@@ -103,11 +104,16 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
       groupId,
       topics: [topic],
       handler,
+      commitIntervalMs,
       onError: (err) => errors.push(err),
     });
+    let commits = 0;
+    consumer.consumer.on(consumer.consumer.events.COMMIT_OFFSETS, () => commits++);
     await consumer.start();
     try {
       await waitFor(`all ${MESSAGES} messages consumed (at ${consumed})`, () => consumed >= MESSAGES, 90_000);
+      // With the long interval, at most the first unit's offsets were committed (at once: no commit came before it).
+      if (commitIntervalMs > 0) expect(commits).toBeLessThanOrEqual(1);
     } finally {
       await consumer.stop();
     }
