@@ -11,7 +11,6 @@ const KEYS = 50;
 const MESSAGES = 1000;
 const PER_KEY = MESSAGES / KEYS;
 const DIM = 4;
-const MODEL = 'foundation-e2e';
 
 /** The deterministic vector of message `seq` of `key`: what Redis must hold after the last one. */
 function vectorOf(key: number, seq: number): Float32Array {
@@ -45,6 +44,8 @@ describe('Kafka → consumer group → Redis (libs/kafka + libs/state)', () => {
   it.each([0, 60_000])('moves 1,000 keyed messages in per-key order into binary Redis records and commits the offsets (commit interval %i ms)', async (commitIntervalMs) => {
     const topic = await createUniqueTopic(kafka, 'foundation', 4);
     const groupId = uniqueName('foundation-group');
+    // Each case its own state namespace: the records of one would be the other's starting point.
+    const MODEL = uniqueName('foundation-e2e');
 
     // Produce: message j of key k carries (k, j) and its vector as raw float32 bytes.
     const producer = new BatchProducer(kafka);
