@@ -18,7 +18,9 @@
  *                rate (sent every BENCH_TICK_MS), and at 50 % in BENCH_BURST_TICK_MS bursts, with
  *                the ratio worker ÷ pass-through;
  *   stage_breakdown  at 50 %: the worker's own streamcell_batch_stage_seconds and
- *                streamcell_event_to_emit_seconds over that run (two /metrics scrapes);
+ *                streamcell_event_to_emit_seconds over that run (two /metrics scrapes), its event
+ *                loop delay and GC time; each latency line also gives the bench process's own
+ *                event loop delay (its producer and collector);
  *   state_bytes_per_key  the worker's records: payload bytes per key (the subject of the target
  *                1.25 · (2·H·4)), sampled MEMORY USAGE per key and the used_memory delta over
  *                the run per key, with what Redis adds shown apart;
@@ -41,7 +43,7 @@
  * only) or BENCH_ONLY=tracing (only tracing_cost).
  */
 import { loadavg } from 'os';
-import { performance } from 'perf_hooks';
+import { monitorEventLoopDelay, performance } from 'perf_hooks';
 import { Kafka, logLevel } from 'kafkajs';
 import { RecurrentModel, randomRecurrentModelSpec, seededRandom } from '@app/lstm';
 import {
@@ -57,7 +59,7 @@ import { TestRegistry, type ForecasterDef } from '../../test/support/model-fixtu
 import { partitionFor, TestKafka, type OutMessage } from '../../test/support/test-kafka';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from '../../test/support/worker-process';
 import { acquireBenchStack, type BenchStack } from './bench-stack';
-import { histogramDelta, parseHistogram, summarizeMs } from './prom-histogram';
+import { histogramDelta, parseGauge, parseHistogram, summarizeMs } from './prom-histogram';
 import { tracingCost, withInertHeaders, withTraceparents } from './tracing-cost';
 import {
   measureLayouts,
@@ -111,6 +113,8 @@ interface LatencyFigures {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** Event loop delay of the bench process over the run (its producer and collector). */
+  readonly benchEventLoopDelayMs?: { readonly p99: number | null; readonly max: number | null };
 }
 
 /** Sends sensor events at `rate` for `seconds` in `tickMs` ticks (ts = send time); returns how many. */
@@ -334,6 +338,7 @@ const percentileOf = (xs: number[], p: number): number =>
     [...xs].sort((a, b) => a - b),
     p,
   );
+const msOf = (seconds: number | null): number | null => (seconds === null ? null : Number((seconds * 1000).toFixed(1)));
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /**
@@ -700,10 +705,17 @@ async function main(): Promise<void> {
       out: { count: () => number; messages: () => readonly { value: Buffer | null; receivedAt: number; timestamp: number }[] },
     ): Promise<LatencyFigures> => {
       const from = out.count();
+      // The bench's own event loop (producer and collector): a stall here shows in both sides' figures.
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
       const sent = await produceAtRate(kafka, topic, `bench-${s}`, sentSoFar, rate, LATENCY_SECONDS, tickMs);
       sentSoFar += sent;
       await waitFor(`${sent} outputs of the ${topic} run`, () => out.count() - from >= sent, 300_000, 20);
-      return latencyFigures(out.messages().slice(from, from + sent), sent);
+      loop.disable();
+      return {
+        ...latencyFigures(out.messages().slice(from, from + sent), sent),
+        benchEventLoopDelayMs: { p99: msOf(loop.percentile(99) / 1e9), max: msOf(loop.max / 1e9) },
+      };
     };
     const runs = LATENCY_FRACTIONS.map((fraction) => ({ fraction, tickMs: TICK_MS }));
     if (BURST_TICK_MS > 0 && BURST_TICK_MS !== TICK_MS) runs.push({ fraction: 0.5, tickMs: BURST_TICK_MS });
@@ -751,8 +763,20 @@ async function main(): Promise<void> {
           tickMs,
           stages: Object.fromEntries(STAGES.map((st) => [st, stages.has(st) ? summarizeMs(stages.get(st)!) : null])),
           eventToEmit: e2e ? summarizeMs(e2e) : null,
+          // Over the run: the 'before' scrape reset prom-client's event loop delay histogram.
+          eventLoopDelayMs: Object.fromEntries(
+            (['p50', 'p99', 'max'] as const).map((q) => [q, msOf(parseGauge(after.body, `streamcell_worker_nodejs_eventloop_lag_${q}_seconds`))]),
+          ),
+          gc: Object.fromEntries(
+            [
+              ...histogramDelta(
+                parseHistogram(before.body, 'streamcell_worker_nodejs_gc_duration_seconds', 'kind'),
+                parseHistogram(after.body, 'streamcell_worker_nodejs_gc_duration_seconds', 'kind'),
+              ),
+            ].map(([kind, h]) => [kind, { count: h.count, totalMs: Math.round(h.sum * 1000) }]),
+          ),
           loadAvg1m: Number(loadavg()[0].toFixed(2)),
-          note: 'from the worker\'s own /metrics (streamcell_batch_stage_seconds, streamcell_event_to_emit_seconds) over the 50 % run: per unit of work; p50/p99 are bucket upper bounds',
+          note: 'from the worker\'s own /metrics (streamcell_batch_stage_seconds, streamcell_event_to_emit_seconds, event loop delay and GC) over the 50 % run: per unit of work; p50/p99 are bucket upper bounds',
         });
       }
     }

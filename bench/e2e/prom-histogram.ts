@@ -69,3 +69,9 @@ export function summarizeMs(s: HistogramSeries): { count: number; meanMs: number
     totalMs: ms(s.sum),
   };
 }
+
+/** The value of an unlabelled gauge in a Prometheus text exposition (null when absent). */
+export function parseGauge(text: string, name: string): number | null {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? null : Number(line.slice(name.length + 1));
+}
