@@ -1,4 +1,5 @@
 import {
+  durationBetween,
   parseBoolean,
   parseBrokerList,
   parseDurationMs,
@@ -67,6 +68,18 @@ describe('env parsers', () => {
     expect(() => parseDurationMs('soon')).toThrow(/not a duration/);
     expect(() => parseDurationMs('5 minutes')).toThrow(/not a duration/);
     expect(() => parseDurationMs('')).toThrow(/not a duration/);
+  });
+
+  it('bounds durations, naming the bound', () => {
+    const linger = durationBetween(0, 1000);
+    expect(linger('0')).toBe(0);
+    expect(linger('1s')).toBe(1000);
+    expect(() => linger('1001')).toThrow('"1001" is above 1s');
+    const stuck = durationBetween(1000);
+    expect(stuck('1h')).toBe(3_600_000);
+    expect(() => stuck('999ms')).toThrow('"999ms" must be at least 1s');
+    expect(() => durationBetween(1)('0')).toThrow('"0" must be at least 1 ms');
+    expect(() => durationBetween(0, 5000)('later')).toThrow(/not a duration/);
   });
 
   it('accepts legal topic names only', () => {

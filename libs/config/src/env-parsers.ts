@@ -119,6 +119,20 @@ export function parseDurationMs(raw: string): number {
   return Math.round(total);
 }
 
+/**
+ * A parser of durations (see {@link parseDurationMs}) between `minMs` and `maxMs`, inclusive; the
+ * error names the bound in the unit it is written with.
+ */
+export function durationBetween(minMs: number, maxMs = Infinity): (raw: string) => number {
+  const shown = (ms: number): string => (ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms} ms`);
+  return (raw: string): number => {
+    const n = parseDurationMs(raw);
+    if (n < minMs) throw new Error(`"${raw}" must be at least ${shown(minMs)}`);
+    if (n > maxMs) throw new Error(`"${raw}" is above ${shown(maxMs)}`);
+    return n;
+  };
+}
+
 /** A legal Kafka topic name: 1-249 characters of [a-zA-Z0-9._-], not `.` or `..`. */
 export function parseTopicName(raw: string): string {
   const t = raw.trim();

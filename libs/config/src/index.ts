@@ -18,6 +18,7 @@ export {
   parsePositiveInt,
   parseNonNegativeInt,
   parseIntInRange,
+  durationBetween,
   parseDurationMs,
   parseTopicName,
   parseBoolean,

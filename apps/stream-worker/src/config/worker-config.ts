@@ -8,6 +8,7 @@ import {
   type KafkaSasl,
   redisEnvProblems,
   env,
+  durationBetween,
   parseDurationMs,
   parseIntInRange,
   parseNonNegativeInt,
@@ -36,11 +37,7 @@ export const WORKER_ENV = {
       'replicas that must acknowledge each batch of state writes (Redis WAIT) before its offsets are committed; 0 = do not wait. Set it when Redis has replicas that can take over (Cluster or Sentinel), so that a failover cannot lose written state',
   } satisfies EnvVarSpec<number>,
   REDIS_WAIT_TIMEOUT_MS: {
-    parse: (raw: string) => {
-      const n = parseDurationMs(raw);
-      if (n < 1) throw new Error(`"${raw}" must be at least 1 ms`);
-      return n;
-    },
+    parse: durationBetween(1),
     default: '1000',
     description: 'how long a batch waits for REDIS_WAIT_REPLICAS acknowledgements before it fails and is retried',
   } satisfies EnvVarSpec<number>,
@@ -90,31 +87,19 @@ export const WORKER_ENV = {
       'inputs kept per key for the rewarm swap policy, by models whose served version was activated with rewarm (others keep none); 0 = none',
   } satisfies EnvVarSpec<number>,
   BATCH_LINGER_MS: {
-    parse: (raw: string) => {
-      const n = parseDurationMs(raw);
-      if (n > 1000) throw new Error(`"${raw}" is above 1000 ms`);
-      return n;
-    },
+    parse: durationBetween(0, 1000),
     default: '0',
     description:
       'latency/throughput trade-off: how long a fetch may wait for more records before a unit of work starts. 0 = start as soon as any record is there (lowest latency); a few ms give fewer, larger units (more events per round trip) at the cost of up to that much latency',
   } satisfies EnvVarSpec<number>,
   COMMIT_INTERVAL_MS: {
-    parse: (raw: string) => {
-      const n = parseDurationMs(raw);
-      if (n > 5000) throw new Error(`"${raw}" is above 5000 ms`);
-      return n;
-    },
+    parse: durationBetween(0, 5000),
     default: '100',
     description:
       'least time between two offset commits: offsets of the units made durable meanwhile go out together (a commit shares the consumer connection with the fetches). 0 = commit each unit as soon as it is durable. A replay after a crash or rebalance starts at the last commit; the events it re-reads are skipped by the state offsets',
   } satisfies EnvVarSpec<number>,
   STUCK_PARTITION_READY_MS: {
-    parse: (raw: string) => {
-      const n = parseDurationMs(raw);
-      if (n < 1000) throw new Error(`"${raw}" must be at least 1s`);
-      return n;
-    },
+    parse: durationBetween(1000),
     default: '60s',
     description:
       '/health/ready fails while a partition\'s batch has kept failing for longer than this (streamcell_partition_stuck_seconds); partitions waiting for their topic model\'s first activation do not count',

@@ -825,5 +825,24 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
       expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
       expect(stateOf(store)).toBe(stateOf(seqStore));
     });
+    it('a rejoin lifts the fences: a partition another member moved past is not held back', async () => {
+      const { units, sink, release, p } = await setup();
+      const first = await p.prepareUnit(units[0]);
+      const second = await p.prepareUnit(units[1]);
+      const w0 = first.write();
+      await settle();
+      sink.failNextSend = true;
+      const w1 = second.write();
+      w1.catch(() => undefined);
+      release();
+      await w0;
+      await expect(w1).rejects.toThrow('broker down');
+      await expect(p.prepareUnit(units[2])).rejects.toBeInstanceOf(UnitSupersededError);
+      // after a rebalance the partition is fetched from its committed offset, here past the second unit
+      p.assignmentChanged();
+      const third = await p.prepareUnit(units[2]);
+      await third.write();
+      expect(third.result.predictions).toBe(units[2][0].messages.length);
+    });
   });
 });

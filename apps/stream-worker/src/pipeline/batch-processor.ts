@@ -93,6 +93,15 @@ export class BatchProcessor {
    */
   private recovery: Promise<void> | null = null;
 
+  /**
+   * The consumer group was (re)joined: every assigned partition is fetched again from its
+   * committed offset, so no fence is needed any more — and a fence kept for a partition another
+   * member has moved past would hold it back for good.
+   */
+  assignmentChanged(): void {
+    this.fences.clear();
+  }
+
   /** One partition batch as a unit of its own; throws while its topic's model is not served. */
   async process(batch: PartitionBatch): Promise<BatchResult & { lastOffset: string | null }> {
     const res = await this.processUnit([batch]);

@@ -243,6 +243,8 @@ export class WorkerRuntime {
     const readyOnce = new Promise<void>((resolve) => {
       c.on(c.events.GROUP_JOIN, (e) => {
         this.joined = true;
+        // Every assigned partition is fetched again from its committed offset.
+        processor.assignmentChanged();
         this.metrics.partitionsAssigned();
         this.lastGroupContact = Date.now();
         this.crashed = null;
