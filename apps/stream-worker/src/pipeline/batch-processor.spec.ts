@@ -761,6 +761,17 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
       return { units, seqStore, seqSink, store, sink, release, p: new BatchProcessor(cfg, models(toyForecaster()), store, sink) };
     };
     const settle = () => new Promise((resolve) => setImmediate(resolve));
+    /** The first unit writes (its state write hangs on the gate); the second unit's produce fails. */
+    const failSecondProduce = async (p: BatchProcessor, sink: MemorySink, units: Awaited<ReturnType<typeof setup>>['units']) => {
+      const first = await p.prepareUnit(units[0]);
+      const second = await p.prepareUnit(units[1]);
+      const w0 = first.write();
+      await settle();
+      sink.failNextSend = true;
+      const w1 = second.write();
+      w1.catch(() => undefined);
+      return { w0, w1 };
+    };
 
     it('produces every prepared unit without waiting for the state writes before it; bit-identical to one unit at a time', async () => {
       const { units, seqStore, seqSink, store, sink, release, p } = await setup();
@@ -798,13 +809,7 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
 
     it('after a failed produce, the partition\'s later batch fetched before the rewind is superseded; the replay waits for the earlier state write under way', async () => {
       const { units, seqStore, seqSink, store, sink, release, p } = await setup();
-      const first = await p.prepareUnit(units[0]);
-      const second = await p.prepareUnit(units[1]);
-      const w0 = first.write();
-      await settle();
-      sink.failNextSend = true;
-      const w1 = second.write();
-      w1.catch(() => undefined);
+      const { w0, w1 } = await failSecondProduce(p, sink, units);
       await settle();
       // the third unit (same partition, later offsets) arrives before the consumer sought back
       let third: string | null = null;
@@ -825,15 +830,10 @@ describe('BatchProcessor units of work (the partition batches of one fetch)', ()
       expect(sink.all.map((o) => o.value)).toEqual(seqSink.all.map((o) => o.value));
       expect(stateOf(store)).toBe(stateOf(seqStore));
     });
+
     it('a rejoin lifts the fences: a partition another member moved past is not held back', async () => {
       const { units, sink, release, p } = await setup();
-      const first = await p.prepareUnit(units[0]);
-      const second = await p.prepareUnit(units[1]);
-      const w0 = first.write();
-      await settle();
-      sink.failNextSend = true;
-      const w1 = second.write();
-      w1.catch(() => undefined);
+      const { w0, w1 } = await failSecondProduce(p, sink, units);
       release();
       await w0;
       await expect(w1).rejects.toThrow('broker down');
