@@ -24,6 +24,7 @@ import { AccuracyTally } from './forecast-scoring';
 import { shadowGroupsOf, stepShadow, warmTakeover } from './shadow-stage';
 import { runGroupPlan, type StepOutput } from './step-stage';
 import { attachTraceHeaders, UNTRACED } from './trace-headers';
+import { WriteLanes, type UnitTicket } from './write-lanes';
 import { produceUnit, writeStates } from './write-stage';
 import type { ServingModel } from '../model/serving-model';
 
@@ -68,38 +69,15 @@ export class BatchProcessor {
 
   /** States computed by prepared units whose write has not succeeded yet, by model and key. */
   private readonly pending = new Map<string, StateRecord>();
-  /** Bumped by a failed write: a unit whose preparation spans a failure is superseded. */
-  private generation = 0;
-  /** Preparation order of units. */
-  private seq = 0;
-  /** By generation: the first unit that failed to write; the generation's units after it are superseded. */
-  private readonly failedAt = new Map<number, number>();
-  /** Prepared units not written (durable or failed) yet: where each of their partition batches starts. */
-  private readonly inflight = new Map<number, { generation: number; starts: Map<string, bigint> }>();
-  /**
-   * Partitions with superseded or failed work, at the offset its replay starts: a batch that
-   * starts past it was fetched before the consumer sought back and must not be applied before
-   * the replay (it is superseded too); the replay itself lifts the fence.
-   */
-  private readonly fences = new Map<string, bigint>();
-  /** Produce calls, one after the other in preparation order. */
-  private produceLane: Promise<unknown> = Promise.resolve();
-  /** State writes, one after the other in preparation order, each after its own unit's produce. */
-  private stateLane: Promise<unknown> = Promise.resolve();
-  /**
-   * After a failed write: settles once the state writes already under way have settled and the
-   * pending states were discarded; a unit prepared meanwhile waits for it (it must not read a
-   * store that an earlier unit's write is still reaching).
-   */
-  private recovery: Promise<void> | null = null;
+  /** The order and failure rules of the prepared units' writes (write-lanes.ts). */
+  private readonly lanes = new WriteLanes(() => this.pending.clear());
 
   /**
    * The consumer group was (re)joined: every assigned partition is fetched again from its
-   * committed offset, so no fence is needed any more — and a fence kept for a partition another
-   * member has moved past would hold it back for good.
+   * committed offset, so the write lanes' partition fences are lifted.
    */
   assignmentChanged(): void {
-    this.fences.clear();
+    this.lanes.assignmentChanged();
   }
 
   /** One partition batch as a unit of its own; throws while its topic's model is not served. */
@@ -125,10 +103,7 @@ export class BatchProcessor {
    * `write()` of each prepared unit in preparation order (it is chained in that order anyway).
    */
   async prepareUnit(batches: readonly PartitionBatch[], trace: UnitTrace = UNTRACED): Promise<PreparedUnit> {
-    while (this.recovery !== null) await this.recovery;
-    this.checkFences(batches);
-    const generation = this.generation;
-    const seq = ++this.seq;
+    const ticket = await this.lanes.admit(batches);
     const t0 = performance.now();
     let decoded = decodeUnit(this.cfg, this.models, batches, false);
     if (decoded.missing.size > 0) {
@@ -160,7 +135,7 @@ export class BatchProcessor {
       accuracy: new Map(),
     };
     try {
-      for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, generation);
+      for (const round of rounds(batches.length, decoded)) await this.prepareRound(batches, decoded, round, acc, ticket);
     } catch (err) {
       // Nothing of this unit may be seen by the next one: put back what it replaced.
       for (const [k, before] of acc.replaced) {
@@ -178,108 +153,42 @@ export class BatchProcessor {
       skipped: acc.skipped,
       waiting: decoded.waiting,
     };
-    // Two lanes (docs/hot-path.md, Write lanes): this unit's produce follows the previous unit's
-    // produce, not its state write; its state write follows both its own produce and the
-    // previous unit's state write. `write()` settles with the state write.
-    const unit: UnitId = { generation, seq };
-    this.inflight.set(seq, { generation, starts: new Map(batches.filter((b) => b.messages.length > 0).map((b) => [tpKey(b.topic, b.partition), firstOffset(b)])) });
-    const write = (): Promise<void> => {
-      const produced = this.produceLane.then(() => this.producePrepared(unit, batches, acc));
-      this.produceLane = produced.catch(() => undefined);
-      const run = async (): Promise<void> => {
-        const emittedAtMs = await produced;
-        await this.writePrepared(unit, acc, emittedAtMs);
-      };
-      const done = this.stateLane.then(run, run).finally(() => this.inflight.delete(seq));
-      this.stateLane = done.catch(() => undefined);
-      return done;
-    };
+    // Two lanes (write-lanes.ts): this unit's produce follows the previous unit's produce, not
+    // its state write; `write()` settles with its state write.
+    this.lanes.prepared(ticket, batches);
+    const write = (): Promise<void> =>
+      this.lanes.write(
+        ticket,
+        () => this.producePrepared(batches, acc),
+        (emittedAtMs) => this.writePrepared(acc, emittedAtMs),
+      );
     return { result, write };
   }
 
   /** The produce of a prepared unit (predictions and dead letters); when it was acknowledged. */
-  private async producePrepared(unit: UnitId, batches: readonly PartitionBatch[], acc: UnitOutputs): Promise<number> {
-    if (this.superseded(unit)) throw new UnitSupersededError();
+  private async producePrepared(batches: readonly PartitionBatch[], acc: UnitOutputs): Promise<number> {
     for (const rej of acc.rejections) {
       acc.outputs.push({ batch: rej.batch, index: rej.index, record: deadLetter(this.cfg, batches[rej.batch], rej) });
     }
     attachTraceHeaders(acc.outputs, batches, acc.trace);
-    try {
-      return await produceUnit(this.sink, acc.outputs, this.observer, acc.trace);
-    } catch (err) {
-      this.failed(unit);
-      throw err;
-    }
+    return produceUnit(this.sink, acc.outputs, this.observer, acc.trace);
   }
 
   /** The CAS state writes of a prepared unit whose produce succeeded; then its counters. */
-  private async writePrepared(unit: UnitId, acc: UnitOutputs, emittedAtMs: number): Promise<void> {
-    if (this.superseded(unit)) throw new UnitSupersededError();
+  private async writePrepared(acc: UnitOutputs, emittedAtMs: number): Promise<void> {
     const writes = new Map([...acc.writes].map(([model, byKey]) => [model, [...byKey.values()]]));
-    try {
-      const accuracy = new Map(
-        [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, kind: a.kind, partitions: a.tally.partitions() }]]),
-      );
-      await writeStates(this.store, writes, this.observer, acc.trace, accuracy);
-      // Events skipped as already applied may have been written by an earlier attempt of this
-      // unit whose replica acknowledgement fell short: committing past them needs it.
-      if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
-    } catch (err) {
-      this.failed(unit);
-      throw err;
-    }
+    const accuracy = new Map(
+      [...acc.accuracy].map(([namespace, a]) => [namespace, [{ version: a.version, model: a.model, kind: a.kind, partitions: a.tally.partitions() }]]),
+    );
+    await writeStates(this.store, writes, this.observer, acc.trace, accuracy);
+    // Events skipped as already applied may have been written by an earlier attempt of this
+    // unit whose replica acknowledgement fell short: committing past them needs it.
+    if (acc.skipped + acc.shadowSkipped > 0) await this.store.confirmDurable?.();
     for (const [k, record] of acc.pending) if (this.pending.get(k) === record) this.pending.delete(k);
     for (const rej of acc.rejections) this.observer.deadLettered?.(rej.reason, 1);
     if (acc.skipped > 0) this.observer.skipped?.(acc.skipped);
     for (const [topic, n] of acc.predicted) this.observer.predictionsOut?.(topic, n);
     if (acc.eventTimesMs.length > 0) this.observer.emitted?.(acc.eventTimesMs, emittedAtMs);
-  }
-
-  /** Whether a unit prepared before it failed to write (this one was computed from its states). */
-  private superseded(unit: UnitId): boolean {
-    const first = this.failedAt.get(unit.generation);
-    return first !== undefined && unit.seq > first;
-  }
-
-  /**
-   * A produce or a state write of `unit` failed: the units prepared after it in its generation
-   * must not be written (they are prepared again) and their partitions are fenced until their
-   * replay; the pending states are discarded once the state writes already under way (units
-   * before it) have settled. docs/hot-path.md, Write lanes.
-   */
-  private failed(unit: UnitId): void {
-    const first = Math.min(this.failedAt.get(unit.generation) ?? Infinity, unit.seq);
-    this.failedAt.set(unit.generation, first);
-    for (const [seq, u] of this.inflight) {
-      if (u.generation !== unit.generation || seq < first) continue;
-      for (const [tp, offset] of u.starts) {
-        const fence = this.fences.get(tp);
-        if (fence === undefined || offset < fence) this.fences.set(tp, offset);
-      }
-    }
-    this.generation++;
-    const recovery = this.stateLane.then(() => {
-      this.pending.clear();
-      // Generations with nothing in flight any more need no record of their failure.
-      const live = new Set([...this.inflight.values()].map((u) => u.generation));
-      for (const g of [...this.failedAt.keys()]) if (!live.has(g)) this.failedAt.delete(g);
-      if (this.recovery === recovery) this.recovery = null;
-    });
-    this.recovery = recovery;
-  }
-
-  /** A unit with a batch past its partition's fence is superseded; a batch at or before it is the replay and lifts it. */
-  private checkFences(batches: readonly PartitionBatch[]): void {
-    if (this.fences.size === 0) return;
-    let ahead = false;
-    for (const b of batches) {
-      const k = tpKey(b.topic, b.partition);
-      const fence = this.fences.get(k);
-      if (fence === undefined || b.messages.length === 0) continue;
-      if (firstOffset(b) <= fence) this.fences.delete(k);
-      else ahead = true;
-    }
-    if (ahead) throw new UnitSupersededError();
   }
 
   /** Load → plan → step → encode for the unit's batches in `round`, into `acc`. */
@@ -288,7 +197,7 @@ export class BatchProcessor {
     decoded: DecodedUnit,
     round: ReadonlySet<number>,
     acc: UnitOutputs,
-    generation: number,
+    ticket: UnitTicket,
   ): Promise<void> {
     for (const r of decoded.rejections) if (round.has(r.batch)) acc.rejections.push(r);
     const groups = [...decoded.groups]
@@ -307,7 +216,7 @@ export class BatchProcessor {
     await Promise.all(groups.map((g, gi) => warmTakeover(g.model, g.keys, loaded[gi], load, this.observer)));
     if (groups.length > 0) stageDone(this.observer, acc.trace, 'state_load', tLoad);
     // A unit that failed to write while this one loaded may have given it some of its states.
-    if (generation !== this.generation) throw new UnitSupersededError();
+    if (this.lanes.spansFailure(ticket)) throw new UnitSupersededError();
     groups.forEach((g, gi) => {
       const pending = this.models.pendingVersion?.(g.name) ?? null;
       if (pending !== null && loaded[gi].some((r) => r !== null && r.modelVersion === pending)) {
@@ -442,15 +351,6 @@ function stageDone(observer: ProcessorObserver, trace: UnitTrace, stage: Pipelin
 }
 
 const pendingKey = (model: string, key: string): string => `${model}\u0000${key}`;
-const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
-const firstOffset = (b: PartitionBatch): bigint => BigInt(b.messages[0].offset);
-
-/** A prepared unit: the generation it was prepared in and its place in preparation order. */
-interface UnitId {
-  readonly generation: number;
-  readonly seq: number;
-}
-
 function lateRejection(e: ValidEvent, lastTimeMs: number, allowedLatenessMs: number): Rejection {
   return {
     batch: e.batch,
