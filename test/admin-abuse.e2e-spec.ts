@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { e2eStack, sleep, uniqueName, waitFor } from './support/e2e-env';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 
 const UPLOAD_LIMIT = 1024 * 1024;
 const DATA_LIMIT = 256 * 1024;
@@ -227,11 +227,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
     });
     await producer.disconnect();
 
-    trainer = await TrainerProcess.launch(uniqueName('admin-abuse'), {
-      REDIS_URL: stack.redisUrl,
-      KAFKA_BROKERS: stack.brokers,
-      ADMIN_TOKEN: token,
-      MODELS_TOPIC: modelsTopic,
+    trainer = await TrainerProcess.launch(uniqueName('admin-abuse'), trainerEnv(stack, token, modelsTopic, {
       TRAINER_INSTANCE_ID: uniqueName('abuse'),
       TRAINER_DATA_DIR: data,
       TRAINER_SOURCE_TOPICS: sourceTopic,
@@ -239,7 +235,7 @@ describe('trainer admin API under abuse (real process, real Kafka and Redis)', (
       TRAINER_MAX_DATA_BYTES: String(DATA_LIMIT),
       TRAINER_MAX_JOBS: String(MAX_JOBS),
       TRAINER_JOB_MEMORY_MB: String(JOB_MEMORY_MB),
-    });
+    }));
     port = Number(new URL(trainer.base).port);
     probe = spawn(process.execPath, ['-e', HEALTH_PROBE, `${trainer.base}/health`], { stdio: ['ignore', 'pipe', 'inherit'] });
     probe.stdout!.on('data', (d: Buffer) => (probeOut += d.toString('utf8')));

@@ -12,7 +12,7 @@ import { e2eStack, uniqueName } from './support/e2e-env';
 import { DUAL_FORECASTER } from './support/dual-run';
 import { TestRegistry } from './support/model-fixtures';
 import { TestKafka, type Collector } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const BASE_TS = 1_795_200_000_000;
@@ -71,14 +71,10 @@ describe('backtest: a replay of history through two versions matches what the wo
     collector = await kafka.collect([topics.forecasts, topics.dlq]);
     [worker, trainer] = await Promise.all([
       WorkerProcess.launch('backtest', workerEnv(stack, { KAFKA_GROUP_ID: `${suffix}-workers`, ...topicEnv(topics), FORECAST_MODEL: modelName, CLASSIFY_MODEL: `classifier-${suffix}` })),
-      TrainerProcess.launch(uniqueName('backtest-trainer'), {
-        REDIS_URL: stack.redisUrl,
-        KAFKA_BROKERS: stack.brokers,
-        ADMIN_TOKEN: token,
-        MODELS_TOPIC: topics.models,
+      TrainerProcess.launch(uniqueName('backtest-trainer'), trainerEnv(stack, token, topics.models, {
         SENSOR_TOPIC: topics.sensor,
         TRAINER_INSTANCE_ID: uniqueName('backtest'),
-      }),
+      })),
     ]);
   });
 

@@ -19,7 +19,7 @@ import { readAccuracy } from '@app/state';
 import { allOffsets, checkCoverage } from './support/prediction-checks';
 import { e2eStack, sleep, testRedisClient, uniqueName, uniqueSuffix, waitFor } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const KEYS = 3;
@@ -99,15 +99,11 @@ describe('closed loop: drift → retrain → shadow → warm promotion, by itsel
     await kafka.connect();
     await kafka.createSuiteTopics(t, { sensor: PARTITIONS, forecasts: 2 }, [{ topic: shadowTopic, partitions: 1 }]);
     collector = await kafka.collect([t.forecasts, shadowTopic, t.dlq], `cl-collector-${s}`);
-    trainer = await TrainerProcess.launch(uniqueName('cl-trainer'), {
-      REDIS_URL: stack.redisUrl,
-      KAFKA_BROKERS: stack.brokers,
-      ADMIN_TOKEN: token,
-      MODELS_TOPIC: t.models,
+    trainer = await TrainerProcess.launch(uniqueName('cl-trainer'), trainerEnv(stack, token, t.models, {
       TRAINER_INSTANCE_ID: `cl-${s}`,
       TRAINER_SOURCE_TOPICS: t.sensor,
       POLICY_LOOP_MS: '300',
-    });
+    }));
   });
 
   afterAll(async () => {

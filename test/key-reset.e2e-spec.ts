@@ -13,7 +13,7 @@ import { e2eStack, uniqueName } from './support/e2e-env';
 import { DUAL_FORECASTER } from './support/dual-run';
 import { TestRegistry } from './support/model-fixtures';
 import { TestKafka, type Collector } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const BASE_TS = 1_795_100_000_000;
@@ -69,14 +69,10 @@ describe('key reset: a control record through the key partition resets it in ord
     collector = await kafka.collect([topics.forecasts, topics.dlq]);
     [worker, trainer] = await Promise.all([
       WorkerProcess.launch('key-reset', env()),
-      TrainerProcess.launch(uniqueName('key-reset-trainer'), {
-        REDIS_URL: stack.redisUrl,
-        KAFKA_BROKERS: stack.brokers,
-        ADMIN_TOKEN: token,
-        MODELS_TOPIC: topics.models,
+      TrainerProcess.launch(uniqueName('key-reset-trainer'), trainerEnv(stack, token, topics.models, {
         SENSOR_TOPIC: topics.sensor,
         TRAINER_INSTANCE_ID: uniqueName('key-reset'),
-      }),
+      })),
     ]);
   });
 

@@ -13,7 +13,7 @@ import { sleep, testRedisClient, uniqueSuffix, waitFor } from './support/e2e-env
 import { DUAL_FORECASTER, DualRun } from './support/dual-run';
 import { sensorEvents, textEvents, type GeneratedEvent } from './support/event-streams';
 import type { Collector } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 
 const PARTITIONS = 2;
 const KEYS = 60;
@@ -127,15 +127,11 @@ describe('live accuracy: exactly once across SIGKILLs', () => {
 
   beforeAll(async () => {
     await run.setUp();
-    trainer = await TrainerProcess.launch(`acc-${run.s}-trainer`, {
-      REDIS_URL: run.stack.redisUrl,
-      KAFKA_BROKERS: run.stack.brokers,
-      ADMIN_TOKEN: token,
-      MODELS_TOPIC: run.models,
+    trainer = await TrainerProcess.launch(`acc-${run.s}-trainer`, trainerEnv(run.stack, token, run.models, {
       ACCURACY_TOPIC: accuracyTopic,
       ACCURACY_PUBLISH_MS: '500',
       TRAINER_INSTANCE_ID: `acc-${run.s}`,
-    });
+    }));
     // The trainer created the topic, compacted, at boot.
     topicCollector = await run.kafka.collect([accuracyTopic], `acc-${run.s}-topic`);
   });

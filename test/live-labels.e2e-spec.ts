@@ -15,7 +15,7 @@ import { DUAL_CLASSIFIER } from './support/dual-run';
 import { WORDS } from './support/event-streams';
 import { TestRegistry } from './support/model-fixtures';
 import { partitionFor, TestKafka, type Collector } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const PARTITIONS = 2;
@@ -50,13 +50,9 @@ describe('live labels: a classifier scored exactly once across a SIGKILL', () =>
     collector = await kafka.collect([topics.text, topics.classes, topics.dlq]);
     [worker, trainer] = await Promise.all([
       WorkerProcess.launch('live-labels', env()),
-      TrainerProcess.launch(uniqueName('live-labels-trainer'), {
-        REDIS_URL: stack.redisUrl,
-        KAFKA_BROKERS: stack.brokers,
-        ADMIN_TOKEN: token,
-        MODELS_TOPIC: topics.models,
+      TrainerProcess.launch(uniqueName('live-labels-trainer'), trainerEnv(stack, token, topics.models, {
         TRAINER_INSTANCE_ID: uniqueName('live-labels'),
-      }),
+      })),
     ]);
   });
 

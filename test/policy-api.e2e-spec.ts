@@ -11,7 +11,7 @@ import { DUAL_FORECASTER } from './support/dual-run';
 import { e2eStack, testRedisClient, uniqueName } from './support/e2e-env';
 import { TestRegistry } from './support/model-fixtures';
 import { TestKafka } from './support/test-kafka';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics } from './support/worker-process';
 
 type Json = Record<string, unknown>;
@@ -53,14 +53,10 @@ describe('policy API: per-model policy, pause switch and action log', () => {
     registry = new TestRegistry(stack.redisUrl, kafka.producerClient, topics.models);
     await registry.seed(modelName, DUAL_FORECASTER, { window: 10 });
     await registry.seed(loggedModel, DUAL_FORECASTER, { window: 10 });
-    trainer = await TrainerProcess.launch(uniqueName('policy-trainer'), {
-      REDIS_URL: stack.redisUrl,
-      KAFKA_BROKERS: stack.brokers,
-      ADMIN_TOKEN: token,
-      MODELS_TOPIC: topics.models,
+    trainer = await TrainerProcess.launch(uniqueName('policy-trainer'), trainerEnv(stack, token, topics.models, {
       TRAINER_SOURCE_TOPICS: topics.sensor,
       TRAINER_INSTANCE_ID: uniqueName('policy'),
-    });
+    }));
   });
 
   afterAll(async () => {

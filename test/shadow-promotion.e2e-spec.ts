@@ -18,7 +18,7 @@ import { sensorEvents, textEvents, type GeneratedEvent } from './support/event-s
 import type { ForecasterDef } from './support/model-fixtures';
 import { allOffsets, checkCoverage, diffPredictionMaps, normalizedPredictions } from './support/prediction-checks';
 import { compareStates } from './support/state-reader';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import type { Collector } from './support/test-kafka';
 
 const PARTITIONS = 3;
@@ -56,13 +56,9 @@ describe('shadow version, warm promotion', () => {
     await run.registry.seed(run.model.fc, V2, { activate: false });
     await run.registry.seed(run.model.refFc, V2);
     shadowOut = await run.kafka.collect([shadowTopic], `sh-${run.s}-shadow-collector`);
-    trainer = await TrainerProcess.launch(uniqueName('shadow-trainer'), {
-      REDIS_URL: run.stack.redisUrl,
-      KAFKA_BROKERS: run.stack.brokers,
-      ADMIN_TOKEN: token,
-      MODELS_TOPIC: run.models,
+    trainer = await TrainerProcess.launch(uniqueName('shadow-trainer'), trainerEnv(run.stack, token, run.models, {
       TRAINER_INSTANCE_ID: uniqueName('shadow'),
-    });
+    }));
   });
 
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { e2eStack, uniqueName } from './support/e2e-env';
 import { TestKafka, type Collector } from './support/test-kafka';
 import { DUAL_FORECASTER } from './support/dual-run';
 import { TestRegistry } from './support/model-fixtures';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 import { suiteTopics, topicEnv, WorkerProcess, workerEnv } from './support/worker-process';
 
 const BASE_TS = 1_795_000_000_000;
@@ -57,13 +57,9 @@ describe('state API: a key state read back equals what the forecasts topic shows
           CLASSIFY_MODEL: `classifier-${suffix}`,
         }),
       ),
-      TrainerProcess.launch(uniqueName('state-api-trainer'), {
-        REDIS_URL: stack.redisUrl,
-        KAFKA_BROKERS: stack.brokers,
-        ADMIN_TOKEN: token,
-        MODELS_TOPIC: topics.models,
+      TrainerProcess.launch(uniqueName('state-api-trainer'), trainerEnv(stack, token, topics.models, {
         TRAINER_INSTANCE_ID: uniqueName('state'),
-      }),
+      })),
     ]);
   });
 

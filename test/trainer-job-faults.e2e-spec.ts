@@ -19,7 +19,7 @@ import { JobActivatingError, JobRunner } from '../apps/trainer/src/jobs/job-runn
 import { JobStore } from '../apps/trainer/src/jobs/job-store';
 import { e2eStack, sleep, uniqueName, waitFor } from './support/e2e-env';
 import { docker, freePorts, stackContainers, track, untrack, removeContainers } from './support/e2e-stack';
-import { TrainerProcess } from './support/trainer-process';
+import { TrainerProcess, trainerEnv } from './support/trainer-process';
 
 function csv(rows: number): string {
   const out = ['sensorId,ts,value'];
@@ -50,13 +50,10 @@ describe('training jobs under faults', () => {
       redisContainer = await stackContainers(tc, { kafka, controller, redis }, { redisAppendOnly: true }).redis.start();
       track(redisContainer.getId());
       redisUrl = `redis://127.0.0.1:${redis}`;
-      trainer = await TrainerProcess.launch(uniqueName('job-faults'), {
+      trainer = await TrainerProcess.launch(uniqueName('job-faults'), trainerEnv(stack, token, uniqueName('job-faults.models'), {
         REDIS_URL: redisUrl,
-        KAFKA_BROKERS: stack.brokers,
-        ADMIN_TOKEN: token,
-        MODELS_TOPIC: uniqueName('job-faults.models'),
         TRAINER_INSTANCE_ID: uniqueName('job-faults'),
-      });
+      }));
     });
 
     afterAll(async () => {

@@ -11,12 +11,27 @@
 import { spawn, type ChildProcess } from 'child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, type WriteStream } from 'fs';
 import * as path from 'path';
-import { REPO_ROOT, sleep } from './e2e-env';
+import { REPO_ROOT, sleep, uniqueName, type E2EStack } from './e2e-env';
 import { freePort } from './e2e-stack';
 import { WORKER_LOG_DIR } from './worker-process';
 
 /** The production entry point of the trainer (`npm run build` creates it). */
 export const TRAINER_MAIN = path.join(REPO_ROOT, 'dist', 'apps', 'trainer', 'src', 'main.js');
+
+/**
+ * Trainer environment for a stack: its Kafka and Redis, the admin token, the models topic and a
+ * unique instance id, plus overrides (source topics, limits, loop periods...).
+ */
+export function trainerEnv(stack: E2EStack, adminToken: string, modelsTopic: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REDIS_URL: stack.redisUrl,
+    KAFKA_BROKERS: stack.brokers,
+    ADMIN_TOKEN: adminToken,
+    MODELS_TOPIC: modelsTopic,
+    TRAINER_INSTANCE_ID: uniqueName('trainer'),
+    ...extra,
+  };
+}
 
 export class TrainerProcess {
   private output = '';
